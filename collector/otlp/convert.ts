@@ -1,0 +1,155 @@
+import type { AttrMap, AttrValue, DecodedExport, DecodedSpan, SpanEvent, SpanLink, SpanResource } from '../../src/domain/span.ts';
+import { OTLP_LIMITS, truncate } from './limits.ts';
+
+// Turns a decoded ExportTraceServiceRequest — from protobufjs or from JSON.parse — into spans.
+// The two encodings differ only in how ids, 64-bit integers and bytes are written; a codec says how.
+// Objects from the wire are read with Object.hasOwn and never used as prototypes or key targets.
+
+export interface WireCodec {
+  /** Lower-case hex of an id of `bytes` bytes, '' when absent, null when malformed. */
+  id(v: unknown, bytes: number): string | null;
+  /** An unsigned 64-bit integer, null when malformed. */
+  u64(v: unknown): bigint | null;
+  /** A signed 64-bit integer for an attribute value, null when malformed. */
+  i64(v: unknown): bigint | null;
+  bytes(v: unknown): Uint8Array | null;
+  /** An enum number (JSON may also name it). */
+  enumNumber(v: unknown, names: readonly string[]): number;
+}
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const own = (o: Obj, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+const KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
+const STATUS_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
+
+export class MalformedRequestError extends Error {}
+
+export function convertExportRequest(req: unknown, codec: WireCodec): DecodedExport {
+  if (!isObj(req)) throw new MalformedRequestError('the request body is not an ExportTraceServiceRequest object');
+  const out: DecodedExport = { spans: [], rejected: 0, rejectionReasons: [] };
+  const reject = (reason: string) => {
+    out.rejected++;
+    if (out.rejectionReasons.length < 5 && !out.rejectionReasons.includes(reason)) out.rejectionReasons.push(reason);
+  };
+  const resourceSpans = own(req, 'resourceSpans');
+  if (resourceSpans !== undefined && !Array.isArray(resourceSpans)) throw new MalformedRequestError('resourceSpans must be a list');
+  for (const rs of list(resourceSpans)) {
+    if (!isObj(rs)) throw new MalformedRequestError('a resourceSpans entry is not an object');
+    const resourceObj = own(rs, 'resource');
+    const resource: SpanResource = { attributes: isObj(resourceObj) ? attributes(own(resourceObj, 'attributes'), codec) : new Map() };
+    for (const ss of list(own(rs, 'scopeSpans'))) {
+      if (!isObj(ss)) throw new MalformedRequestError('a scopeSpans entry is not an object');
+      const scopeObj = own(ss, 'scope');
+      const scope = isObj(scopeObj) ? { name: str(own(scopeObj, 'name')), version: str(own(scopeObj, 'version')) } : { name: '', version: '' };
+      for (const s of list(own(ss, 'spans'))) {
+        if (!isObj(s)) throw new MalformedRequestError('a span is not an object');
+        const span = convertSpan(s, codec, resource, scope, reject);
+        if (span) out.spans.push(span);
+      }
+    }
+  }
+  return out;
+}
+
+function convertSpan(
+  s: Obj,
+  codec: WireCodec,
+  resource: SpanResource,
+  scope: { name: string; version: string },
+  reject: (reason: string) => void,
+): DecodedSpan | null {
+  const traceId = codec.id(own(s, 'traceId'), 16);
+  if (!traceId || /^0+$/.test(traceId)) return reject('traceId must be 16 bytes and not all zero'), null;
+  const spanId = codec.id(own(s, 'spanId'), 8);
+  if (!spanId || /^0+$/.test(spanId)) return reject('spanId must be 8 bytes and not all zero'), null;
+  const parentSpanId = codec.id(own(s, 'parentSpanId'), 8);
+  if (parentSpanId === null) return reject('parentSpanId must be 8 bytes or empty'), null;
+  const start = codec.u64(own(s, 'startTimeUnixNano') ?? 0);
+  const end = codec.u64(own(s, 'endTimeUnixNano') ?? 0);
+  if (start === null || end === null) return reject('span times must be unsigned 64-bit nanoseconds'), null;
+
+  const events: SpanEvent[] = [];
+  for (const e of list(own(s, 'events')).slice(0, OTLP_LIMITS.maxEventsPerSpan)) {
+    if (!isObj(e)) continue;
+    events.push({ timeUnixNano: codec.u64(own(e, 'timeUnixNano') ?? 0) ?? 0n, name: str(own(e, 'name')), attributes: attributes(own(e, 'attributes'), codec) });
+  }
+  const links: SpanLink[] = [];
+  for (const l of list(own(s, 'links')).slice(0, OTLP_LIMITS.maxLinksPerSpan)) {
+    if (!isObj(l)) continue;
+    links.push({
+      traceId: codec.id(own(l, 'traceId'), 16) ?? '',
+      spanId: codec.id(own(l, 'spanId'), 8) ?? '',
+      traceState: str(own(l, 'traceState')),
+      attributes: attributes(own(l, 'attributes'), codec),
+    });
+  }
+  const status = own(s, 'status');
+  return {
+    traceId,
+    spanId,
+    parentSpanId: /^0+$/.test(parentSpanId) ? '' : parentSpanId,
+    traceState: str(own(s, 'traceState')),
+    name: truncate(str(own(s, 'name')), OTLP_LIMITS.maxAttributeKeyChars),
+    kind: codec.enumNumber(own(s, 'kind'), KIND_NAMES),
+    startTimeUnixNano: start,
+    endTimeUnixNano: end < start ? start : end,
+    attributes: attributes(own(s, 'attributes'), codec),
+    events,
+    links,
+    statusCode: isObj(status) ? codec.enumNumber(own(status, 'code'), STATUS_NAMES) : 0,
+    statusMessage: isObj(status) ? truncate(str(own(status, 'message')), OTLP_LIMITS.maxAttributeValueChars) : '',
+    resource,
+    scope,
+  };
+}
+
+function attributes(v: unknown, codec: WireCodec): AttrMap {
+  const map: AttrMap = new Map();
+  for (const kv of list(v)) {
+    if (map.size >= OTLP_LIMITS.maxAttributesPerItem) break;
+    if (!isObj(kv)) continue;
+    const key = own(kv, 'key');
+    if (typeof key !== 'string' || key === '') continue;
+    map.set(truncate(key, OTLP_LIMITS.maxAttributeKeyChars), anyValue(own(kv, 'value'), codec, 0));
+  }
+  return map;
+}
+
+function anyValue(v: unknown, codec: WireCodec, depth: number): AttrValue {
+  if (!isObj(v)) return null;
+  if (Object.hasOwn(v, 'stringValue')) return truncate(str(v.stringValue), OTLP_LIMITS.maxAttributeValueChars);
+  if (Object.hasOwn(v, 'boolValue')) return v.boolValue === true;
+  if (Object.hasOwn(v, 'intValue')) {
+    const n = codec.i64(v.intValue);
+    if (n === null) return null;
+    return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+  }
+  if (Object.hasOwn(v, 'doubleValue')) {
+    const d = typeof v.doubleValue === 'number' ? v.doubleValue : Number(v.doubleValue);
+    return Number.isFinite(d) ? d : String(v.doubleValue);
+  }
+  if (Object.hasOwn(v, 'bytesValue')) return codec.bytes(v.bytesValue);
+  if (Object.hasOwn(v, 'arrayValue')) {
+    const arr = v.arrayValue;
+    const values = isObj(arr) ? list(own(arr, 'values')) : [];
+    if (depth >= OTLP_LIMITS.maxValueDepth) return truncate('[nested too deep]', 64);
+    return values.slice(0, OTLP_LIMITS.maxAttributesPerItem).map((x) => anyValue(x, codec, depth + 1));
+  }
+  if (Object.hasOwn(v, 'kvlistValue')) {
+    const kvl = v.kvlistValue;
+    if (depth >= OTLP_LIMITS.maxValueDepth) return truncate('[nested too deep]', 64);
+    const m: AttrMap = new Map();
+    for (const kv of isObj(kvl) ? list(own(kvl, 'values')) : []) {
+      if (m.size >= OTLP_LIMITS.maxAttributesPerItem) break;
+      if (!isObj(kv) || typeof kv.key !== 'string') continue;
+      m.set(truncate(kv.key, OTLP_LIMITS.maxAttributeKeyChars), anyValue(own(kv, 'value'), codec, depth + 1));
+    }
+    return m;
+  }
+  return null;
+}

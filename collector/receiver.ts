@@ -1,0 +1,138 @@
+import { Router, type Request, type Response } from 'express';
+import { gunzip, inflate } from 'node:zlib';
+import { promisify } from 'node:util';
+import type { DecodedExport } from '../src/domain/span.ts';
+import { BadRequestError, PayloadTooLargeError, PromptlineError, UnavailableError, UnsupportedMediaTypeError } from '../src/errors.ts';
+import type { Logger } from '../src/logger.ts';
+import { MalformedRequestError } from './otlp/convert.ts';
+import { decodeJsonExport } from './otlp/decode-json.ts';
+import { decodeProtobufExport, encodeProtobufExportResponse, encodeProtobufStatus } from './otlp/decode-protobuf.ts';
+import { OTLP_LIMITS } from './otlp/limits.ts';
+import { RECORD_JSON, RECORD_PROTOBUF, type RecordKind, type Spool } from './spool.ts';
+
+// POST /v1/traces: the OTLP/HTTP receiver. It answers as the OTLP specification says — 400 for
+// bad data, 413 above 20 MiB after decompression, 415 for an unknown content type or encoding,
+// 503 with Retry-After when the spool is full, partial success for individually bad spans — in
+// the request's own content type. A 200 means the request is on disk (see spool.ts).
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+
+type Encoding = { kind: RecordKind; contentType: string };
+
+const CONTENT_TYPES: Record<string, Encoding> = {
+  'application/x-protobuf': { kind: RECORD_PROTOBUF, contentType: 'application/x-protobuf' },
+  'application/protobuf': { kind: RECORD_PROTOBUF, contentType: 'application/x-protobuf' },
+  'application/json': { kind: RECORD_JSON, contentType: 'application/json' },
+};
+
+// google.rpc.Code values carried in the Status message of a failed export.
+const RPC_CODE_BY_STATUS: Record<number, number> = { 400: 3, 413: 8, 415: 3, 429: 8, 503: 14 };
+
+export interface ReceiverDeps {
+  spool: Spool;
+  logger: Logger;
+  /** The project a request's spans belong to. */
+  projectOf: (req: Request) => string;
+}
+
+export function createReceiverRouter(deps: ReceiverDeps): Router {
+  const router = Router();
+  router.post('/v1/traces', async (req, res) => {
+    const encoding = CONTENT_TYPES[mediaType(req.headers['content-type'])];
+    try {
+      if (!encoding) {
+        req.resume();
+        throw new UnsupportedMediaTypeError(
+          `unsupported content type "${req.headers['content-type'] ?? ''}": send application/x-protobuf or application/json`,
+        );
+      }
+      const raw = await readBody(req, OTLP_LIMITS.maxBodyBytes);
+      const body = await decompress(raw, String(req.headers['content-encoding'] ?? '').trim().toLowerCase());
+      let decoded: DecodedExport;
+      try {
+        decoded = encoding.kind === RECORD_PROTOBUF ? decodeProtobufExport(body) : decodeJsonExport(body);
+      } catch (err) {
+        if (err instanceof MalformedRequestError) throw new BadRequestError(err.message);
+        if (err instanceof RangeError) throw new BadRequestError('the request is nested too deeply to decode');
+        throw err;
+      }
+      const projectId = deps.projectOf(req);
+      if (decoded.spans.length > 0) await deps.spool.append(encoding.kind, projectId, body, { projectId, export: decoded });
+      const message = decoded.rejected > 0 ? `rejected ${decoded.rejected} span(s): ${decoded.rejectionReasons.join('; ')}` : '';
+      sendExportResponse(res, encoding, decoded.rejected, message);
+    } catch (err) {
+      sendFailure(res, encoding, err, deps.logger);
+    }
+  });
+  return router;
+}
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** Reads the body, refusing (413) as soon as it passes `limit` bytes. */
+function readBody(req: Request, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    return Promise.reject(new PayloadTooLargeError(`the request body is ${declared} bytes; the limit is ${limit} bytes`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new PayloadTooLargeError(`the request body is over the limit of ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => !failed && resolve(Buffer.concat(chunks, size)));
+    req.on('error', (err) => !failed && reject(new BadRequestError(`the request body could not be read: ${err.message}`)));
+  });
+}
+
+async function decompress(raw: Buffer, contentEncoding: string): Promise<Buffer> {
+  if (contentEncoding === '' || contentEncoding === 'identity') return raw;
+  const fn = contentEncoding === 'gzip' || contentEncoding === 'x-gzip' ? gunzipAsync : contentEncoding === 'deflate' ? inflateAsync : null;
+  if (!fn) throw new UnsupportedMediaTypeError(`unsupported content encoding "${contentEncoding}": send gzip or no encoding`);
+  try {
+    return await fn(raw, { maxOutputLength: OTLP_LIMITS.maxBodyBytes });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+      throw new PayloadTooLargeError(`the request body is over the limit of ${OTLP_LIMITS.maxBodyBytes} bytes after decompression`);
+    }
+    throw new BadRequestError(`the ${contentEncoding} body could not be decompressed: ${e.message}`);
+  }
+}
+
+function sendExportResponse(res: Response, encoding: Encoding, rejected: number, message: string): void {
+  res.status(200);
+  if (encoding.kind === RECORD_PROTOBUF) {
+    res.type(encoding.contentType).send(Buffer.from(encodeProtobufExportResponse(rejected, message)));
+  } else {
+    res.type('application/json').send(JSON.stringify(rejected > 0 ? { partialSuccess: { rejectedSpans: String(rejected), errorMessage: message } } : {}));
+  }
+}
+
+function sendFailure(res: Response, encoding: Encoding | undefined, err: unknown, logger: Logger): void {
+  const known = err instanceof PromptlineError && err.operational;
+  const status = known ? err.status : err instanceof UnavailableError ? err.status : 500;
+  const message = known ? err.message : 'internal error while receiving spans';
+  if (!known) logger.error('receiver: unexpected failure', { error: err as Error });
+  if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+  res.status(status === 500 && err instanceof UnavailableError ? 503 : status);
+  if (res.headersSent) return;
+  const code = RPC_CODE_BY_STATUS[status] ?? 13;
+  if (encoding?.kind === RECORD_PROTOBUF) res.type(encoding.contentType).send(Buffer.from(encodeProtobufStatus(code, message)));
+  else res.type('application/json').send(JSON.stringify({ code, message }));
+  // Unread request data would otherwise keep the connection busy.
+}

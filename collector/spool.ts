@@ -1,0 +1,368 @@
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { UnavailableError } from '../src/errors.ts';
+import type { Logger } from '../src/logger.ts';
+
+// The durable spool: every accepted OTLP request is appended here, and fsynced, before it is
+// acknowledged. Appends that arrive while a sync is under way wait for the next one, so one
+// fdatasync covers many requests (group commit). Writers drain the spool to the stores and move
+// a checkpoint; a record before the checkpoint is in the stores, and a segment wholly before it
+// is deleted. At open, records after the checkpoint are handed back for replay.
+//
+// Segment files: <dir>/<20-digit number>.seg, a sequence of records:
+//   u32 payload length | u32 crc32 of (kind, project, payload) | u8 kind | u8 project length | project | payload
+// A torn or corrupt record (a crash in the middle of a write) ends its segment: it is logged,
+// counted, cut off the file, and nothing after it in that segment is read.
+
+export type RecordKind = 1 | 2;
+export const RECORD_PROTOBUF: RecordKind = 1;
+export const RECORD_JSON: RecordKind = 2;
+
+const HEADER = 10;
+const MAX_PROJECT_BYTES = 255;
+
+export interface SpoolPosition {
+  segment: number;
+  offset: number;
+  /** Bytes of the whole record, header included. */
+  size: number;
+}
+
+export interface SpoolRecord {
+  position: SpoolPosition;
+  kind: RecordKind;
+  projectId: string;
+  payload: Buffer;
+}
+
+export interface SpoolOptions {
+  dir: string;
+  maxBytes: number;
+  segmentBytes: number;
+  logger: Logger;
+  /** Called once per record, in order, as soon as it is durable. */
+  onDurable?: (position: SpoolPosition, attachment: unknown) => void;
+}
+
+export interface SpoolStats {
+  pendingBytes: number;
+  pendingRecords: number;
+  maxBytes: number;
+  segments: number;
+  tornRecords: number;
+}
+
+interface Pending {
+  buf: Buffer;
+  attachment: unknown;
+  resolve: (p: SpoolPosition) => void;
+  reject: (e: Error) => void;
+}
+
+const segName = (n: number) => `${String(n).padStart(20, '0')}.seg`;
+const CHECKPOINT = 'checkpoint.json';
+
+export class SpoolFullError extends UnavailableError {
+  constructor(message: string) {
+    super(message, 5, 503);
+  }
+}
+
+export class Spool {
+  private readonly opts: SpoolOptions;
+  private readonly log: Logger;
+  private active!: { n: number; fh: FileHandle; size: number };
+  /** Sizes of segments at and after the checkpoint, by number (active included). */
+  private readonly segmentSizes = new Map<number, number>();
+  private checkpoint: { segment: number; offset: number } = { segment: 0, offset: 0 };
+  private pending: Pending[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private closed = false;
+  private reserved = 0;
+  private pendingRecords = 0;
+  private tornRecords = 0;
+  private recovered: SpoolPosition[] = [];
+
+  private constructor(opts: SpoolOptions) {
+    this.opts = opts;
+    this.log = opts.logger;
+  }
+
+  static async open(opts: SpoolOptions): Promise<Spool> {
+    const spool = new Spool(opts);
+    await spool.init();
+    return spool;
+  }
+
+  private async init(): Promise<void> {
+    mkdirSync(this.opts.dir, { recursive: true });
+    try {
+      const cp = JSON.parse(readFileSync(join(this.opts.dir, CHECKPOINT), 'utf8')) as { segment: number; offset: number };
+      if (Number.isSafeInteger(cp.segment) && Number.isSafeInteger(cp.offset)) this.checkpoint = cp;
+    } catch {
+      // no checkpoint yet: everything in the spool is pending
+    }
+    const segments = readdirSync(this.opts.dir)
+      .filter((f) => /^\d{20}\.seg$/.test(f))
+      .map((f) => Number(f.slice(0, 20)))
+      .sort((a, b) => a - b);
+    for (const n of segments) {
+      if (n < this.checkpoint.segment) {
+        unlinkSync(join(this.opts.dir, segName(n)));
+        continue;
+      }
+      const from = n === this.checkpoint.segment ? this.checkpoint.offset : 0;
+      const size = this.scanSegment(n, from);
+      this.segmentSizes.set(n, size);
+    }
+    const next = segments.length > 0 ? segments[segments.length - 1]! + 1 : Math.max(1, this.checkpoint.segment);
+    await this.openSegment(next);
+  }
+
+  /** Validates the records of a segment from `from` on, remembers them for replay, cuts a torn tail. */
+  private scanSegment(n: number, from: number): number {
+    const path = join(this.opts.dir, segName(n));
+    const data = readFileSync(path);
+    let off = from;
+    while (off < data.length) {
+      const rec = parseRecordAt(data, off);
+      if (!rec) {
+        this.tornRecords++;
+        this.log.warn('spool: torn or corrupt record skipped; the rest of its segment is cut off', {
+          segment: n,
+          offset: off,
+          bytesCut: data.length - off,
+        });
+        const fd = openSync(path, 'r+');
+        try {
+          // Cut the file where the valid records end, so the same damage is not met twice.
+          ftruncateSync(fd, off);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        break;
+      }
+      this.recovered.push({ segment: n, offset: off, size: rec.size });
+      this.pendingRecords++;
+      off += rec.size;
+    }
+    const size = Math.min(off, data.length);
+    this.reserved += size - from;
+    return size;
+  }
+
+  private async openSegment(n: number): Promise<void> {
+    const fh = await open(join(this.opts.dir, segName(n)), 'a');
+    this.active = { n, fh, size: 0 };
+    this.segmentSizes.set(n, 0);
+    fsyncDir(this.opts.dir);
+  }
+
+  /** Records found at open that are not yet in the stores, oldest first. Taken once. */
+  takeRecovered(): SpoolPosition[] {
+    const r = this.recovered;
+    this.recovered = [];
+    return r;
+  }
+
+  /**
+   * Appends one request; resolves when it is on disk. Throws SpoolFullError at once when the
+   * spool holds its maximum, so the receiver can answer 503 with Retry-After.
+   */
+  append(kind: RecordKind, projectId: string, payload: Uint8Array, attachment?: unknown): Promise<SpoolPosition> {
+    if (this.closed) return Promise.reject(new UnavailableError('the collector is shutting down', 1));
+    const project = Buffer.from(projectId, 'utf8');
+    if (project.length > MAX_PROJECT_BYTES) return Promise.reject(new Error('project id too long for the spool'));
+    const size = HEADER + project.length + payload.length;
+    if (this.reserved + size > this.opts.maxBytes) {
+      return Promise.reject(new SpoolFullError(`the spool is full (${this.reserved} of ${this.opts.maxBytes} bytes pending); retry later`));
+    }
+    this.reserved += size;
+    const buf = encodeRecord(kind, project, payload);
+    return new Promise<SpoolPosition>((resolve, reject) => {
+      this.pending.push({ buf, attachment, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    this.flushing = true;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      if (this.active.size >= this.opts.segmentBytes) await this.roll();
+      const seg = this.active;
+      const positions: SpoolPosition[] = [];
+      let off = seg.size;
+      for (const p of batch) {
+        positions.push({ segment: seg.n, offset: off, size: p.buf.length });
+        off += p.buf.length;
+      }
+      try {
+        await seg.fh.writev(batch.map((p) => p.buf));
+        await seg.fh.datasync();
+      } catch (err) {
+        // Leave no partial record behind (a full disk): cut back to the last durable byte.
+        await seg.fh.truncate(seg.size).catch(() => undefined);
+        throw err;
+      }
+      seg.size = off;
+      this.segmentSizes.set(seg.n, off);
+      this.pendingRecords += batch.length;
+      for (let i = 0; i < batch.length; i++) {
+        this.opts.onDurable?.(positions[i]!, batch[i]!.attachment);
+        batch[i]!.resolve(positions[i]!);
+      }
+    } catch (err) {
+      for (const p of batch) this.reserved -= p.buf.length;
+      const e = err as NodeJS.ErrnoException;
+      const failure =
+        e.code === 'ENOSPC' || e.code === 'EDQUOT'
+          ? new SpoolFullError('the spool disk is full; retry later')
+          : new UnavailableError(`the spool could not write: ${e.message}`, 5);
+      this.log.error('spool: write failed', { error: e });
+      for (const p of batch) p.reject(failure);
+    } finally {
+      this.flushing = false;
+      if (this.pending.length > 0) this.schedule();
+    }
+  }
+
+  private async roll(): Promise<void> {
+    await this.active.fh.close();
+    await this.openSegment(this.active.n + 1);
+  }
+
+  /** Reads one durable record back. */
+  read(pos: SpoolPosition): SpoolRecord {
+    const fd = openSync(join(this.opts.dir, segName(pos.segment)), 'r');
+    try {
+      const buf = Buffer.alloc(pos.size);
+      let got = 0;
+      while (got < pos.size) {
+        const n = readSync(fd, buf, got, pos.size - got, pos.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      const rec = parseRecordAt(buf, 0);
+      if (!rec) throw new Error(`spool record at ${pos.segment}:${pos.offset} is unreadable`);
+      return { position: pos, kind: rec.kind, projectId: rec.projectId, payload: rec.payload };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Everything up to and including `pos` is in the stores: move the checkpoint past it (atomically,
+   * durably) and delete segments wholly before it.
+   */
+  async commit(pos: SpoolPosition, records: number): Promise<void> {
+    const cp = { segment: pos.segment, offset: pos.offset + pos.size };
+    const freed = this.bytesBetween(this.checkpoint, cp);
+    const tmp = join(this.opts.dir, `${CHECKPOINT}.tmp`);
+    const fd = openSync(tmp, 'w');
+    try {
+      writeFileSync(fd, JSON.stringify(cp));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, join(this.opts.dir, CHECKPOINT));
+    fsyncDir(this.opts.dir);
+    this.checkpoint = cp;
+    this.reserved -= freed;
+    this.pendingRecords -= records;
+    for (const n of [...this.segmentSizes.keys()]) {
+      if (n < cp.segment && n !== this.active.n) {
+        try {
+          unlinkSync(join(this.opts.dir, segName(n)));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+        this.segmentSizes.delete(n);
+      }
+    }
+  }
+
+  private bytesBetween(a: { segment: number; offset: number }, b: { segment: number; offset: number }): number {
+    let total = 0;
+    for (const [n, size] of this.segmentSizes) {
+      if (n < a.segment || n > b.segment) continue;
+      const from = n === a.segment ? a.offset : 0;
+      const to = n === b.segment ? b.offset : size;
+      total += Math.max(0, to - from);
+    }
+    return total;
+  }
+
+  stats(): SpoolStats {
+    return {
+      pendingBytes: this.reserved,
+      pendingRecords: this.pendingRecords,
+      maxBytes: this.opts.maxBytes,
+      segments: this.segmentSizes.size,
+      tornRecords: this.tornRecords,
+    };
+  }
+
+  /** Stops taking appends and waits for the ones already taken to be durable. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing || this.scheduled || this.pending.length > 0) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (!this.flushing && !this.scheduled && this.pending.length > 0) this.schedule();
+    }
+    await this.active.fh.close();
+  }
+}
+
+function encodeRecord(kind: RecordKind, project: Buffer, payload: Uint8Array): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER + project.length + payload.length);
+  buf.writeUInt32LE(payload.length, 0);
+  buf.writeUInt8(kind, 8);
+  buf.writeUInt8(project.length, 9);
+  project.copy(buf, HEADER);
+  buf.set(payload, HEADER + project.length);
+  buf.writeUInt32LE(crc32(buf.subarray(8)), 4);
+  return buf;
+}
+
+function parseRecordAt(data: Buffer, off: number): { size: number; kind: RecordKind; projectId: string; payload: Buffer } | null {
+  if (off + HEADER > data.length) return null;
+  const len = data.readUInt32LE(off);
+  const kind = data.readUInt8(off + 8);
+  const plen = data.readUInt8(off + 9);
+  const size = HEADER + plen + len;
+  if (off + size > data.length) return null;
+  if (kind !== RECORD_PROTOBUF && kind !== RECORD_JSON) return null;
+  if (crc32(data.subarray(off + 8, off + size)) !== data.readUInt32LE(off + 4)) return null;
+  return {
+    size,
+    kind,
+    projectId: data.toString('utf8', off + HEADER, off + HEADER + plen),
+    payload: data.subarray(off + HEADER + plen, off + size),
+  };
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

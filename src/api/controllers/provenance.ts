@@ -1,0 +1,122 @@
+import type { SpanLineage, SpanStore, StoredSpanDetail } from '../../storage/span-store.ts';
+import { NotFoundError } from '../../errors.ts';
+import type { ProvenanceAnswer, ProvenanceRecord, TraceAnswer } from '../schemas.ts';
+
+// Which prompt version produced this response? The span store holds each span's resolved
+// lineage; the prompt catalog (the registry) says whether that version is registered.
+
+export interface RegisteredPromptVersion {
+  commitMessage: string | null;
+  author: string | null;
+}
+
+/** What the registry knows of a prompt version; null when it is not registered. */
+export interface PromptCatalog {
+  lookup(projectId: string, prompt: { name: string; version: string; templateHash: string }): Promise<RegisteredPromptVersion | null>;
+}
+
+/** Until prompts are registered in this project, no version is. */
+export const emptyPromptCatalog: PromptCatalog = { lookup: async () => null };
+
+export interface ProvenanceDeps {
+  spans: SpanStore;
+  catalog: PromptCatalog;
+}
+
+const orNull = (s: string) => (s === '' ? null : s);
+
+function versionValue(v: string): number | string | null {
+  if (v === '') return null;
+  return /^\d{1,15}$/.test(v) ? Number(v) : v;
+}
+
+async function toRecord(deps: ProvenanceDeps, projectId: string, s: SpanLineage): Promise<ProvenanceRecord> {
+  const l = s.lineage;
+  const registered = l.prompt ? await deps.catalog.lookup(projectId, l.prompt) : null;
+  return {
+    responseId: orNull(l.responseId),
+    traceId: s.traceId,
+    spanId: s.spanId,
+    spanName: s.spanName,
+    timestamp: s.timestamp,
+    prompt: l.prompt
+      ? {
+          name: l.prompt.name,
+          version: versionValue(l.prompt.version),
+          alias: orNull(l.prompt.alias),
+          templateHash: orNull(l.prompt.templateHash),
+          registered: registered !== null,
+          commitMessage: registered?.commitMessage ?? null,
+          author: registered?.author ?? null,
+        }
+      : null,
+    promptSpanId: orNull(l.promptSpanId),
+    model: l.model ? { provider: orNull(l.model.provider), name: orNull(l.model.name) } : null,
+    datasets: l.datasetIds.map((id) => ({ id })),
+    app: { name: orNull(l.app.name), version: orNull(l.app.version) },
+    conversationId: orNull(l.conversationId),
+  };
+}
+
+/** The span that answers for a set of candidates: one with a prompt first, then the latest. */
+function pick(spans: SpanLineage[]): SpanLineage | undefined {
+  return [...spans].sort((a, b) => Number(b.lineage.prompt !== null) - Number(a.lineage.prompt !== null) || b.timestamp.localeCompare(a.timestamp))[0];
+}
+
+const isResponse = (s: SpanLineage) => s.lineage.responseId !== '' || s.lineage.model !== null;
+const carriesLineage = (s: SpanLineage) => s.lineage.prompt !== null || s.lineage.model !== null || s.lineage.responseId !== '' || s.lineage.datasetIds.length > 0;
+
+export async function provenanceByResponseId(deps: ProvenanceDeps, projectId: string, responseId: string): Promise<ProvenanceAnswer> {
+  const span = pick(await deps.spans.findByResponseId(projectId, responseId));
+  if (!span) throw new NotFoundError(`no response with id "${responseId}" has been received`);
+  return toRecord(deps, projectId, span);
+}
+
+export async function provenanceBySpanId(deps: ProvenanceDeps, projectId: string, spanId: string): Promise<ProvenanceAnswer> {
+  const span = pick(await deps.spans.findBySpanId(projectId, spanId.toLowerCase()));
+  if (!span) throw new NotFoundError(`no span with id "${spanId}" has been received`);
+  return toRecord(deps, projectId, span);
+}
+
+/** A trace answers with its last response (the agent's final answer) and every span with lineage. */
+export async function provenanceByTraceId(deps: ProvenanceDeps, projectId: string, traceId: string): Promise<ProvenanceAnswer> {
+  const spans = await deps.spans.findByTraceId(projectId, traceId.toLowerCase());
+  if (spans.length === 0) throw new NotFoundError(`no trace with id "${traceId}" has been received`);
+  const responses = spans.filter(isResponse);
+  const main = responses.length > 0 ? responses.at(-1)! : (pick(spans.filter(carriesLineage)) ?? spans[0]!);
+  const record = await toRecord(deps, projectId, main);
+  const related = await Promise.all(spans.filter(carriesLineage).map((s) => toRecord(deps, projectId, s)));
+  return { ...record, spans: related };
+}
+
+const objectOf = (m: Map<string, string>): Record<string, string> => {
+  const o: Record<string, string> = Object.create(null);
+  for (const [k, v] of m) o[k] = v;
+  return o;
+};
+
+/** Every span of a trace with its attributes (attribute keys are data: null-prototype objects). */
+export async function traceDetail(deps: ProvenanceDeps, projectId: string, traceId: string): Promise<TraceAnswer> {
+  const spans: StoredSpanDetail[] = await deps.spans.getTraceDetail(projectId, traceId.toLowerCase());
+  if (spans.length === 0) throw new NotFoundError(`no trace with id "${traceId}" has been received`);
+  return {
+    traceId: traceId.toLowerCase(),
+    spans: await Promise.all(
+      spans.map(async (s) => ({
+        traceId: s.traceId,
+        spanId: s.spanId,
+        parentSpanId: orNull(s.parentSpanId),
+        name: s.spanName,
+        kind: s.spanKind,
+        serviceName: s.serviceName,
+        timestamp: s.timestamp,
+        durationNs: s.durationNs,
+        status: { code: s.statusCode, message: s.statusMessage },
+        attributes: objectOf(s.attributes),
+        resourceAttributes: objectOf(s.resourceAttributes),
+        events: s.events.map((e) => ({ timestamp: e.timestamp, name: e.name, attributes: objectOf(e.attributes) })),
+        lineage: await toRecord(deps, projectId, s),
+      })),
+    ),
+  };
+}

@@ -1,0 +1,34 @@
+import { Router } from 'express';
+import type { Spool } from '../../../collector/spool.ts';
+import type { SpanWriter } from '../../../collector/writer.ts';
+import type { LineageGraph } from '../../storage/lineage-graph.ts';
+import type { SpanStore } from '../../storage/span-store.ts';
+
+export interface HealthDeps {
+  spans: SpanStore;
+  graph: LineageGraph;
+  spool: Spool;
+  writer: SpanWriter;
+}
+
+export function createHealthRouter(deps: HealthDeps): Router {
+  const router = Router();
+  // Liveness: the process answers.
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  // Readiness: the stores answer, and the spool and writer say how far behind they are.
+  router.get('/readyz', async (_req, res) => {
+    const [spans, graph] = await Promise.all([deps.spans.ping(), deps.graph.ping()]);
+    const store = (backend: string, p: Awaited<ReturnType<SpanStore['ping']>>) =>
+      p.ok ? { backend, ok: true } : { backend, ok: false, error: p.error.message };
+    const ready = spans.ok && graph.ok;
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'degraded',
+      stores: { spans: store(deps.spans.backend, spans), graph: store(deps.graph.backend, graph) },
+      spool: deps.spool.stats(),
+      writer: deps.writer.stats(),
+    });
+  });
+  return router;
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+// Request and response schemas of the API. The routers validate with them and the OpenAPI
+// document at /openapi.json is generated from them, so the two cannot drift apart.
+
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes * 2} hex characters`);
+
+export const provenanceQuery = z
+  .object({
+    response_id: z.string().min(1).max(1024).optional().describe('The response id the model provider returned (gen_ai.response.id).'),
+    trace_id: hex(16).optional().describe('A trace id (32 hex characters).'),
+    span_id: hex(8).optional().describe('A span id (16 hex characters).'),
+  })
+  .refine((q) => [q.response_id, q.trace_id, q.span_id].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of response_id, trace_id or span_id',
+  });
+
+export const promptLineage = z
+  .object({
+    name: z.string(),
+    version: z.union([z.number().int(), z.string()]).nullable().describe('The prompt version; a number where the app sent one.'),
+    alias: z.string().nullable().describe('The alias the app asked for (e.g. production), if it said.'),
+    templateHash: z.string().nullable().describe('sha256 of the template text, hex.'),
+    registered: z.boolean().describe('Whether this version is in the prompt registry.'),
+    commitMessage: z.string().nullable(),
+    author: z.string().nullable(),
+  })
+  .nullable();
+
+export const provenanceRecord = z.object({
+  responseId: z.string().nullable(),
+  traceId: z.string(),
+  spanId: z.string(),
+  spanName: z.string(),
+  timestamp: z.string().describe('When the span started, ISO-8601 UTC with nanoseconds.'),
+  prompt: promptLineage,
+  promptSpanId: z.string().nullable().describe('The span the prompt lineage was read from: this span or the ancestor it was inherited from.'),
+  model: z.object({ provider: z.string().nullable(), name: z.string().nullable() }).nullable(),
+  datasets: z.array(z.object({ id: z.string() })),
+  app: z.object({ name: z.string().nullable(), version: z.string().nullable() }),
+  conversationId: z.string().nullable(),
+});
+
+export const provenanceAnswer = provenanceRecord.extend({
+  spans: z
+    .array(provenanceRecord)
+    .optional()
+    .describe('For a trace_id lookup: every span of the trace that carries lineage, oldest first.'),
+});
+
+export const traceParams = z.object({ traceId: hex(16) });
+
+export const traceSpan = z.object({
+  traceId: z.string(),
+  spanId: z.string(),
+  parentSpanId: z.string().nullable(),
+  name: z.string(),
+  kind: z.string(),
+  serviceName: z.string(),
+  timestamp: z.string(),
+  durationNs: z.string(),
+  status: z.object({ code: z.string(), message: z.string() }),
+  attributes: z.record(z.string(), z.string()),
+  resourceAttributes: z.record(z.string(), z.string()),
+  events: z.array(z.object({ timestamp: z.string(), name: z.string(), attributes: z.record(z.string(), z.string()) })),
+  lineage: provenanceRecord,
+});
+
+export const traceAnswer = z.object({ traceId: z.string(), spans: z.array(traceSpan) });
+
+export const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+export const healthAnswer = z.object({ status: z.literal('ok') });
+
+export const readyAnswer = z.object({
+  status: z.enum(['ready', 'degraded']),
+  stores: z.record(z.string(), z.object({ backend: z.string(), ok: z.boolean(), error: z.string().optional() })),
+  spool: z.object({ pendingBytes: z.number(), pendingRecords: z.number(), maxBytes: z.number(), segments: z.number(), tornRecords: z.number() }),
+  writer: z.object({
+    queuedRecords: z.number(),
+    queuedSpans: z.number(),
+    writtenSpans: z.number(),
+    fixups: z.number(),
+    failedAttempts: z.number(),
+    lastError: z.string().nullable(),
+  }),
+});
+
+export type ProvenanceRecord = z.infer<typeof provenanceRecord>;
+export type ProvenanceAnswer = z.infer<typeof provenanceAnswer>;
+export type TraceAnswer = z.infer<typeof traceAnswer>;

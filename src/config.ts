@@ -1,0 +1,72 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+// The whole configuration: one schema, read once from the environment at start.
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .pipe(z.url().optional())
+  .optional();
+
+export const envSchema = z
+  .object({
+    PORT: port.default(4318),
+    HOST: z.string().trim().min(1).default('127.0.0.1'),
+    PROMPTLINE_DATA_DIR: z.string().trim().min(1).default('./.promptline'),
+    PROMPTLINE_API_KEY: z.string().min(16, 'PROMPTLINE_API_KEY must be at least 16 characters').optional(),
+    PROMPTLINE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    PROMPTLINE_SPOOL_MAX_BYTES: positiveInt.default(1024 * 1024 * 1024),
+    PROMPTLINE_SPOOL_SEGMENT_BYTES: positiveInt.default(64 * 1024 * 1024),
+    PROMPTLINE_BATCH_MAX_SPANS: positiveInt.default(20_000),
+    PROMPTLINE_FLUSH_INTERVAL_MS: positiveInt.default(200),
+    CLICKHOUSE_URL: optionalUrl,
+    NEO4J_URL: optionalUrl,
+    NEO4J_USER: z.string().optional(),
+    NEO4J_PASSWORD: z.string().optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NEO4J_URL && (!env.NEO4J_USER || !env.NEO4J_PASSWORD)) {
+      ctx.addIssue({ code: 'custom', path: ['NEO4J_USER'], message: 'NEO4J_URL needs NEO4J_USER and NEO4J_PASSWORD' });
+    }
+    if (env.PROMPTLINE_SPOOL_SEGMENT_BYTES > env.PROMPTLINE_SPOOL_MAX_BYTES) {
+      ctx.addIssue({ code: 'custom', path: ['PROMPTLINE_SPOOL_SEGMENT_BYTES'], message: 'must not exceed PROMPTLINE_SPOOL_MAX_BYTES' });
+    }
+  });
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  apiKey: string | undefined;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  spool: { maxBytes: number; segmentBytes: number };
+  writer: { batchMaxSpans: number; flushIntervalMs: number };
+  clickhouseUrl: string | undefined;
+  neo4j: { url: string; user: string; password: string } | undefined;
+}
+
+/** Parses the environment; a bad value stops the process with a message naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(e.PROMPTLINE_DATA_DIR),
+    apiKey: e.PROMPTLINE_API_KEY,
+    logLevel: e.PROMPTLINE_LOG_LEVEL,
+    spool: { maxBytes: e.PROMPTLINE_SPOOL_MAX_BYTES, segmentBytes: e.PROMPTLINE_SPOOL_SEGMENT_BYTES },
+    writer: { batchMaxSpans: e.PROMPTLINE_BATCH_MAX_SPANS, flushIntervalMs: e.PROMPTLINE_FLUSH_INTERVAL_MS },
+    clickhouseUrl: e.CLICKHOUSE_URL,
+    neo4j: e.NEO4J_URL ? { url: e.NEO4J_URL, user: e.NEO4J_USER ?? '', password: e.NEO4J_PASSWORD ?? '' } : undefined,
+  };
+}

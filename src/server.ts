@@ -1,0 +1,144 @@
+import { createServer, type Server } from 'node:http';
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Spool } from '../collector/spool.ts';
+import { SpanWriter } from '../collector/writer.ts';
+import { createApp } from './api/app.ts';
+import { emptyPromptCatalog } from './api/controllers/provenance.ts';
+import type { Config } from './config.ts';
+import { ConfigError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { ChdbExecutor } from './storage/clickhouse/chdb-executor.ts';
+import { ClickHouseSpanStore } from './storage/clickhouse/clickhouse-span-store.ts';
+import type { LineageGraph } from './storage/lineage-graph.ts';
+import type { SpanStore } from './storage/span-store.ts';
+import { SqliteLineageGraph } from './storage/sqlite/sqlite-lineage-graph.ts';
+
+// One process, one port: the OTLP receiver and the API, the spool, the writer and the stores.
+// start() and stop() are the whole lifecycle; nothing here is global.
+
+export const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
+
+export interface RunningPromptline {
+  url: string;
+  dataDir: string;
+  spans: SpanStore;
+  graph: LineageGraph;
+  writer: SpanWriter;
+  /** Stops taking requests, writes what the spool holds to the stores, closes them. */
+  stop(): Promise<void>;
+}
+
+/** Backends are chosen by configuration alone; this build has the embedded pair. */
+function openStores(config: Config): { spans: SpanStore; graph: LineageGraph } {
+  if (config.clickhouseUrl || config.neo4j) {
+    throw new ConfigError(
+      'CLICKHOUSE_URL and NEO4J_URL select server backends, which this version of Promptline does not have yet; ' +
+        'unset them to run on the embedded stores in PROMPTLINE_DATA_DIR',
+    );
+  }
+  return {
+    spans: new ClickHouseSpanStore(new ChdbExecutor(join(config.dataDir, 'clickhouse'))),
+    graph: new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite')),
+  };
+}
+
+/** One process per data directory: a second one would corrupt the embedded stores. */
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, 'promptline.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(path, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new ConfigError(`the data directory ${dataDir} is in use by process ${pid}; stop it or choose another PROMPTLINE_DATA_DIR`);
+      }
+      unlinkSync(path); // left by a process that is gone
+    }
+  }
+  throw new ConfigError(`could not lock the data directory ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function startPromptline(config: Config, logger: Logger): Promise<RunningPromptline> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const unlock = lockDataDir(config.dataDir);
+  const { spans, graph } = openStores(config);
+  try {
+    await spans.migrate();
+    await graph.migrate();
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+
+  let writer: SpanWriter | undefined;
+  const spool = await Spool.open({
+    dir: join(config.dataDir, 'spool'),
+    maxBytes: config.spool.maxBytes,
+    segmentBytes: config.spool.segmentBytes,
+    logger,
+    onDurable: (position, attachment) => writer!.enqueue(position, attachment as never),
+  });
+  writer = new SpanWriter({
+    spool,
+    spans,
+    graph,
+    logger,
+    batchMaxSpans: config.writer.batchMaxSpans,
+    flushIntervalMs: config.writer.flushIntervalMs,
+  });
+  const recovered = spool.stats().pendingRecords;
+  if (recovered > 0) logger.info('spool: replaying requests not yet in the stores', { records: recovered });
+  writer.start();
+
+  const app = createApp({ version: VERSION, logger, spans, graph, spool, writer, catalog: emptyPromptCatalog });
+  const server: Server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 10_000);
+      await closed;
+      clearTimeout(force);
+      await spool.close();
+      const { drained } = await writer.stop();
+      if (!drained) logger.warn('shutdown: the stores did not take everything in time; the rest stays in the spool for the next start');
+      await spans.close();
+      await graph.close();
+      unlock();
+    })());
+
+  return { url: `http://${host}:${port}`, dataDir: config.dataDir, spans, graph, writer, stop };
+}

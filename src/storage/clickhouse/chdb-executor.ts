@@ -1,0 +1,91 @@
+import { mkdirSync } from 'node:fs';
+import { Session } from 'chdb';
+import { StoreError } from '../../errors.ts';
+import type { PingResult } from '../span-store.ts';
+import type { ClickHouseExecutor, InsertOptions, QueryParams } from './executor.ts';
+
+// The ClickHouse engine in-process. It holds one data directory per process, so one executor
+// per process; queries and inserts run off the event loop.
+
+// Error codes that mean "try again later" rather than "this statement is wrong".
+const RETRYABLE_CODES = new Set([
+  241, // MEMORY_LIMIT_EXCEEDED
+  252, // TOO_MANY_PARTS
+  202, // TOO_MANY_SIMULTANEOUS_QUERIES
+  159, // TIMEOUT_EXCEEDED
+  209, // SOCKET_TIMEOUT
+  243, // NOT_ENOUGH_SPACE
+]);
+
+function translate(err: unknown, what: string): StoreError {
+  const e = err as { clickhouseCode?: number; message?: string };
+  const code = typeof e?.clickhouseCode === 'number' ? e.clickhouseCode : undefined;
+  const retryable = code === undefined ? true : RETRYABLE_CODES.has(code);
+  return new StoreError('clickhouse', `${what} failed: ${e?.message ?? String(err)}`, retryable, err);
+}
+
+export class ChdbExecutor implements ClickHouseExecutor {
+  readonly name = 'clickhouse (embedded, chdb)';
+  private readonly session: Session;
+
+  constructor(dataPath: string) {
+    mkdirSync(dataPath, { recursive: true });
+    this.session = new Session(dataPath, {
+      connectionArgs: ['--output_format_json_quote_64bit_integers=1', '--session_timezone=UTC'],
+    });
+  }
+
+  async command(sql: string, params?: QueryParams): Promise<void> {
+    try {
+      if (params) await this.session.queryBindAsync(sql, params);
+      else await this.session.queryAsync(sql);
+    } catch (err) {
+      throw translate(err, 'command');
+    }
+  }
+
+  async query<T>(sql: string, params: QueryParams = {}): Promise<T[]> {
+    let text: string;
+    try {
+      text = (await this.session.queryBindAsync(sql, params, { format: 'JSONEachRow' })).text();
+    } catch (err) {
+      throw translate(err, 'query');
+    }
+    const rows: T[] = [];
+    let start = 0;
+    while (start < text.length) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = text.length;
+      if (end > start) rows.push(JSON.parse(text.slice(start, end)) as T);
+      start = end + 1;
+    }
+    return rows;
+  }
+
+  async insertJsonEachRow(table: string, rows: Buffer, opts: InsertOptions = {}): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.session.insert({
+        table,
+        values: rows,
+        format: 'JSONEachRow',
+        settings: opts.dedupToken ? { insert_deduplication_token: opts.dedupToken } : {},
+      });
+    } catch (err) {
+      throw translate(err, `insert into ${table}`);
+    }
+  }
+
+  async ping(): Promise<PingResult> {
+    try {
+      await this.session.queryAsync('SELECT 1');
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: err as Error };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.session.close();
+  }
+}

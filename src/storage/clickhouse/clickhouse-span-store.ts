@@ -1,0 +1,242 @@
+import type { LineageFixup, ResolvedSpan, StoredNode } from '../../../collector/lineage-resolver.ts';
+import type { ResolvedLineage } from '../../domain/lineage.ts';
+import type { PingResult, SpanLineage, SpanStore, StoredSpanDetail } from '../span-store.ts';
+import type { ClickHouseExecutor } from './executor.ts';
+import { migrate } from './migrations.ts';
+import { encodeSpanRow, SPAN_COLUMNS } from './span-rows.ts';
+
+// The span store on ClickHouse SQL, for any executor (the in-process engine or a server).
+// Every value is a typed query parameter.
+
+const LINEAGE_SELECT = `
+  TraceId, SpanId, ParentSpanId, SpanName, ServiceName,
+  toString(Timestamp) AS Ts, toString(Duration) AS Dur,
+  PromptName, PromptVersion, PromptAlias, PromptTemplateHash, PromptSpanId,
+  ModelProvider, ModelName, ResponseId, DatasetIds, AppName, AppVersion, ConversationId,
+  LineageOwnMask, LineageRevision, toString(toUnixTimestamp64Milli(Timestamp)) AS StartMs`;
+
+interface LineageRow {
+  TraceId: string;
+  SpanId: string;
+  ParentSpanId: string;
+  SpanName: string;
+  ServiceName: string;
+  Ts: string;
+  Dur: string;
+  PromptName: string;
+  PromptVersion: string;
+  PromptAlias: string;
+  PromptTemplateHash: string;
+  PromptSpanId: string;
+  ModelProvider: string;
+  ModelName: string;
+  ResponseId: string;
+  DatasetIds: string[];
+  AppName: string;
+  AppVersion: string;
+  ConversationId: string;
+  LineageOwnMask: number;
+  LineageRevision: number;
+  StartMs: string;
+}
+
+/** ClickHouse's "YYYY-MM-DD hh:mm:ss.nnnnnnnnn" (UTC) as ISO-8601. */
+export function toIso(ts: string): string {
+  return ts.replace(' ', 'T') + 'Z';
+}
+
+function lineageOf(r: LineageRow): ResolvedLineage {
+  const hasPrompt = r.PromptName !== '' || r.PromptTemplateHash !== '';
+  const hasModel = r.ModelName !== '' || r.ModelProvider !== '';
+  return {
+    prompt: hasPrompt ? { name: r.PromptName, version: r.PromptVersion, alias: r.PromptAlias, templateHash: r.PromptTemplateHash } : null,
+    promptSpanId: r.PromptSpanId,
+    model: hasModel ? { name: r.ModelName, provider: r.ModelProvider } : null,
+    responseId: r.ResponseId,
+    datasetIds: r.DatasetIds,
+    app: { name: r.AppName, version: r.AppVersion },
+    conversationId: r.ConversationId,
+  };
+}
+
+function toSpanLineage(r: LineageRow): SpanLineage {
+  return {
+    traceId: r.TraceId,
+    spanId: r.SpanId,
+    parentSpanId: r.ParentSpanId,
+    spanName: r.SpanName,
+    serviceName: r.ServiceName,
+    timestamp: toIso(r.Ts),
+    durationNs: r.Dur,
+    lineage: lineageOf(r),
+  };
+}
+
+const toMap = (o: Record<string, string>): Map<string, string> => new Map(Object.entries(o));
+
+const FIXUP_STRUCTURE =
+  'TraceId String, SpanId String, PromptName String, PromptVersion String, PromptAlias String, PromptTemplateHash String, ' +
+  'PromptSpanId String, ModelProvider String, ModelName String, DatasetIds Array(String), ConversationId String, ' +
+  'LineageOwnMask UInt8, LineageRevision UInt32';
+
+const FIXED_COLUMNS = new Set([
+  'PromptName', 'PromptVersion', 'PromptAlias', 'PromptTemplateHash', 'PromptSpanId', 'ModelProvider', 'ModelName',
+  'DatasetIds', 'ConversationId', 'LineageOwnMask', 'LineageRevision',
+]);
+
+const FIXUP_SQL = `
+  INSERT INTO otel_traces (${SPAN_COLUMNS.map((c) => '`' + c + '`').join(', ')})
+  SELECT ${SPAN_COLUMNS.map((c) => (FIXED_COLUMNS.has(c) ? `f.${c}` : `t.\`${c}\``)).join(', ')}
+  FROM otel_traces AS t FINAL
+  INNER JOIN format(JSONEachRow, '${FIXUP_STRUCTURE}', {rows:String}) AS f
+    ON t.TraceId = f.TraceId AND t.SpanId = f.SpanId
+  WHERE t.ProjectId = {project:String} AND t.TraceId IN {traceIds:Array(String)}`;
+
+export class ClickHouseSpanStore implements SpanStore {
+  readonly backend: string;
+  private readonly exec: ClickHouseExecutor;
+
+  constructor(exec: ClickHouseExecutor) {
+    this.exec = exec;
+    this.backend = exec.name;
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(this.exec);
+  }
+
+  async writeSpans(projectId: string, spans: readonly ResolvedSpan[], batchToken: string): Promise<void> {
+    if (spans.length === 0) return;
+    const body = Buffer.from(spans.map((s) => encodeSpanRow(projectId, s)).join(''), 'utf8');
+    await this.exec.insertJsonEachRow('otel_traces', body, { dedupToken: batchToken });
+  }
+
+  async applyFixups(projectId: string, fixups: readonly LineageFixup[]): Promise<void> {
+    if (fixups.length === 0) return;
+    const rows = fixups
+      .map((f) =>
+        JSON.stringify({
+          TraceId: f.traceId,
+          SpanId: f.spanId,
+          PromptName: f.resolved.prompt?.name ?? '',
+          PromptVersion: f.resolved.prompt?.version ?? '',
+          PromptAlias: f.resolved.prompt?.alias ?? '',
+          PromptTemplateHash: f.resolved.prompt?.templateHash ?? '',
+          PromptSpanId: f.resolved.promptSpanId,
+          ModelProvider: f.resolved.model?.provider ?? '',
+          ModelName: f.resolved.model?.name ?? '',
+          DatasetIds: f.resolved.datasetIds,
+          ConversationId: f.resolved.conversationId,
+          LineageOwnMask: f.ownMask,
+          LineageRevision: f.revision,
+        }),
+      )
+      .join('\n');
+    const traceIds = [...new Set(fixups.map((f) => f.traceId))];
+    await this.exec.command(FIXUP_SQL, { rows, project: projectId, traceIds });
+  }
+
+  async loadStoredNodes(projectId: string, traceIds: readonly string[]): Promise<StoredNode[]> {
+    if (traceIds.length === 0) return [];
+    const rows = await this.exec.query<LineageRow>(
+      `SELECT ${LINEAGE_SELECT} FROM otel_traces FINAL
+       WHERE ProjectId = {project:String} AND TraceId IN {traceIds:Array(String)}`,
+      { project: projectId, traceIds },
+    );
+    return rows.map((r) => ({
+      traceId: r.TraceId,
+      spanId: r.SpanId,
+      parentSpanId: r.ParentSpanId,
+      resolved: lineageOf(r),
+      ownMask: Number(r.LineageOwnMask),
+      revision: Number(r.LineageRevision),
+      startMs: Number(r.StartMs),
+    }));
+  }
+
+  async findByResponseId(projectId: string, responseId: string): Promise<SpanLineage[]> {
+    const rows = await this.exec.query<LineageRow>(
+      `SELECT ${LINEAGE_SELECT} FROM otel_traces FINAL
+       WHERE ProjectId = {project:String}
+         AND (TraceId, SpanId) IN (
+           SELECT TraceId, SpanId FROM promptline_responses
+           WHERE ProjectId = {project:String} AND ResponseId = {responseId:String})
+         AND ResponseId = {responseId:String}
+       ORDER BY Timestamp`,
+      { project: projectId, responseId },
+    );
+    return rows.map(toSpanLineage);
+  }
+
+  async findBySpanId(projectId: string, spanId: string): Promise<SpanLineage[]> {
+    const rows = await this.exec.query<LineageRow>(
+      `SELECT ${LINEAGE_SELECT} FROM otel_traces FINAL
+       WHERE ProjectId = {project:String} AND SpanId = {spanId:String}`,
+      { project: projectId, spanId },
+    );
+    return rows.map(toSpanLineage);
+  }
+
+  async findByTraceId(projectId: string, traceId: string): Promise<SpanLineage[]> {
+    const rows = await this.exec.query<LineageRow>(
+      `SELECT ${LINEAGE_SELECT} FROM otel_traces FINAL
+       WHERE ProjectId = {project:String} AND TraceId = {traceId:String}
+       ORDER BY Timestamp, SpanId`,
+      { project: projectId, traceId },
+    );
+    return rows.map(toSpanLineage);
+  }
+
+  async getTraceDetail(projectId: string, traceId: string): Promise<StoredSpanDetail[]> {
+    const rows = await this.exec.query<
+      LineageRow & {
+        SpanKind: string;
+        StatusCode: string;
+        StatusMessage: string;
+        ScopeName: string;
+        ScopeVersion: string;
+        SpanAttributes: Record<string, string>;
+        ResourceAttributes: Record<string, string>;
+        EventTimes: string[];
+        EventNames: string[];
+        EventAttributes: Array<Record<string, string>>;
+      }
+    >(
+      `SELECT ${LINEAGE_SELECT}, SpanKind, StatusCode, StatusMessage, ScopeName, ScopeVersion,
+              SpanAttributes, ResourceAttributes,
+              arrayMap(x -> toString(x), Events.Timestamp) AS EventTimes, Events.Name AS EventNames,
+              Events.Attributes AS EventAttributes
+       FROM otel_traces FINAL
+       WHERE ProjectId = {project:String} AND TraceId = {traceId:String}
+       ORDER BY Timestamp, SpanId`,
+      { project: projectId, traceId },
+    );
+    return rows.map((r) => ({
+      ...toSpanLineage(r),
+      spanKind: r.SpanKind,
+      statusCode: r.StatusCode,
+      statusMessage: r.StatusMessage,
+      scopeName: r.ScopeName,
+      scopeVersion: r.ScopeVersion,
+      attributes: toMap(r.SpanAttributes),
+      resourceAttributes: toMap(r.ResourceAttributes),
+      events: r.EventNames.map((name, i) => ({ timestamp: toIso(r.EventTimes[i] ?? ''), name, attributes: toMap(r.EventAttributes[i] ?? {}) })),
+    }));
+  }
+
+  async countSpans(projectId: string): Promise<number> {
+    const rows = await this.exec.query<{ n: string }>(
+      'SELECT count() AS n FROM otel_traces FINAL WHERE ProjectId = {project:String}',
+      { project: projectId },
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  ping(): Promise<PingResult> {
+    return this.exec.ping();
+  }
+
+  close(): Promise<void> {
+    return this.exec.close();
+  }
+}

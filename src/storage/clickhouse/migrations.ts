@@ -1,0 +1,134 @@
+import type { ClickHouseExecutor } from './executor.ts';
+
+// Versioned schema migrations for the span store, applied in order at start and recorded in
+// promptline_schema_migrations. A migration is never edited once released: add a new one.
+//
+// otel_traces keeps the columns and types of the OpenTelemetry Collector's ClickHouse exporter, so
+// Grafana's ClickHouse data source reads it as traces. Promptline adds the lineage columns and
+// differs in two deliberate ways: rows are ordered by (ProjectId, TraceId, SpanId), which makes
+// trace and span lookups primary-key reads; and the engine is ReplacingMergeTree(LineageRevision),
+// so a late-arriving parent can replace a stored span's inherited lineage with a newer revision,
+// and a replayed span replaces itself instead of counting twice. Reads that must not see an old
+// revision use FINAL.
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'otel_traces with lineage columns, response and trace lookups',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS otel_traces (
+        Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+        TraceId String CODEC(ZSTD(1)),
+        SpanId String CODEC(ZSTD(1)),
+        ParentSpanId String CODEC(ZSTD(1)),
+        TraceState String CODEC(ZSTD(1)),
+        SpanName LowCardinality(String) CODEC(ZSTD(1)),
+        SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+        ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+        ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+        ScopeName String CODEC(ZSTD(1)),
+        ScopeVersion String CODEC(ZSTD(1)),
+        SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+        Duration UInt64 CODEC(ZSTD(1)),
+        StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+        StatusMessage String CODEC(ZSTD(1)),
+        Events Nested (
+          Timestamp DateTime64(9),
+          Name LowCardinality(String),
+          Attributes Map(LowCardinality(String), String)
+        ) CODEC(ZSTD(1)),
+        Links Nested (
+          TraceId String,
+          SpanId String,
+          TraceState String,
+          Attributes Map(LowCardinality(String), String)
+        ) CODEC(ZSTD(1)),
+        ProjectId LowCardinality(String) CODEC(ZSTD(1)),
+        PromptName LowCardinality(String) CODEC(ZSTD(1)),
+        PromptVersion LowCardinality(String) CODEC(ZSTD(1)),
+        PromptAlias LowCardinality(String) CODEC(ZSTD(1)),
+        PromptTemplateHash LowCardinality(String) CODEC(ZSTD(1)),
+        PromptSpanId String CODEC(ZSTD(1)),
+        ModelProvider LowCardinality(String) CODEC(ZSTD(1)),
+        ModelName LowCardinality(String) CODEC(ZSTD(1)),
+        ResponseId String CODEC(ZSTD(1)),
+        DatasetIds Array(LowCardinality(String)) CODEC(ZSTD(1)),
+        AppName LowCardinality(String) CODEC(ZSTD(1)),
+        AppVersion LowCardinality(String) CODEC(ZSTD(1)),
+        ConversationId String CODEC(ZSTD(1)),
+        LineageOwnMask UInt8,
+        LineageRevision UInt32,
+        INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+        INDEX idx_span_id SpanId TYPE bloom_filter(0.001) GRANULARITY 1,
+        INDEX idx_response_id ResponseId TYPE bloom_filter(0.001) GRANULARITY 1,
+        INDEX idx_prompt (PromptName, PromptVersion) TYPE set(256) GRANULARITY 4,
+        INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+        INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+        INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+        INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+        INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+      ) ENGINE = ReplacingMergeTree(LineageRevision)
+      PARTITION BY toDate(Timestamp)
+      ORDER BY (ProjectId, TraceId, SpanId)
+      SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000`,
+      // The exporter's trace-id lookup, kept for Grafana's trace view.
+      `CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts (
+        TraceId String CODEC(ZSTD(1)),
+        Start DateTime CODEC(Delta, ZSTD(1)),
+        End DateTime CODEC(Delta, ZSTD(1)),
+        INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
+      ) ENGINE = MergeTree
+      PARTITION BY toDate(Start)
+      ORDER BY (TraceId, Start)
+      SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_trace_id_ts_mv TO otel_traces_trace_id_ts AS
+      SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
+      FROM otel_traces
+      WHERE TraceId != ''
+      GROUP BY TraceId`,
+      // Response id -> span, ordered for a primary-key read.
+      `CREATE TABLE IF NOT EXISTS promptline_responses (
+        ProjectId LowCardinality(String),
+        ResponseId String,
+        TraceId String,
+        SpanId String,
+        Timestamp DateTime64(9)
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (ProjectId, ResponseId, TraceId, SpanId)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS promptline_responses_mv TO promptline_responses AS
+      SELECT ProjectId, ResponseId, TraceId, SpanId, Timestamp
+      FROM otel_traces
+      WHERE ResponseId != ''`,
+    ],
+  },
+];
+
+const LEDGER = `CREATE TABLE IF NOT EXISTS promptline_schema_migrations (
+  Version UInt32,
+  Name String,
+  AppliedAt DateTime64(3)
+) ENGINE = ReplacingMergeTree ORDER BY Version`;
+
+/** Applies the migrations not yet recorded; returns the versions applied now. */
+export async function migrate(exec: ClickHouseExecutor, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  await exec.command(LEDGER);
+  const rows = await exec.query<{ Version: number }>('SELECT Version FROM promptline_schema_migrations FINAL');
+  const done = new Set(rows.map((r) => Number(r.Version)));
+  const applied: number[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(m.version)) continue;
+    for (const sql of m.statements) await exec.command(sql);
+    await exec.command(
+      'INSERT INTO promptline_schema_migrations (Version, Name, AppliedAt) VALUES ({version:UInt32}, {name:String}, now64(3))',
+      { version: m.version, name: m.name },
+    );
+    applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,52 @@
+import type { LineageFixup, ResolvedSpan, StoredNode } from '../../collector/lineage-resolver.ts';
+import type { ResolvedLineage } from '../domain/lineage.ts';
+
+// The span store: one row a span, with the resolved lineage beside the OpenTelemetry columns.
+// Adapters: ClickHouse SQL on the in-process engine (chdb) or on a server; the SQL is the same.
+
+export type PingResult = { ok: true } | { ok: false; error: Error };
+
+/** One span's lineage as the store answers lookups. */
+export interface SpanLineage {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  spanName: string;
+  serviceName: string;
+  /** ISO-8601 with nanoseconds, UTC. */
+  timestamp: string;
+  durationNs: string;
+  lineage: ResolvedLineage;
+}
+
+export interface StoredSpanDetail extends SpanLineage {
+  spanKind: string;
+  statusCode: string;
+  statusMessage: string;
+  scopeName: string;
+  scopeVersion: string;
+  attributes: Map<string, string>;
+  resourceAttributes: Map<string, string>;
+  events: Array<{ timestamp: string; name: string; attributes: Map<string, string> }>;
+}
+
+export interface SpanStore {
+  /** A name for logs and health answers, e.g. "clickhouse (embedded)". */
+  readonly backend: string;
+  /** Applies schema migrations not yet applied. Safe to call at every start. */
+  migrate(): Promise<void>;
+  /** Writes spans; `batchToken` makes a retried write of the same batch a no-op. */
+  writeSpans(projectId: string, spans: readonly ResolvedSpan[], batchToken: string): Promise<void>;
+  /** Writes new revisions of stored spans whose inherited lineage changed. */
+  applyFixups(projectId: string, fixups: readonly LineageFixup[], batchToken: string): Promise<void>;
+  /** The stored nodes of these traces, for lineage resolution. */
+  loadStoredNodes(projectId: string, traceIds: readonly string[]): Promise<StoredNode[]>;
+  findByResponseId(projectId: string, responseId: string): Promise<SpanLineage[]>;
+  findBySpanId(projectId: string, spanId: string): Promise<SpanLineage[]>;
+  findByTraceId(projectId: string, traceId: string): Promise<SpanLineage[]>;
+  /** Every span of a trace with its attributes, oldest first. */
+  getTraceDetail(projectId: string, traceId: string): Promise<StoredSpanDetail[]>;
+  countSpans(projectId: string): Promise<number>;
+  ping(): Promise<PingResult>;
+  close(): Promise<void>;
+}
