@@ -172,15 +172,31 @@ export class SpanWriter {
     }
     const token = `${batch[0]!.position.segment}:${batch[0]!.position.offset}-${batch.at(-1)!.position.segment}:${batch.at(-1)!.position.offset}`;
     let written = 0;
+    const t0 = performance.now();
+    const ms: Record<string, number> = { resolve: 0, spans: 0, fixups: 0, edges: 0 };
+    const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+      const start = performance.now();
+      try {
+        return await fn();
+      } finally {
+        ms[phase]! += performance.now() - start;
+      }
+    };
     for (const [projectId, items] of byProject) {
-      const resolved = await this.retrying('resolve lineage', () => this.resolver.resolve(projectId, items));
-      await this.retrying('write spans', () => this.o.spans.writeSpans(projectId, resolved.spans, `${projectId}/${token}`));
-      await this.retrying('apply lineage fixups', () => this.o.spans.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`));
+      const resolved = await timed('resolve', () => this.retrying('resolve lineage', () => this.resolver.resolve(projectId, items)));
+      await timed('spans', () => this.retrying('write spans', () => this.o.spans.writeSpans(projectId, resolved.spans, `${projectId}/${token}`)));
+      await timed('fixups', () => this.retrying('apply lineage fixups', () => this.o.spans.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`)));
       const edges = collectEdges(resolved);
-      await this.retrying('record lineage edges', () => this.o.graph.recordEdges(projectId, edges));
+      await timed('edges', () => this.retrying('record lineage edges', () => this.o.graph.recordEdges(projectId, edges)));
       written += resolved.spans.length;
       this.s.fixups += resolved.fixups.length;
     }
+    this.o.logger.debug('writer: batch written', {
+      records: batch.length,
+      spans: written,
+      totalMs: Math.round(performance.now() - t0),
+      ...Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}Ms`, Math.round(v)])),
+    });
     if (this.abandon) return;
     await this.o.spool.commit(batch.at(-1)!.position, batch.length);
     this.queuedSpans -= batch.reduce((n, e) => n + e.spanCount, 0);
