@@ -1,5 +1,5 @@
 import type { DecodedSpan } from '../src/domain/span.ts';
-import { sameResolved, type OwnLineage, type ResolvedLineage } from '../src/domain/lineage.ts';
+import { sameResolved, type AppRef, type OwnLineage, type ResolvedLineage } from '../src/domain/lineage.ts';
 
 // Lineage set on a parent span (an agent step) applies to its descendants in the same trace.
 //
@@ -16,6 +16,7 @@ export const OWN_PROMPT = 1;
 export const OWN_MODEL = 2;
 export const OWN_DATASETS = 4;
 export const OWN_CONVERSATION = 8;
+export const OWN_APP = 16;
 
 /** A span already in the store, as the resolver needs it back. */
 export interface StoredNode {
@@ -76,7 +77,8 @@ export function ownMaskOf(own: Inheritable): number {
     (own.prompt ? OWN_PROMPT : 0) |
     (own.model ? OWN_MODEL : 0) |
     (own.datasetIds.length > 0 ? OWN_DATASETS : 0) |
-    (own.conversationId ? OWN_CONVERSATION : 0)
+    (own.conversationId ? OWN_CONVERSATION : 0) |
+    (own.app.name || own.app.version ? OWN_APP : 0)
   );
 }
 
@@ -87,7 +89,7 @@ function ownFromStored(n: StoredNode): Inheritable {
     model: n.ownMask & OWN_MODEL ? r.model : null,
     responseId: r.responseId,
     datasetIds: n.ownMask & OWN_DATASETS ? r.datasetIds : [],
-    app: r.app,
+    app: n.ownMask & OWN_APP ? r.app : { name: '', version: '' },
     conversationId: n.ownMask & OWN_CONVERSATION ? r.conversationId : '',
   };
 }
@@ -100,9 +102,20 @@ export function inherit(spanId: string, own: Inheritable, parent: ResolvedLineag
     model: own.model ?? parent?.model ?? null,
     responseId: own.responseId,
     datasetIds: own.datasetIds.length > 0 ? own.datasetIds : (parent?.datasetIds ?? []),
-    app: own.app,
+    app: inheritApp(own.app, parent?.app),
     conversationId: own.conversationId || (parent?.conversationId ?? ''),
   };
+}
+
+/**
+ * A span's resource usually names its app (service.name). Where it does not, the app an ancestor
+ * named (gen_ai.agent.name on an invoke_agent span, say) applies, as prompts do.
+ */
+function inheritApp(own: AppRef, parent: AppRef | undefined): AppRef {
+  if (!parent || (own.name && own.version)) return own;
+  if (!own.name && !own.version) return parent;
+  if (!own.name) return { name: parent.name, version: own.version };
+  return own.name === parent.name ? { name: own.name, version: parent.version } : own;
 }
 
 const cacheKey = (projectId: string, traceId: string) => `${projectId}\u0000${traceId}`;

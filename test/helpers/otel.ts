@@ -96,8 +96,13 @@ export function startTracing(opts: TracingOptions): Tracing {
     tracer: provider.getTracer('promptline-conventions-test', '1.0.0'),
     async flush() {
       const warningsBefore = exporterWarnings.length;
-      await provider.forceFlush();
+      // A failed export also rejects forceFlush (with a list of errors); the recorded failure says more.
+      const flushError = await provider.forceFlush().then(
+        () => null,
+        (err: unknown) => (Array.isArray(err) ? err : [err]).map((e) => (e instanceof Error ? e.message || e.name : String(e))).join('; ') || 'forceFlush failed',
+      );
       const problems = [...exporter.failures.splice(0), ...exporterWarnings.slice(warningsBefore)];
+      if (flushError !== null && problems.length === 0) problems.push(flushError);
       if (problems.length > 0) throw new Error(`the OTLP export to ${endpoint} did not succeed:\n${problems.join('\n')}`);
     },
     requests: () => exporter.requests,

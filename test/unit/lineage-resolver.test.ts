@@ -112,3 +112,26 @@ describe('lineage set on a parent applies to its descendants', () => {
     expect(r.cachedNodeCount).toBeLessThanOrEqual(10);
   });
 });
+
+describe('the app an ancestor names applies where a span names none', () => {
+  it('takes gen_ai.agent.name from the invoke_agent span when the resource names no service', async () => {
+    const r = new LineageResolver({ load: async () => [] });
+    const traceId = newTraceId();
+    const noService = { 'service.name': 'unknown_service:node' };
+    const agentSpan = createSpan({ traceId, name: 'invoke_agent planner', attrs: { 'gen_ai.agent.name': 'planner', 'gen_ai.agent.version': '2.1.0', 'gen_ai.prompt.name': 'plan' }, resourceAttrs: noService });
+    const chat = createSpan({ traceId, parentSpanId: agentSpan.spanId, attrs: { 'gen_ai.response.id': 'resp-agent-1' }, resourceAttrs: noService });
+    const first = await r.resolve('p', [item(chat)]);
+    expect(first.spans[0]!.resolved.app).toEqual({ name: '', version: '' });
+    const second = await r.resolve('p', [item(agentSpan)]);
+    expect(second.fixups[0]!.resolved.app).toEqual({ name: 'planner', version: '2.1.0' });
+  });
+
+  it('keeps a span’s own service over an ancestor’s in another service', async () => {
+    const r = new LineageResolver({ load: async () => [] });
+    const traceId = newTraceId();
+    const gateway = createSpan({ traceId, resourceAttrs: { 'service.name': 'gateway', 'service.version': '9' } });
+    const bot = createSpan({ traceId, parentSpanId: gateway.spanId, resourceAttrs: { 'service.name': 'support-bot', 'service.version': '1.4.2' } });
+    const out = await r.resolve('p', [item(gateway), item(bot)]);
+    expect(out.spans.find((s) => s.span.spanId === bot.spanId)!.resolved.app).toEqual({ name: 'support-bot', version: '1.4.2' });
+  });
+});

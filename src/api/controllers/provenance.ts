@@ -78,12 +78,29 @@ export async function provenanceBySpanId(deps: ProvenanceDeps, projectId: string
   return toRecord(deps, projectId, span);
 }
 
+/**
+ * The response a trace answers for: its last model response. Spans with a response id outrank
+ * spans that only name a model (a wrapper such as ai.streamText names one too); among equals the
+ * later start wins, and at the same start the deeper span (the actual call).
+ */
+function lastResponse(spans: SpanLineage[]): SpanLineage | undefined {
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  const depth = (s: SpanLineage) => {
+    let d = 0;
+    for (let p = byId.get(s.parentSpanId); p && d < spans.length; p = byId.get(p.parentSpanId)) d++;
+    return d;
+  };
+  const rank = (s: SpanLineage) => (s.lineage.responseId !== '' ? 1 : 0);
+  return spans
+    .filter(isResponse)
+    .sort((a, b) => rank(b) - rank(a) || b.timestamp.localeCompare(a.timestamp) || depth(b) - depth(a))[0];
+}
+
 /** A trace answers with its last response (the agent's final answer) and every span with lineage. */
 export async function provenanceByTraceId(deps: ProvenanceDeps, projectId: string, traceId: string): Promise<ProvenanceAnswer> {
   const spans = await deps.spans.findByTraceId(projectId, traceId.toLowerCase());
   if (spans.length === 0) throw new NotFoundError(`no trace with id "${traceId}" has been received`);
-  const responses = spans.filter(isResponse);
-  const main = responses.length > 0 ? responses.at(-1)! : (pick(spans.filter(carriesLineage)) ?? spans[0]!);
+  const main = lastResponse(spans) ?? pick(spans.filter(carriesLineage)) ?? spans[0]!;
   const record = await toRecord(deps, projectId, main);
   const related = await Promise.all(spans.filter(carriesLineage).map((s) => toRecord(deps, projectId, s)));
   return { ...record, spans: related };
