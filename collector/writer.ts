@@ -1,4 +1,7 @@
-import type { DecodedExport } from '../src/domain/span.ts';
+import { closeSync, fsyncSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { OwnLineage } from '../src/domain/lineage.ts';
+import type { DecodedExport, DecodedSpan } from '../src/domain/span.ts';
 import { StoreError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
 import type { LineageGraph } from '../src/storage/lineage-graph.ts';
@@ -26,7 +29,28 @@ export interface WriterOptions {
   /** Decoded spans held in memory at most; beyond, records are re-read from disk. */
   maxSpansInMemory?: number;
   retry?: { initialMs: number; maxMs: number };
+  /** Where records the stores refuse for good are kept, whole. */
+  deadLetterDir: string;
 }
+
+/** The stores refused data for a reason that waiting will not change. */
+export class PermanentWriteFailure extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'PermanentWriteFailure';
+  }
+}
+
+interface Rec {
+  entry: QueueEntry;
+  decoded: { projectId: string; export: DecodedExport } | null;
+}
+
+const tokenOf = (records: Rec[]) => {
+  const a = records[0]!.entry.position;
+  const b = records.at(-1)!.entry.position;
+  return `${a.segment}:${a.offset}-${b.segment}:${b.offset}`;
+};
 
 interface QueueEntry {
   position: SpoolPosition;
@@ -40,6 +64,7 @@ export interface WriterStats {
   writtenSpans: number;
   fixups: number;
   failedAttempts: number;
+  deadLettered: number;
   lastError: string | null;
 }
 
@@ -53,8 +78,7 @@ export class SpanWriter {
   private stopping = false;
   private abandon = false;
   private loop: Promise<void> | null = null;
-  private batchSeq = 0;
-  private readonly s: WriterStats = { queuedRecords: 0, queuedSpans: 0, writtenSpans: 0, fixups: 0, failedAttempts: 0, lastError: null };
+  private readonly s: WriterStats = { queuedRecords: 0, queuedSpans: 0, writtenSpans: 0, fixups: 0, failedAttempts: 0, deadLettered: 0, lastError: null };
   private idleWaiters: Array<() => void> = [];
 
   constructor(opts: WriterOptions) {
@@ -161,47 +185,118 @@ export class SpanWriter {
   }
 
   private async writeBatch(batch: QueueEntry[]): Promise<void> {
-    const byProject = new Map<string, Array<{ span: DecodedExport['spans'][number]; own: ReturnType<typeof readOwnLineage> }>>();
-    for (const e of batch) {
-      const decoded = e.decoded ?? this.readBack(e.position);
-      if (e.decoded) this.inMemorySpans -= e.spanCount;
+    const records: Rec[] = batch.map((entry) => {
+      const decoded = entry.decoded ?? this.readBack(entry.position);
+      if (entry.decoded) this.inMemorySpans -= entry.spanCount;
+      entry.decoded = null;
+      return { entry, decoded };
+    });
+    await this.writeRecords(records);
+  }
+
+  /**
+   * Writes records and moves the checkpoint past them. A store that refuses them for good (not an
+   * outage: data it cannot take) must not hold up everything behind them: the records are then
+   * written one by one, and a record refused alone is salvaged span by span and kept whole in the
+   * dead-letter folder.
+   */
+  private async writeRecords(records: Rec[]): Promise<void> {
+    try {
+      await this.store(records, tokenOf(records));
+    } catch (err) {
+      if (!(err instanceof PermanentWriteFailure) || this.abandon) throw err;
+      if (records.length > 1) {
+        for (const r of records) await this.writeRecords([r]);
+        return;
+      }
+      await this.salvage(records[0]!, err);
+    }
+    if (this.abandon) return;
+    await this.o.spool.commit(records.at(-1)!.entry.position, records.length);
+    this.queuedSpans -= records.reduce((n, r) => n + r.entry.spanCount, 0);
+  }
+
+  /** Resolves lineage and writes spans, lineage fixups and graph edges; retries what may pass later. */
+  private async store(records: Rec[], token: string): Promise<void> {
+    const byProject = new Map<string, Array<{ span: DecodedSpan; own: OwnLineage }>>();
+    for (const { decoded } of records) {
       if (!decoded) continue;
       let list = byProject.get(decoded.projectId);
       if (!list) byProject.set(decoded.projectId, (list = []));
       for (const span of decoded.export.spans) list.push({ span, own: readOwnLineage(span) });
     }
-    const token = `${batch[0]!.position.segment}:${batch[0]!.position.offset}-${batch.at(-1)!.position.segment}:${batch.at(-1)!.position.offset}`;
     let written = 0;
     const t0 = performance.now();
     const ms: Record<string, number> = { resolve: 0, spans: 0, fixups: 0, edges: 0 };
-    const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+    const timed = async <T>(phase: string, what: string, fn: () => Promise<T>): Promise<T> => {
       const start = performance.now();
       try {
-        return await fn();
+        return await this.retrying(what, fn);
       } finally {
         ms[phase]! += performance.now() - start;
       }
     };
     for (const [projectId, items] of byProject) {
-      const resolved = await timed('resolve', () => this.retrying('resolve lineage', () => this.resolver.resolve(projectId, items)));
-      await timed('spans', () => this.retrying('write spans', () => this.o.spans.writeSpans(projectId, resolved.spans, `${projectId}/${token}`)));
-      await timed('fixups', () => this.retrying('apply lineage fixups', () => this.o.spans.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`)));
+      const resolved = await timed('resolve', 'resolve lineage', () => this.resolver.resolve(projectId, items));
+      await timed('spans', 'write spans', () => this.o.spans.writeSpans(projectId, resolved.spans, `${projectId}/${token}`));
+      await timed('fixups', 'apply lineage fixups', () => this.o.spans.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`));
       const edges = collectEdges(resolved);
-      await timed('edges', () => this.retrying('record lineage edges', () => this.o.graph.recordEdges(projectId, edges)));
+      await timed('edges', 'record lineage edges', () => this.o.graph.recordEdges(projectId, edges));
       written += resolved.spans.length;
       this.s.fixups += resolved.fixups.length;
     }
+    this.s.writtenSpans += written;
     this.o.logger.debug('writer: batch written', {
-      records: batch.length,
+      records: records.length,
       spans: written,
       totalMs: Math.round(performance.now() - t0),
       ...Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}Ms`, Math.round(v)])),
     });
-    if (this.abandon) return;
-    await this.o.spool.commit(batch.at(-1)!.position, batch.length);
-    this.queuedSpans -= batch.reduce((n, e) => n + e.spanCount, 0);
-    this.s.writtenSpans += written;
-    this.batchSeq++;
+  }
+
+  /** One record the stores refuse: keep it whole on disk, and store each span that they take. */
+  private async salvage(rec: Rec, failure: PermanentWriteFailure): Promise<void> {
+    const { position } = rec.entry;
+    const file = this.deadLetter(position, failure);
+    let refused = 0;
+    const spans = rec.decoded?.export.spans ?? [];
+    for (let i = 0; i < spans.length; i++) {
+      const one: Rec = { entry: rec.entry, decoded: { projectId: rec.decoded!.projectId, export: { spans: [spans[i]!], rejected: 0, rejectionReasons: [] } } };
+      try {
+        await this.store([one], `${tokenOf([rec])}#${i}`);
+      } catch (err) {
+        if (!(err instanceof PermanentWriteFailure)) throw err;
+        refused++;
+      }
+    }
+    this.s.deadLettered++;
+    this.o.logger.error('writer: the stores refused a record; its other spans are stored and the record is kept whole in the dead-letter folder', {
+      position,
+      spans: spans.length,
+      refusedSpans: refused,
+      file,
+      reason: failure.message,
+    });
+  }
+
+  /** Writes the record's bytes and the reason to the dead-letter folder, durably. */
+  private deadLetter(position: SpoolPosition, failure: Error): string {
+    const dir = this.o.deadLetterDir;
+    mkdirSync(dir, { recursive: true });
+    const rec = this.o.spool.read(position);
+    const base = join(dir, `${String(position.segment).padStart(20, '0')}-${String(position.offset).padStart(12, '0')}`);
+    const durable = (path: string, data: string | Uint8Array) => {
+      const fd = openSync(path, 'w');
+      try {
+        writeFileSync(fd, data);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    };
+    durable(`${base}${rec.kind === RECORD_PROTOBUF ? '.otlp.pb' : '.otlp.json'}`, rec.payload);
+    durable(`${base}.reason.json`, JSON.stringify({ projectId: rec.projectId, at: new Date().toISOString(), reason: failure.message }, null, 2));
+    return base;
   }
 
   /** A record that was not kept in memory (or was recovered at start), decoded from the spool. */
@@ -229,12 +324,13 @@ export class SpanWriter {
       } catch (err) {
         this.s.failedAttempts++;
         this.s.lastError = `${what}: ${(err as Error).message}`;
-        const retryable = !(err instanceof StoreError) || err.retryable;
-        this.o.logger[attempt === 1 ? 'warn' : 'debug'](`writer: ${what} failed; retrying`, { attempt, retryable, error: err as Error });
+        // An outage is waited out for as long as it lasts: the data stays in the spool meanwhile.
+        // Anything else is tried twice, then reported as data the stores will not take.
+        const retryable = err instanceof StoreError && err.retryable;
+        this.o.logger[attempt === 1 ? 'warn' : 'debug'](`writer: ${what} failed`, { attempt, retryable, error: err as Error });
         if (this.abandon) throw new Error('writer stopped before the batch was written');
-        // Permanent errors are retried too, more slowly: the data stays in the spool and nothing
-        // acknowledged is dropped; /readyz shows the error meanwhile.
-        await new Promise((r) => setTimeout(r, retryable ? delay : maxMs));
+        if (!retryable && attempt >= 2) throw new PermanentWriteFailure(`${what}: ${(err as Error).message}`, err);
+        await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(maxMs, delay * 2);
       }
     }

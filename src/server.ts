@@ -106,6 +106,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     logger,
     batchMaxSpans: config.writer.batchMaxSpans,
     flushIntervalMs: config.writer.flushIntervalMs,
+    deadLetterDir: join(config.dataDir, 'dead-letter'),
   });
   const recovered = spool.stats().pendingRecords;
   if (recovered > 0) logger.info('spool: replaying requests not yet in the stores', { records: recovered });

@@ -22,7 +22,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const own = (o: Obj, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const str = (v: unknown): string => (typeof v !== 'string' ? '' : v.isWellFormed() ? v : v.toWellFormed());
 
 const KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
 const STATUS_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
@@ -45,7 +45,9 @@ export function convertExportRequest(req: unknown, codec: WireCodec): DecodedExp
     for (const ss of list(own(rs, 'scopeSpans'))) {
       if (!isObj(ss)) throw new MalformedRequestError('a scopeSpans entry is not an object');
       const scopeObj = own(ss, 'scope');
-      const scope = isObj(scopeObj) ? { name: str(own(scopeObj, 'name')), version: str(own(scopeObj, 'version')) } : { name: '', version: '' };
+      const scope = isObj(scopeObj)
+        ? { name: truncate(str(own(scopeObj, 'name')), OTLP_LIMITS.maxAttributeKeyChars), version: truncate(str(own(scopeObj, 'version')), OTLP_LIMITS.maxAttributeKeyChars) }
+        : { name: '', version: '' };
       for (const s of list(own(ss, 'spans'))) {
         if (!isObj(s)) throw new MalformedRequestError('a span is not an object');
         const span = convertSpan(s, codec, resource, scope, reject);
@@ -72,11 +74,18 @@ function convertSpan(
   const start = codec.u64(own(s, 'startTimeUnixNano') ?? 0);
   const end = codec.u64(own(s, 'endTimeUnixNano') ?? 0);
   if (start === null || end === null) return reject('span times must be unsigned 64-bit nanoseconds'), null;
+  if (start > OTLP_LIMITS.maxTimeUnixNano || end > OTLP_LIMITS.maxTimeUnixNano) return reject('span times must be before 2262-04-11'), null;
 
   const events: SpanEvent[] = [];
   for (const e of list(own(s, 'events')).slice(0, OTLP_LIMITS.maxEventsPerSpan)) {
     if (!isObj(e)) continue;
-    events.push({ timeUnixNano: codec.u64(own(e, 'timeUnixNano') ?? 0) ?? 0n, name: str(own(e, 'name')), attributes: attributes(own(e, 'attributes'), codec) });
+    const t = codec.u64(own(e, 'timeUnixNano') ?? 0);
+    events.push({
+      // An event time that cannot be stored takes the span's start.
+      timeUnixNano: t === null || t > OTLP_LIMITS.maxTimeUnixNano ? start : t,
+      name: truncate(str(own(e, 'name')), OTLP_LIMITS.maxAttributeKeyChars),
+      attributes: attributes(own(e, 'attributes'), codec),
+    });
   }
   const links: SpanLink[] = [];
   for (const l of list(own(s, 'links')).slice(0, OTLP_LIMITS.maxLinksPerSpan)) {
@@ -93,7 +102,7 @@ function convertSpan(
     traceId,
     spanId,
     parentSpanId: /^0+$/.test(parentSpanId) ? '' : parentSpanId,
-    traceState: str(own(s, 'traceState')),
+    traceState: truncate(str(own(s, 'traceState')), OTLP_LIMITS.maxAttributeKeyChars),
     name: truncate(str(own(s, 'name')), OTLP_LIMITS.maxAttributeKeyChars),
     kind: codec.enumNumber(own(s, 'kind'), KIND_NAMES),
     startTimeUnixNano: start,

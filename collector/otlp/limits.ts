@@ -13,12 +13,22 @@ export const OTLP_LIMITS = Object.freeze({
   /** Events and links kept per span. */
   maxEventsPerSpan: 1024,
   maxLinksPerSpan: 1024,
-  /** Nesting of array and key-value list attribute values; deeper levels become their JSON text, cut. */
+  /** Nesting of array and key-value list attribute values; deeper levels are replaced by a marker. */
   maxValueDepth: 16,
+  /**
+   * The latest time a span may carry, in nanoseconds since the epoch: 2262-04-11, the end of what a
+   * DateTime64(9) column holds. A span starting or ending later is refused (partial success).
+   */
+  maxTimeUnixNano: 9_223_372_036_854_775_807n,
 });
 
 export const TRUNCATION_MARK = '…[truncated]';
 
+/**
+ * Cuts a string to `max` characters and replaces lone UTF-16 surrogates (which JSON can carry but
+ * UTF-8 cannot) with U+FFFD, so that every string the collector keeps can be stored.
+ */
 export function truncate(s: string, max: number): string {
-  return s.length > max ? s.slice(0, max) + TRUNCATION_MARK : s;
+  const cut = s.length > max ? s.slice(0, max) + TRUNCATION_MARK : s;
+  return cut.isWellFormed() ? cut : cut.toWellFormed();
 }

@@ -82,6 +82,7 @@ export const readyAnswer = z.object({
     writtenSpans: z.number(),
     fixups: z.number(),
     failedAttempts: z.number(),
+    deadLettered: z.number().describe('Requests the stores refused for good; kept whole in the dead-letter folder of the data directory.'),
     lastError: z.string().nullable(),
   }),
 });

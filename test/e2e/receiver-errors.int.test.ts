@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeProtobufExportResponse, decodeProtobufStatus } from '../../collector/otlp/decode-protobuf.ts';
-import { OTLP_LIMITS } from '../../collector/otlp/limits.ts';
+import { OTLP_LIMITS, TRUNCATION_MARK } from '../../collector/otlp/limits.ts';
 import {
   exportRequest,
   jsonSpan,
@@ -15,6 +15,7 @@ import {
   toProtobufWithRawIds,
   traceId,
   uniqueId,
+  type JsonSpan,
 } from '../helpers/otlp-payloads.ts';
 import { eventually, provenance, removeDir, startServer, type ServerUnderTest } from '../helpers/server.ts';
 
@@ -60,6 +61,23 @@ async function expectStillServing(encoding: 'json' | 'protobuf' = 'json'): Promi
     model: { provider: 'openai', name: call.model },
     app: { name: 'e2e-app', version: '2.3.4' },
   });
+}
+
+/** An OTLP/JSON request of exactly `bytes` bytes, padded with one long attribute value. */
+function jsonOfSize(bytes: number): { text: string; span: JsonSpan } {
+  const span = jsonSpan({ attributes: [str('padding', '')] });
+  const base = JSON.stringify(exportRequest([span])).length;
+  span.attributes[0] = str('padding', 'p'.repeat(bytes - base));
+  const text = JSON.stringify(exportRequest([span]));
+  expect(Buffer.byteLength(text)).toBe(bytes);
+  return { text, span };
+}
+
+async function traceDetail(traceId: string): Promise<{ spans: Array<{ spanId: string; attributes: Record<string, string> }> } | undefined> {
+  const res = await fetch(`${server.url}/v1/traces/${traceId}`);
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new Error(`GET /v1/traces/${traceId} answered ${res.status}`);
+  return (await res.json()) as { spans: Array<{ spanId: string; attributes: Record<string, string> }> };
 }
 
 /** A gzip stream that inflates to `totalBytes` of zeros: concatenated members of one zero buffer. */
@@ -167,6 +185,49 @@ describe('POST /v1/traces with a body over 20 MiB', () => {
     expect(status.code).toBe(RPC_RESOURCE_EXHAUSTED);
     expect(status.message).toMatch(/after decompression/);
     await expectStillServing('protobuf');
+  });
+
+  it('takes a gzip body of exactly 20 MiB after decompression, truncating its huge attribute value', async () => {
+    const { text, span } = jsonOfSize(OTLP_LIMITS.maxBodyBytes);
+    const res = await postJson(server.url, gzipSync(text), { 'content-encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({});
+    const detail = await eventually(() => traceDetail(span.traceId), 'the 20 MiB span');
+    const padding = detail.spans[0]!.attributes['padding']!;
+    expect(padding).toHaveLength(OTLP_LIMITS.maxAttributeValueChars + TRUNCATION_MARK.length);
+    expect(padding.endsWith(TRUNCATION_MARK)).toBe(true);
+  });
+
+  it('answers 413 to a gzip body one byte over 20 MiB after decompression', async () => {
+    const { text } = jsonOfSize(OTLP_LIMITS.maxBodyBytes + 1);
+    const res = await postJson(server.url, gzipSync(text), { 'content-encoding': 'gzip' });
+    expect(res.status).toBe(413);
+    await expectStillServing('json');
+  });
+
+  it('takes an uncompressed body of exactly 20 MiB', async () => {
+    const { text, span } = jsonOfSize(OTLP_LIMITS.maxBodyBytes);
+    const res = await postJson(server.url, text);
+    expect(res.status).toBe(200);
+    await eventually(() => traceDetail(span.traceId), 'the 20 MiB span');
+  });
+
+  it('answers 413 to a chunked body (no Content-Length) one byte over 20 MiB', async () => {
+    const { text } = jsonOfSize(OTLP_LIMITS.maxBodyBytes + 1);
+    const bytes = Buffer.from(text);
+    const chunk = MiB;
+    let off = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (off >= bytes.length) return controller.close();
+        controller.enqueue(new Uint8Array(bytes.subarray(off, off + chunk)));
+        off += chunk;
+      },
+    });
+    const res = await fetch(`${server.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { message: string }).message).toMatch(/over the limit of 20971520 bytes/);
+    await expectStillServing('json');
   });
 
   it('answers 413 to an uncompressed body over 20 MiB', async () => {
@@ -295,5 +356,72 @@ describe('health and discovery', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/provenance', '/v1/traces', '/v1/traces/{traceId}']));
     expect(doc.paths['/v1/provenance']).toHaveProperty('get');
     expect(doc.paths['/v1/traces']).toHaveProperty('post');
+  });
+});
+
+// Data the stores could not hold as sent must never stop the spans behind it: such values are made
+// storable at decode (lone surrogates), refused span by span (times past 2262), or written anyway
+// (a batch over many days). Each case runs on a server of its own, concurrently.
+describe.concurrent('a span the store could not hold as sent does not hold up the spans behind it', () => {
+  const servers: ServerUnderTest[] = [];
+  afterAll(async () => {
+    for (const s of servers) {
+      await s.kill();
+      removeDir(s.dataDir);
+    }
+  });
+
+  /** Sends `bad`, then a good span; returns both answers and the good span's provenance. */
+  async function goodSpanAfter(bad: string | object) {
+    const s = await startServer();
+    servers.push(s);
+    const badRes = await postJson(s.url, bad);
+    const badBody = (await badRes.json()) as { partialSuccess?: { rejectedSpans?: string; errorMessage?: string } };
+    const { call, span } = llmCall({ promptName: 'after-the-odd-span' });
+    const goodStatus = (await postJson(s.url, exportRequest([span]))).status;
+    const answer = await eventually(() => provenance(s.url, { response_id: call.responseId }), 'the good span');
+    return { server: s, badStatus: badRes.status, badBody, goodStatus, answer };
+  }
+
+  it('stores an attribute value holding a lone UTF-16 surrogate with U+FFFD in its place, and the spans behind it', async ({ expect }) => {
+    const bad = jsonSpan({ attributes: [str('k', 'v')] });
+    const text = JSON.stringify(exportRequest([bad])).replace('"stringValue":"v"', '"stringValue":"v\\ud800"');
+    const r = await goodSpanAfter(text);
+    expect([r.badStatus, r.goodStatus]).toEqual([200, 200]);
+    expect(r.answer).toBeDefined();
+    const trace = await eventually(async () => {
+      const res = await fetch(`${r.server.url}/v1/traces/${bad.traceId}`);
+      return res.status === 200 ? ((await res.json()) as { spans: Array<{ attributes: Record<string, string> }> }) : undefined;
+    }, 'the span with the surrogate');
+    expect(trace.spans[0]!.attributes.k).toBe('v\uFFFD');
+  });
+
+  it('refuses a span whose start time is past what DateTime64(9) holds as partial success, and stores the spans behind it', async ({ expect }) => {
+    const span = jsonSpan();
+    span.startTimeUnixNano = '18446744073709551615';
+    span.endTimeUnixNano = '18446744073709551615';
+    const r = await goodSpanAfter(exportRequest([span, jsonSpan()]));
+    expect(r.badStatus).toBe(200);
+    expect(r.badBody.partialSuccess?.rejectedSpans).toBe('1');
+    expect(r.badBody.partialSuccess?.errorMessage).toMatch(/2262/);
+    expect(r.goodStatus).toBe(200);
+    expect(r.answer).toBeDefined();
+  });
+
+  it('stores one request whose spans fall on more than 100 different days, and the spans behind it', async ({ expect }) => {
+    const day = 86_400_000n * 1_000_000n;
+    const spans = Array.from({ length: 101 }, (_, i) => {
+      const span = jsonSpan();
+      const start = BigInt(Date.UTC(2024, 0, 1)) * 1_000_000n + BigInt(i) * day;
+      span.startTimeUnixNano = start.toString();
+      span.endTimeUnixNano = (start + 1_000n).toString();
+      return span;
+    });
+    const r = await goodSpanAfter(exportRequest(spans));
+    expect([r.badStatus, r.goodStatus]).toEqual([200, 200]);
+    expect(r.answer).toBeDefined();
+    const last = spans.at(-1)!;
+    const res = await fetch(`${r.server.url}/v1/traces/${last.traceId}`);
+    expect(res.status).toBe(200);
   });
 });

@@ -69,7 +69,7 @@ export class ChdbExecutor implements ClickHouseExecutor {
         table,
         values: rows,
         format: 'JSONEachRow',
-        settings: opts.dedupToken ? { insert_deduplication_token: opts.dedupToken } : {},
+        settings: { ...opts.settings, ...(opts.dedupToken ? { insert_deduplication_token: opts.dedupToken } : {}) },
       });
     } catch (err) {
       throw translate(err, `insert into ${table}`);

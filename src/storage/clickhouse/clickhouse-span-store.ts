@@ -90,7 +90,12 @@ const FIXUP_SQL = `
   FROM otel_traces AS t FINAL
   INNER JOIN format(JSONEachRow, '${FIXUP_STRUCTURE}', {rows:String}) AS f
     ON t.TraceId = f.TraceId AND t.SpanId = f.SpanId
-  WHERE t.ProjectId = {project:String} AND t.TraceId IN {traceIds:Array(String)}`;
+  WHERE t.ProjectId = {project:String} AND t.TraceId IN {traceIds:Array(String)}
+  SETTINGS throw_on_max_partitions_per_insert_block = 0`;
+
+// A batch may hold spans of many days (a backfill); each day is a partition, and ClickHouse
+// refuses by default more than 100 partitions in one insert.
+const INSERT_SETTINGS = { throw_on_max_partitions_per_insert_block: 0 };
 
 export class ClickHouseSpanStore implements SpanStore {
   readonly backend: string;
@@ -108,7 +113,7 @@ export class ClickHouseSpanStore implements SpanStore {
   async writeSpans(projectId: string, spans: readonly ResolvedSpan[], batchToken: string): Promise<void> {
     if (spans.length === 0) return;
     const body = Buffer.from(spans.map((s) => encodeSpanRow(projectId, s)).join(''), 'utf8');
-    await this.exec.insertJsonEachRow('otel_traces', body, { dedupToken: batchToken });
+    await this.exec.insertJsonEachRow('otel_traces', body, { dedupToken: batchToken, settings: INSERT_SETTINGS });
   }
 
   async applyFixups(projectId: string, fixups: readonly LineageFixup[]): Promise<void> {

@@ -8,6 +8,8 @@ export type QueryParams = Record<string, unknown>;
 export interface InsertOptions {
   /** Same token, same data: ClickHouse writes the block once however often it is retried. */
   dedupToken?: string;
+  /** ClickHouse settings for this insert. */
+  settings?: Record<string, string | number>;
 }
 
 export interface ClickHouseExecutor {

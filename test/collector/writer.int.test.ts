@@ -1,0 +1,129 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RECORD_JSON, Spool } from '../../collector/spool.ts';
+import { SpanWriter } from '../../collector/writer.ts';
+import { decodeJsonExport } from '../../collector/otlp/decode-json.ts';
+import { StoreError } from '../../src/errors.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
+import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
+import type { SpanStore } from '../../src/storage/span-store.ts';
+import { SqliteLineageGraph } from '../../src/storage/sqlite/sqlite-lineage-graph.ts';
+import { exportRequest, llmCall } from '../helpers/otlp-payloads.ts';
+import { removeDir, tempDataDir } from '../helpers/server.ts';
+
+// The writer between the spool and the real stores (the ClickHouse engine and SQLite), with
+// faults injected in front of the span store: an outage is waited out, and data the store
+// refuses for good is set aside without holding up what comes after it.
+
+/** The real span store, with a switch that makes its writes fail. */
+class FaultySpanStore {
+  outageLeft = 0;
+  poison = '';
+  readonly inner: SpanStore;
+  constructor(inner: SpanStore) {
+    this.inner = inner;
+  }
+  wrap(): SpanStore {
+    return new Proxy(this.inner, {
+      get: (target, prop, receiver) => {
+        if (prop === 'writeSpans') {
+          return async (project: string, spans: Parameters<SpanStore['writeSpans']>[1], token: string) => {
+            if (this.outageLeft > 0) {
+              this.outageLeft--;
+              throw new StoreError('clickhouse', 'connection refused (injected outage)', true);
+            }
+            if (this.poison && spans.some((s) => s.span.attributes.get('poison') === this.poison)) {
+              throw new StoreError('clickhouse', 'cannot parse input (injected refusal)', false);
+            }
+            return target.writeSpans(project, spans, token);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  }
+}
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach(removeDir));
+
+async function setup() {
+  const dir = tempDataDir('writer-test-');
+  dirs.push(dir);
+  const real = new ClickHouseSpanStore(new ChdbExecutor(join(dir, 'clickhouse')));
+  await real.migrate();
+  const graph = new SqliteLineageGraph(join(dir, 'lineage.sqlite'));
+  await graph.migrate();
+  const faults = new FaultySpanStore(real);
+  let writer!: SpanWriter;
+  const spool = await Spool.open({
+    dir: join(dir, 'spool'),
+    maxBytes: 64 * 1024 * 1024,
+    segmentBytes: 1024 * 1024,
+    logger: silentLogger,
+    onDurable: (pos, att) => writer.enqueue(pos, att as never),
+  });
+  writer = new SpanWriter({
+    spool,
+    spans: faults.wrap(),
+    graph,
+    logger: silentLogger,
+    batchMaxSpans: 1000,
+    flushIntervalMs: 5,
+    retry: { initialMs: 5, maxMs: 20 },
+    deadLetterDir: join(dir, 'dead-letter'),
+  });
+  writer.start();
+  const send = async (spans: object[]) => {
+    const body = Buffer.from(JSON.stringify(exportRequest(spans as never)));
+    await spool.append(RECORD_JSON, 'default', body, { projectId: 'default', export: decodeJsonExport(body) });
+  };
+  return { dir, real, graph, spool, writer, faults, send };
+}
+
+describe('the writer drains the spool into the stores', () => {
+  it('waits out an outage and then writes everything, with nothing set aside', async () => {
+    const t = await setup();
+    t.faults.outageLeft = 5;
+    const calls = [llmCall({ promptName: 'outage' }), llmCall({ promptName: 'outage' })];
+    for (const c of calls) await t.send([c.span]);
+    await t.writer.whenIdle();
+    for (const c of calls) expect(await t.real.findByResponseId('default', c.call.responseId)).toHaveLength(1);
+    expect(t.writer.stats()).toMatchObject({ deadLettered: 0, failedAttempts: 5, lastError: null });
+    expect(t.spool.stats().pendingRecords).toBe(0);
+    await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+  });
+
+  it('sets a refused record aside whole, stores its other spans and everything after it, and moves on', async () => {
+    const t = await setup();
+    t.faults.poison = 'yes';
+    const before = llmCall({ promptName: 'before' });
+    const bad = llmCall({ promptName: 'poisoned' });
+    const sibling = llmCall({ promptName: 'sibling-of-poisoned' });
+    const after = llmCall({ promptName: 'after' });
+    (bad.span.attributes as Array<{ key: string; value: { stringValue: string } }>).push({ key: 'poison', value: { stringValue: 'yes' } });
+    await t.send([before.span]);
+    await t.send([bad.span, sibling.span]);
+    await t.send([after.span]);
+    await t.writer.whenIdle();
+
+    for (const c of [before, sibling, after]) expect(await t.real.findByResponseId('default', c.call.responseId), c.call.promptName).toHaveLength(1);
+    expect(await t.real.findByResponseId('default', bad.call.responseId)).toHaveLength(0);
+    expect(t.writer.stats().deadLettered).toBe(1);
+    const files = readdirSync(join(t.dir, 'dead-letter'));
+    const payload = files.find((f) => f.endsWith('.otlp.json'))!;
+    const reason = files.find((f) => f.endsWith('.reason.json'))!;
+    expect(readFileSync(join(t.dir, 'dead-letter', payload), 'utf8')).toContain(bad.call.responseId);
+    expect(JSON.parse(readFileSync(join(t.dir, 'dead-letter', reason), 'utf8'))).toMatchObject({ projectId: 'default', reason: /injected refusal/ });
+    expect(t.spool.stats().pendingRecords).toBe(0);
+    await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+    expect(existsSync(join(t.dir, 'spool'))).toBe(true);
+  });
+});
