@@ -131,6 +131,17 @@ export class LineageResolver {
     this.maxCachedNodes = opts.maxCachedNodes ?? 200_000;
   }
 
+  /** Drops what the cache holds of these traces; the next batch of them loads from the store. */
+  forget(projectId: string, traceIds: Iterable<string>): void {
+    for (const traceId of traceIds) {
+      const key = cacheKey(projectId, traceId);
+      const state = this.traces.get(key);
+      if (!state) continue;
+      this.cachedNodes -= state.nodes.size;
+      this.traces.delete(key);
+    }
+  }
+
   get cachedNodeCount(): number {
     return this.cachedNodes;
   }

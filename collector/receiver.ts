@@ -20,11 +20,12 @@ const inflateAsync = promisify(inflate);
 
 type Encoding = { kind: RecordKind; contentType: string };
 
-const CONTENT_TYPES: Record<string, Encoding> = {
-  'application/x-protobuf': { kind: RECORD_PROTOBUF, contentType: 'application/x-protobuf' },
-  'application/protobuf': { kind: RECORD_PROTOBUF, contentType: 'application/x-protobuf' },
-  'application/json': { kind: RECORD_JSON, contentType: 'application/json' },
-};
+// A Map, not an object: the key comes from a request header ("constructor" must find nothing).
+const CONTENT_TYPES = new Map<string, Encoding>([
+  ['application/x-protobuf', { kind: RECORD_PROTOBUF, contentType: 'application/x-protobuf' }],
+  ['application/protobuf', { kind: RECORD_PROTOBUF, contentType: 'application/x-protobuf' }],
+  ['application/json', { kind: RECORD_JSON, contentType: 'application/json' }],
+]);
 
 // google.rpc.Code values carried in the Status message of a failed export.
 const RPC_CODE_BY_STATUS: Record<number, number> = { 400: 3, 413: 8, 415: 3, 429: 8, 503: 14 };
@@ -34,21 +35,35 @@ export interface ReceiverDeps {
   logger: Logger;
   /** The project a request's spans belong to. */
   projectOf: (req: Request) => string;
+  /** Request bytes (raw and decompressed) held at once before new requests get 429. */
+  maxInFlightBytes: number;
 }
 
 export function createReceiverRouter(deps: ReceiverDeps): Router {
   const router = Router();
+  const inFlight = { bytes: 0 };
   router.post('/v1/traces', async (req, res) => {
-    const encoding = CONTENT_TYPES[mediaType(req.headers['content-type'])];
+    const encoding = CONTENT_TYPES.get(mediaType(req.headers['content-type']));
+    let held = 0;
     try {
       if (!encoding) {
-        req.resume();
         throw new UnsupportedMediaTypeError(
           `unsupported content type "${req.headers['content-type'] ?? ''}": send application/x-protobuf or application/json`,
         );
       }
+      // Bodies being read and decoded take memory until they are in the spool: past a budget, the
+      // client is asked to come back (429 with Retry-After) rather than the process growing.
+      if (inFlight.bytes >= deps.maxInFlightBytes) {
+        throw new UnavailableError(`the receiver is busy with ${inFlight.bytes} bytes of requests; retry shortly`, 1, 429);
+      }
       const raw = await readBody(req, OTLP_LIMITS.maxBodyBytes);
+      held += raw.length;
+      inFlight.bytes += raw.length;
       const body = await decompress(raw, String(req.headers['content-encoding'] ?? '').trim().toLowerCase());
+      if (body !== raw) {
+        held += body.length;
+        inFlight.bytes += body.length;
+      }
       let decoded: DecodedExport;
       try {
         decoded = encoding.kind === RECORD_PROTOBUF ? decodeProtobufExport(body) : decodeJsonExport(body);
@@ -62,7 +77,9 @@ export function createReceiverRouter(deps: ReceiverDeps): Router {
       const message = decoded.rejected > 0 ? `rejected ${decoded.rejected} span(s): ${decoded.rejectionReasons.join('; ')}` : '';
       sendExportResponse(res, encoding, decoded.rejected, message);
     } catch (err) {
-      sendFailure(res, encoding, err, deps.logger);
+      sendFailure(req, res, encoding, err, deps.logger);
+    } finally {
+      inFlight.bytes -= held;
     }
   });
   return router;
@@ -76,7 +93,6 @@ function mediaType(header: string | undefined): string {
 function readBody(req: Request, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
     return Promise.reject(new PayloadTooLargeError(`the request body is ${declared} bytes; the limit is ${limit} bytes`));
   }
   return new Promise((resolve, reject) => {
@@ -123,16 +139,20 @@ function sendExportResponse(res: Response, encoding: Encoding, rejected: number,
   }
 }
 
-function sendFailure(res: Response, encoding: Encoding | undefined, err: unknown, logger: Logger): void {
+function sendFailure(req: Request, res: Response, encoding: Encoding | undefined, err: unknown, logger: Logger): void {
   const known = err instanceof PromptlineError && err.operational;
-  const status = known ? err.status : err instanceof UnavailableError ? err.status : 500;
+  const status = known ? err.status : 500;
   const message = known ? err.message : 'internal error while receiving spans';
   if (!known) logger.error('receiver: unexpected failure', { error: err as Error });
-  if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
-  res.status(status === 500 && err instanceof UnavailableError ? 503 : status);
   if (res.headersSent) return;
+  if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+  if (!req.complete) {
+    // Answered before the body was read (too large, wrong type, busy): close rather than read on.
+    res.setHeader('Connection', 'close');
+    res.on('finish', () => req.destroy());
+  }
+  res.status(status);
   const code = RPC_CODE_BY_STATUS[status] ?? 13;
   if (encoding?.kind === RECORD_PROTOBUF) res.type(encoding.contentType).send(Buffer.from(encodeProtobufStatus(code, message)));
   else res.type('application/json').send(JSON.stringify({ code, message }));
-  // Unread request data would otherwise keep the connection busy.
 }

@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { UnavailableError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
@@ -19,6 +20,7 @@ import type { Logger } from '../src/logger.ts';
 export type RecordKind = 1 | 2;
 export const RECORD_PROTOBUF: RecordKind = 1;
 export const RECORD_JSON: RecordKind = 2;
+const KINDS = new Set<number>([RECORD_PROTOBUF, RECORD_JSON]);
 
 const HEADER = 10;
 const MAX_PROJECT_BYTES = 255;
@@ -63,6 +65,7 @@ interface Pending {
 
 const segName = (n: number) => `${String(n).padStart(20, '0')}.seg`;
 const CHECKPOINT = 'checkpoint.json';
+const SPOOL_ID = 'spool-id';
 
 export class SpoolFullError extends UnavailableError {
   constructor(message: string) {
@@ -85,6 +88,8 @@ export class Spool {
   private pendingRecords = 0;
   private tornRecords = 0;
   private recovered: SpoolPosition[] = [];
+  /** Names this spool for good: with a record's position it makes a write token no other spool repeats. */
+  id = '';
 
   private constructor(opts: SpoolOptions) {
     this.opts = opts;
@@ -99,6 +104,19 @@ export class Spool {
 
   private async init(): Promise<void> {
     mkdirSync(this.opts.dir, { recursive: true });
+    try {
+      this.id = readFileSync(join(this.opts.dir, SPOOL_ID), 'utf8').trim();
+    } catch {
+      this.id = randomUUID();
+      const fd = openSync(join(this.opts.dir, SPOOL_ID), 'w');
+      try {
+        writeFileSync(fd, this.id);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      fsyncDir(this.opts.dir);
+    }
     try {
       const cp = JSON.parse(readFileSync(join(this.opts.dir, CHECKPOINT), 'utf8')) as { segment: number; offset: number };
       if (Number.isSafeInteger(cp.segment) && Number.isSafeInteger(cp.offset)) this.checkpoint = cp;
@@ -126,9 +144,16 @@ export class Spool {
   private scanSegment(n: number, from: number): number {
     const path = join(this.opts.dir, segName(n));
     const data = readFileSync(path);
+    if (from > data.length) from = data.length; // a checkpoint past a segment cut short
     let off = from;
     while (off < data.length) {
       const rec = parseRecordAt(data, off);
+      if (rec && !KINDS.has(rec.kind)) {
+        // Intact but of a kind this version does not know: leave it, keep reading.
+        this.log.warn('spool: a record of an unknown kind is skipped', { segment: n, offset: off, kind: rec.kind });
+        off += rec.size;
+        continue;
+      }
       if (!rec) {
         this.tornRecords++;
         this.log.warn('spool: torn or corrupt record skipped; the rest of its segment is cut off', {
@@ -175,6 +200,7 @@ export class Spool {
    */
   append(kind: RecordKind, projectId: string, payload: Uint8Array, attachment?: unknown): Promise<SpoolPosition> {
     if (this.closed) return Promise.reject(new UnavailableError('the collector is shutting down', 1));
+    if (!KINDS.has(kind)) return Promise.reject(new Error(`unknown spool record kind ${String(kind)}`));
     const project = Buffer.from(projectId, 'utf8');
     if (project.length > MAX_PROJECT_BYTES) return Promise.reject(new Error('project id too long for the spool'));
     const size = HEADER + project.length + payload.length;
@@ -259,7 +285,7 @@ export class Spool {
         got += n;
       }
       const rec = parseRecordAt(buf, 0);
-      if (!rec) throw new Error(`spool record at ${pos.segment}:${pos.offset} is unreadable`);
+      if (!rec || !KINDS.has(rec.kind)) throw new Error(`spool record at ${pos.segment}:${pos.offset} is unreadable`);
       return { position: pos, kind: rec.kind, projectId: rec.projectId, payload: rec.payload };
     } finally {
       closeSync(fd);
@@ -272,6 +298,8 @@ export class Spool {
    */
   async commit(pos: SpoolPosition, records: number): Promise<void> {
     const cp = { segment: pos.segment, offset: pos.offset + pos.size };
+    // A record written again after a retry may lie before the checkpoint: it never moves back.
+    if (cp.segment < this.checkpoint.segment || (cp.segment === this.checkpoint.segment && cp.offset <= this.checkpoint.offset)) return;
     const freed = this.bytesBetween(this.checkpoint, cp);
     const tmp = join(this.opts.dir, `${CHECKPOINT}.tmp`);
     const fd = openSync(tmp, 'w');
@@ -341,6 +369,7 @@ function encodeRecord(kind: RecordKind, project: Buffer, payload: Uint8Array): B
   return buf;
 }
 
+/** The record at `off`, if it is whole and its checksum holds (its kind is the caller's to check). */
 function parseRecordAt(data: Buffer, off: number): { size: number; kind: RecordKind; projectId: string; payload: Buffer } | null {
   if (off + HEADER > data.length) return null;
   const len = data.readUInt32LE(off);
@@ -348,11 +377,10 @@ function parseRecordAt(data: Buffer, off: number): { size: number; kind: RecordK
   const plen = data.readUInt8(off + 9);
   const size = HEADER + plen + len;
   if (off + size > data.length) return null;
-  if (kind !== RECORD_PROTOBUF && kind !== RECORD_JSON) return null;
   if (crc32(data.subarray(off + 8, off + size)) !== data.readUInt32LE(off + 4)) return null;
   return {
     size,
-    kind,
+    kind: kind as RecordKind,
     projectId: data.toString('utf8', off + HEADER, off + HEADER + plen),
     payload: data.subarray(off + HEADER + plen, off + size),
   };

@@ -46,11 +46,15 @@ interface Rec {
   decoded: { projectId: string; export: DecodedExport } | null;
 }
 
-const tokenOf = (records: Rec[]) => {
+/** A write's deduplication token: the spool's id and the records' span of positions, unique for good. */
+const tokenOf = (spoolId: string, records: Rec[]) => {
   const a = records[0]!.entry.position;
   const b = records.at(-1)!.entry.position;
-  return `${a.segment}:${a.offset}-${b.segment}:${b.offset}`;
+  return `${spoolId}/${a.segment}:${a.offset}-${b.segment}:${b.offset}`;
 };
+
+/** Bytes of spooled requests in one batch at most, whatever their span count (recovered records have none yet). */
+const BATCH_MAX_BYTES = 32 * 1024 * 1024;
 
 interface QueueEntry {
   position: SpoolPosition;
@@ -138,6 +142,7 @@ export class SpanWriter {
   }
 
   private busy = false;
+  private failedLoops = 0;
 
   private async run(): Promise<void> {
     while (!this.abandon) {
@@ -166,9 +171,16 @@ export class SpanWriter {
       const batch = this.takeBatch();
       try {
         await this.writeBatch(batch);
+        this.failedLoops = 0;
       } catch (err) {
         if (this.abandon) return; // stopped mid-batch: the batch stays in the spool for the next start
-        throw err;
+        // Something outside the stores failed (the checkpoint or dead-letter file on a full disk,
+        // say). The batch goes back to the head of the queue and is tried again after a pause.
+        this.failedLoops++;
+        this.s.lastError = `writer: ${(err as Error).message}`;
+        this.o.logger.error('writer: a batch failed outside the stores; it will be tried again', { error: err as Error, attempt: this.failedLoops });
+        this.queue.unshift(...batch);
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 100 * 2 ** Math.min(this.failedLoops, 7))));
       }
     }
   }
@@ -176,9 +188,14 @@ export class SpanWriter {
   private takeBatch(): QueueEntry[] {
     const batch: QueueEntry[] = [];
     let spans = 0;
-    while (this.queue.length > 0 && (batch.length === 0 || spans + this.queue[0]!.spanCount <= this.o.batchMaxSpans)) {
+    let bytes = 0;
+    while (
+      this.queue.length > 0 &&
+      (batch.length === 0 || (spans + this.queue[0]!.spanCount <= this.o.batchMaxSpans && bytes + this.queue[0]!.position.size <= BATCH_MAX_BYTES))
+    ) {
       const e = this.queue.shift()!;
       spans += e.spanCount;
+      bytes += e.position.size;
       batch.push(e);
     }
     return batch;
@@ -202,7 +219,7 @@ export class SpanWriter {
    */
   private async writeRecords(records: Rec[]): Promise<void> {
     try {
-      await this.store(records, tokenOf(records));
+      await this.store(records, tokenOf(this.o.spool.id, records));
     } catch (err) {
       if (!(err instanceof PermanentWriteFailure) || this.abandon) throw err;
       if (records.length > 1) {
@@ -217,7 +234,18 @@ export class SpanWriter {
   }
 
   /** Resolves lineage and writes spans, lineage fixups and graph edges; retries what may pass later. */
-  private async store(records: Rec[], token: string): Promise<void> {
+  private async store(records: Rec[], token: string, permanentAttempts = 2): Promise<void> {
+    try {
+      await this.storeOnce(records, token, permanentAttempts);
+    } catch (err) {
+      // The resolver has already taken these spans as stored; forget their traces, so that the
+      // next attempt reads back from the stores what really is there.
+      for (const { decoded } of records) if (decoded) this.resolver.forget(decoded.projectId, decoded.export.spans.map((s) => s.traceId));
+      throw err;
+    }
+  }
+
+  private async storeOnce(records: Rec[], token: string, permanentAttempts: number): Promise<void> {
     const byProject = new Map<string, Array<{ span: DecodedSpan; own: OwnLineage }>>();
     for (const { decoded } of records) {
       if (!decoded) continue;
@@ -231,7 +259,7 @@ export class SpanWriter {
     const timed = async <T>(phase: string, what: string, fn: () => Promise<T>): Promise<T> => {
       const start = performance.now();
       try {
-        return await this.retrying(what, fn);
+        return await this.retrying(what, fn, permanentAttempts);
       } finally {
         ms[phase]! += performance.now() - start;
       }
@@ -263,7 +291,7 @@ export class SpanWriter {
     for (let i = 0; i < spans.length; i++) {
       const one: Rec = { entry: rec.entry, decoded: { projectId: rec.decoded!.projectId, export: { spans: [spans[i]!], rejected: 0, rejectionReasons: [] } } };
       try {
-        await this.store([one], `${tokenOf([rec])}#${i}`);
+        await this.store([one], `${tokenOf(this.o.spool.id, [rec])}#${i}`, 1);
       } catch (err) {
         if (!(err instanceof PermanentWriteFailure)) throw err;
         refused++;
@@ -312,7 +340,7 @@ export class SpanWriter {
     }
   }
 
-  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  private async retrying<T>(what: string, fn: () => Promise<T>, permanentAttempts = 2): Promise<T> {
     const { initialMs, maxMs } = this.o.retry ?? { initialMs: 100, maxMs: 10_000 };
     let delay = initialMs;
     for (let attempt = 1; ; attempt++) {
@@ -325,11 +353,11 @@ export class SpanWriter {
         this.s.failedAttempts++;
         this.s.lastError = `${what}: ${(err as Error).message}`;
         // An outage is waited out for as long as it lasts: the data stays in the spool meanwhile.
-        // Anything else is tried twice, then reported as data the stores will not take.
+        // Anything else is tried again once, then reported as data the stores will not take.
         const retryable = err instanceof StoreError && err.retryable;
         this.o.logger[attempt === 1 ? 'warn' : 'debug'](`writer: ${what} failed`, { attempt, retryable, error: err as Error });
         if (this.abandon) throw new Error('writer stopped before the batch was written');
-        if (!retryable && attempt >= 2) throw new PermanentWriteFailure(`${what}: ${(err as Error).message}`, err);
+        if (!retryable && attempt >= permanentAttempts) throw new PermanentWriteFailure(`${what}: ${(err as Error).message}`, err);
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(maxMs, delay * 2);
       }

@@ -22,6 +22,7 @@ export const envSchema = z
     PROMPTLINE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PROMPTLINE_SPOOL_MAX_BYTES: positiveInt.default(1024 * 1024 * 1024),
     PROMPTLINE_SPOOL_SEGMENT_BYTES: positiveInt.default(64 * 1024 * 1024),
+    PROMPTLINE_RECEIVER_MAX_INFLIGHT_BYTES: positiveInt.default(256 * 1024 * 1024),
     PROMPTLINE_BATCH_MAX_SPANS: positiveInt.default(20_000),
     PROMPTLINE_FLUSH_INTERVAL_MS: positiveInt.default(200),
     CLICKHOUSE_URL: optionalUrl,
@@ -45,6 +46,7 @@ export interface Config {
   apiKey: string | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   spool: { maxBytes: number; segmentBytes: number };
+  receiver: { maxInFlightBytes: number };
   writer: { batchMaxSpans: number; flushIntervalMs: number };
   clickhouseUrl: string | undefined;
   neo4j: { url: string; user: string; password: string } | undefined;
@@ -65,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKey: e.PROMPTLINE_API_KEY,
     logLevel: e.PROMPTLINE_LOG_LEVEL,
     spool: { maxBytes: e.PROMPTLINE_SPOOL_MAX_BYTES, segmentBytes: e.PROMPTLINE_SPOOL_SEGMENT_BYTES },
+    receiver: { maxInFlightBytes: e.PROMPTLINE_RECEIVER_MAX_INFLIGHT_BYTES },
     writer: { batchMaxSpans: e.PROMPTLINE_BATCH_MAX_SPANS, flushIntervalMs: e.PROMPTLINE_FLUSH_INTERVAL_MS },
     clickhouseUrl: e.CLICKHOUSE_URL,
     neo4j: e.NEO4J_URL ? { url: e.NEO4J_URL, user: e.NEO4J_USER ?? '', password: e.NEO4J_PASSWORD ?? '' } : undefined,

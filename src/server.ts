@@ -7,6 +7,8 @@ import { createApp } from './api/app.ts';
 import { emptyPromptCatalog } from './api/controllers/provenance.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { ClickHouseServerExecutor } from './storage/clickhouse/server-executor.ts';
+import { Neo4jLineageGraph } from './storage/neo4j/neo4j-lineage-graph.ts';
 import type { Logger } from './logger.ts';
 import { ChdbExecutor } from './storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from './storage/clickhouse/clickhouse-span-store.ts';
@@ -29,18 +31,21 @@ export interface RunningPromptline {
   stop(): Promise<void>;
 }
 
-/** Backends are chosen by configuration alone; this build has the embedded pair. */
-function openStores(config: Config): { spans: SpanStore; graph: LineageGraph } {
-  if (config.clickhouseUrl || config.neo4j) {
-    throw new ConfigError(
-      'CLICKHOUSE_URL and NEO4J_URL select server backends, which this version of Promptline does not have yet; ' +
-        'unset them to run on the embedded stores in PROMPTLINE_DATA_DIR',
-    );
+/**
+ * Backends are chosen by configuration alone: a ClickHouse server when CLICKHOUSE_URL is set, else
+ * the engine in-process; Neo4j when NEO4J_URL is set, else SQLite. Code above the ports never knows.
+ */
+async function openStores(config: Config): Promise<{ spans: SpanStore; graph: LineageGraph }> {
+  const spans = config.clickhouseUrl
+    ? new ClickHouseSpanStore(await ClickHouseServerExecutor.connect(config.clickhouseUrl))
+    : new ClickHouseSpanStore(new ChdbExecutor(join(config.dataDir, 'clickhouse')));
+  try {
+    const graph = config.neo4j ? await Neo4jLineageGraph.connect(config.neo4j) : new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite'));
+    return { spans, graph };
+  } catch (err) {
+    await spans.close();
+    throw err;
   }
-  return {
-    spans: new ClickHouseSpanStore(new ChdbExecutor(join(config.dataDir, 'clickhouse'))),
-    graph: new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite')),
-  };
 }
 
 /** One process per data directory: a second one would corrupt the embedded stores. */
@@ -82,11 +87,20 @@ function isAlive(pid: number): boolean {
 export async function startPromptline(config: Config, logger: Logger): Promise<RunningPromptline> {
   mkdirSync(config.dataDir, { recursive: true });
   const unlock = lockDataDir(config.dataDir);
-  const { spans, graph } = openStores(config);
+  let stores: { spans: SpanStore; graph: LineageGraph };
+  try {
+    stores = await openStores(config);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+  const { spans, graph } = stores;
   try {
     await spans.migrate();
     await graph.migrate();
   } catch (err) {
+    await spans.close();
+    await graph.close();
     unlock();
     throw err;
   }
@@ -112,7 +126,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
   if (recovered > 0) logger.info('spool: replaying requests not yet in the stores', { records: recovered });
   writer.start();
 
-  const app = createApp({ version: VERSION, logger, spans, graph, spool, writer, catalog: emptyPromptCatalog });
+  const app = createApp({ version: VERSION, logger, spans, graph, spool, writer, catalog: emptyPromptCatalog, receiverMaxInFlightBytes: config.receiver.maxInFlightBytes });
   const server: Server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

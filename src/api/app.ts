@@ -20,6 +20,7 @@ export interface AppDeps {
   spool: Spool;
   writer: SpanWriter;
   catalog: PromptCatalog;
+  receiverMaxInFlightBytes: number;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -33,7 +34,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  app.use(createReceiverRouter({ spool: deps.spool, logger: deps.logger, projectOf }));
+  app.use(createReceiverRouter({ spool: deps.spool, logger: deps.logger, projectOf, maxInFlightBytes: deps.receiverMaxInFlightBytes }));
   app.use(createProvenanceRouter({ spans: deps.spans, catalog: deps.catalog }));
 
   app.use((req, res) => {

@@ -21,6 +21,7 @@ import { removeDir, tempDataDir } from '../helpers/server.ts';
 class FaultySpanStore {
   outageLeft = 0;
   poison = '';
+  refusals = 0;
   readonly inner: SpanStore;
   constructor(inner: SpanStore) {
     this.inner = inner;
@@ -35,6 +36,7 @@ class FaultySpanStore {
               throw new StoreError('clickhouse', 'connection refused (injected outage)', true);
             }
             if (this.poison && spans.some((s) => s.span.attributes.get('poison') === this.poison)) {
+              this.refusals++;
               throw new StoreError('clickhouse', 'cannot parse input (injected refusal)', false);
             }
             return target.writeSpans(project, spans, token);
@@ -125,5 +127,37 @@ describe('the writer drains the spool into the stores', () => {
     await t.spool.close();
     await t.real.close();
     expect(existsSync(join(t.dir, 'spool'))).toBe(true);
+  });
+
+  it('keeps the lineage a late parent brings when its batch is split around a refused record', async () => {
+    const t = await setup();
+    t.faults.poison = 'yes';
+    const child = llmCall({ promptName: 'child-own' });
+    // The child carries no prompt; its parent, sent later, does.
+    const parentId = 'aaaaaaaaaaaaaaaa';
+    (child.span as { parentSpanId?: string }).parentSpanId = parentId;
+    (child.span.attributes as Array<{ key: string }>).splice(0, child.span.attributes.length, ...child.span.attributes.filter((a) => !a.key.startsWith('gen_ai.prompt.')));
+    await t.send([child.span]);
+    await t.writer.whenIdle();
+    expect((await t.real.findByResponseId('default', child.call.responseId))[0]!.lineage.prompt).toBeNull();
+
+    const parent = llmCall({ traceId: child.call.traceId, spanId: parentId, promptName: 'from-the-parent' });
+    const bad = llmCall({ promptName: 'poisoned' });
+    (bad.span.attributes as Array<{ key: string; value: { stringValue: string } }>).push({ key: 'poison', value: { stringValue: 'yes' } });
+    // One batch: the parent's record and a refused one.
+    const body = (spans: object[]) => Buffer.from(JSON.stringify(exportRequest(spans as never)));
+    const b1 = body([parent.span]);
+    const b2 = body([bad.span]);
+    await Promise.all([
+      t.spool.append(RECORD_JSON, 'default', b1, { projectId: 'default', export: decodeJsonExport(b1) }),
+      t.spool.append(RECORD_JSON, 'default', b2, { projectId: 'default', export: decodeJsonExport(b2) }),
+    ]);
+    await t.writer.whenIdle();
+    expect(t.faults.refusals).toBeGreaterThan(0);
+    const [fixed] = await t.real.findByResponseId('default', child.call.responseId);
+    expect(fixed!.lineage.prompt?.name).toBe('from-the-parent');
+    await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
   });
 });

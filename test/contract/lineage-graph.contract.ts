@@ -8,6 +8,8 @@ import { MAX_WALK_DEPTH, type LineageGraph } from '../../src/storage/lineage-gra
 
 export interface LineageGraphFixture {
   graph: LineageGraph;
+  /** Prefixes the suite's project ids, so that runs against a shared server do not meet. */
+  projectPrefix?: string;
   cleanup(): Promise<void>;
 }
 
@@ -26,9 +28,13 @@ export function describeLineageGraphContract(backend: string, open: () => Promis
   describe(`lineage graph contract: ${backend}`, () => {
     let fx: LineageGraphFixture;
     let graph: LineageGraph;
+    let P1 = 'p1';
+    let P2 = 'p2';
     beforeAll(async () => {
       fx = await open();
       graph = fx.graph;
+      P1 = `${fx.projectPrefix ?? ''}p1`;
+      P2 = `${fx.projectPrefix ?? ''}p2`;
       await graph.migrate();
       await graph.migrate();
     });
@@ -43,62 +49,62 @@ export function describeLineageGraphContract(backend: string, open: () => Promis
     }
 
     it('records the entities and edges a response reveals, with first and last seen', async () => {
-      await record('p1', [
+      await record(P1, [
         [lineage(), 2_000],
         [lineage(), 1_000],
         [lineage(), 3_000],
       ]);
-      const pv = await graph.getEntity('p1', entity('PromptVersion', 'support-answer', '3'));
+      const pv = await graph.getEntity(P1, entity('PromptVersion', 'support-answer', '3'));
       expect(pv).toMatchObject({ kind: 'PromptVersion', parts: ['support-answer', '3'] });
       expect(pv!.firstSeen.getTime()).toBe(1_000);
       expect(pv!.lastSeen.getTime()).toBe(3_000);
-      const out = await graph.edgesOf('p1', entity('PromptVersion', 'support-answer', '3'), 'out');
+      const out = await graph.edgesOf(P1, entity('PromptVersion', 'support-answer', '3'), 'out');
       expect(out.map((e) => `${e.rel}->${e.to.kind}:${e.to.parts.join('/')}`).sort()).toEqual([
         'RAN_ON->Model:openai/gpt-4o',
         'USED_BY->AppVersion:support-bot/1.4.2',
       ]);
-      const inbound = await graph.edgesOf('p1', entity('PromptVersion', 'support-answer', '3'), 'in');
+      const inbound = await graph.edgesOf(P1, entity('PromptVersion', 'support-answer', '3'), 'in');
       expect(inbound.map((e) => `${e.from.kind}-${e.rel}`).sort()).toEqual(['Alias-RESOLVED_TO', 'Dataset-FEEDS', 'Prompt-HAS_VERSION']);
     });
 
     it('changes nothing when the same observations are written again', async () => {
-      const before = await graph.edgesOf('p1', entity('Dataset', 'kb-1'), 'out');
-      await record('p1', [[lineage(), 2_000]]);
-      const after = await graph.edgesOf('p1', entity('Dataset', 'kb-1'), 'out');
+      const before = await graph.edgesOf(P1, entity('Dataset', 'kb-1'), 'out');
+      await record(P1, [[lineage(), 2_000]]);
+      const after = await graph.edgesOf(P1, entity('Dataset', 'kb-1'), 'out');
       expect(after).toEqual(before);
     });
 
     it('walks from a dataset to everything it touched, naming the path, within the depth bound', async () => {
-      const hits = await graph.walk('p1', entity('Dataset', 'kb-1'), { direction: 'out', maxDepth: 2 });
+      const hits = await graph.walk(P1, entity('Dataset', 'kb-1'), { direction: 'out', maxDepth: 2 });
       const names = hits.map((h) => `${h.depth}:${h.entity.kind}:${h.entity.parts.join('/')}`).sort();
       expect(names).toEqual(['1:AppVersion:support-bot/1.4.2', '1:PromptVersion:support-answer/3', '2:Model:openai/gpt-4o']);
       const model = hits.find((h) => h.entity.kind === 'Model')!;
       expect(model.path.map((e) => e.rel)).toHaveLength(2);
       expect(model.path[0]!.from).toEqual(entity('Dataset', 'kb-1'));
-      const one = await graph.walk('p1', entity('Dataset', 'kb-1'), { direction: 'out', maxDepth: 1 });
+      const one = await graph.walk(P1, entity('Dataset', 'kb-1'), { direction: 'out', maxDepth: 1 });
       expect(one.every((h) => h.depth === 1)).toBe(true);
-      await expect(graph.walk('p1', entity('Dataset', 'kb-1'), { direction: 'out', maxDepth: MAX_WALK_DEPTH + 1 })).rejects.toThrow(/depth/);
+      await expect(graph.walk(P1, entity('Dataset', 'kb-1'), { direction: 'out', maxDepth: MAX_WALK_DEPTH + 1 })).rejects.toThrow(/depth/);
     });
 
     it('walks backwards from a model to the prompt versions and datasets behind it', async () => {
-      const hits = await graph.walk('p1', entity('Model', 'openai', 'gpt-4o'), { direction: 'in', maxDepth: 3, rels: ['RAN_ON', 'FEEDS', 'HAS_VERSION'] });
+      const hits = await graph.walk(P1, entity('Model', 'openai', 'gpt-4o'), { direction: 'in', maxDepth: 3, rels: ['RAN_ON', 'FEEDS', 'HAS_VERSION'] });
       expect(hits.map((h) => h.entity.kind).sort()).toEqual(['Dataset', 'Prompt', 'PromptVersion']);
     });
 
     it('names prompt versions without a number by their template hash', async () => {
-      await record('p1', [[lineage({ prompt: { name: 'adhoc', version: '', alias: '', templateHash: 'ab12' } }), 5]]);
-      expect(await graph.getEntity('p1', entity('PromptVersion', 'adhoc', 'sha256:ab12'))).not.toBeNull();
+      await record(P1, [[lineage({ prompt: { name: 'adhoc', version: '', alias: '', templateHash: 'ab12' } }), 5]]);
+      expect(await graph.getEntity(P1, entity('PromptVersion', 'adhoc', 'sha256:ab12'))).not.toBeNull();
     });
 
     it('keeps any characters in entity names', async () => {
       const odd = `it's "quoted" \\ {x} ✓ \u0000 ' OR 1=1 --`;
-      await record('p1', [[lineage({ prompt: { name: odd, version: '1', alias: '', templateHash: '' } }), 7]]);
-      expect(await graph.getEntity('p1', entity('Prompt', odd))).toMatchObject({ parts: [odd] });
+      await record(P1, [[lineage({ prompt: { name: odd, version: '1', alias: '', templateHash: '' } }), 7]]);
+      expect(await graph.getEntity(P1, entity('Prompt', odd))).toMatchObject({ parts: [odd] });
     });
 
     it('keeps projects apart', async () => {
-      expect(await graph.getEntity('p2', entity('PromptVersion', 'support-answer', '3'))).toBeNull();
-      expect(await graph.walk('p2', entity('Dataset', 'kb-1'), { direction: 'out', maxDepth: 2 })).toEqual([]);
+      expect(await graph.getEntity(P2, entity('PromptVersion', 'support-answer', '3'))).toBeNull();
+      expect(await graph.walk(P2, entity('Dataset', 'kb-1'), { direction: 'out', maxDepth: 2 })).toEqual([]);
     });
 
     it('answers ping', async () => {

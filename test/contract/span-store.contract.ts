@@ -85,6 +85,30 @@ export function describeSpanStoreContract(backend: string, open: () => Promise<S
       expect(found[0]!.lineage.model?.name).toBe('gpt-4o');
     });
 
+    it('fixes every inherited field of a stored span, the app from gen_ai.agent.* included', async () => {
+      const traceId = newTraceId();
+      const noService = { 'service.name': 'unknown_service:node' };
+      const step = createSpan({
+        traceId,
+        name: 'invoke_agent planner',
+        attrs: { 'gen_ai.agent.name': 'planner', 'gen_ai.agent.version': '2.0.0', 'gen_ai.prompt.name': 'plan', 'gen_ai.prompt.version': 5, 'gen_ai.data_source.id': 'kb-7', 'gen_ai.conversation.id': 'conv-3', 'gen_ai.request.model': 'gpt-4o' },
+        resourceAttrs: noService,
+      });
+      const call = createSpan({ traceId, parentSpanId: step.spanId, attrs: { 'gen_ai.response.id': 'resp-contract-fix-all' }, resourceAttrs: noService });
+      await ingest('default', [call]);
+      await ingest('default', [step]);
+      const [found] = await store.findByResponseId('default', 'resp-contract-fix-all');
+      expect(found!.lineage).toEqual({
+        prompt: { name: 'plan', version: '5', alias: '', templateHash: '' },
+        promptSpanId: step.spanId,
+        model: { name: 'gpt-4o', provider: '' },
+        responseId: 'resp-contract-fix-all',
+        datasetIds: ['kb-7'],
+        app: { name: 'planner', version: '2.0.0' },
+        conversationId: 'conv-3',
+      });
+    });
+
     it('writes a retried batch once, and a replayed span once', async () => {
       const { step, llm } = agent('resp-contract-retry');
       const project = 'retry-project';

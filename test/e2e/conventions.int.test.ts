@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { context, SpanKind, trace, type Span } from '@opentelemetry/api';
+import { neo4jFromEnv } from '../helpers/neo4j.ts';
 import { eventually, provenance, removeDir, startServer, type ServerUnderTest } from '../helpers/server.ts';
 import { registerOtelGlobals, withTracing, type OtlpEncoding, type Tracing } from '../helpers/otel.ts';
 
@@ -8,20 +9,27 @@ import { registerOtelGlobals, withTracing, type OtlpEncoding, type Tracing } fro
 // `promptline serve`, for every attribute convention the collector reads lineage from; then the
 // provenance API must name the prompt version, model and app behind each response.
 
+// The same tests run on the embedded stores and with the lineage graph on a real Neo4j server.
+const neo4jSetting = neo4jFromEnv();
+const backends: Array<{ backend: string; env: Record<string, string> }> = [{ backend: 'the embedded stores', env: {} }];
+if (neo4jSetting.settings) {
+  const n = neo4jSetting.settings;
+  backends.push({ backend: 'Neo4j for the lineage graph', env: { NEO4J_URL: n.url, NEO4J_USER: n.user, NEO4J_PASSWORD: n.password } });
+} else {
+  describe('provenance with the lineage graph on Neo4j', () => {
+    it.skip(`skipped: ${neo4jSetting.skipReason}`, () => {});
+  });
+}
+
 let server: ServerUnderTest;
 let unregisterOtel: () => void;
 
-beforeAll(async () => {
+beforeAll(() => {
   unregisterOtel = registerOtelGlobals();
-  server = await startServer();
 });
 
-afterAll(async () => {
+afterAll(() => {
   unregisterOtel?.();
-  if (server) {
-    await server.stop();
-    removeDir(server.dataDir);
-  }
 });
 
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -44,6 +52,18 @@ function provenanceWhen(query: Record<string, string>, ready: (p: any) => boolea
 const yieldToOthers = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const ids = (span: Span) => span.spanContext();
+
+describe.each(backends)('on $backend', ({ env }) => {
+beforeAll(async () => {
+  server = await startServer({ env });
+});
+
+afterAll(async () => {
+  if (server) {
+    await server.stop();
+    removeDir(server.dataDir);
+  }
+});
 
 describe.each<{ encoding: OtlpEncoding }>([{ encoding: 'protobuf' }, { encoding: 'json' }])('OTLP/HTTP $encoding export', ({ encoding }) => {
   const tracing = (resource: Record<string, string> | undefined, fn: (t: Tracing) => Promise<void>) =>
@@ -494,4 +514,5 @@ describe.each<{ encoding: OtlpEncoding }>([{ encoding: 'protobuf' }, { encoding:
       });
     });
   });
+});
 });

@@ -144,6 +144,14 @@ describe('POST /v1/traces with an unsupported content type or encoding', () => {
     await expectStillServing('json');
   });
 
+  it('answers 415 to content types named like object properties ("constructor", "__proto__")', async () => {
+    for (const type of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const res = await postRaw(server.url, JSON.stringify(exportRequest([jsonSpan()])), { 'content-type': type });
+      expect(res.status, type).toBe(415);
+    }
+    await expectStillServing('json');
+  });
+
   it('answers 415 for Content-Encoding br, naming the encoding', async () => {
     const res = await postJson(server.url, exportRequest([jsonSpan()]), { 'content-encoding': 'br' });
     expect(res.status).toBe(415);
@@ -235,6 +243,30 @@ describe('POST /v1/traces with a body over 20 MiB', () => {
     const res = await postJson(server.url, JSON.stringify(exportRequest([span])));
     expect(res.status).toBe(413);
     expect(((await res.json()) as { message: string }).message).toMatch(/the limit is 20971520 bytes|over the limit/);
+    await expectStillServing('json');
+  });
+});
+
+describe('POST /v1/traces answered before its body is read', () => {
+  it('answers 413 to a declared 1 GB body at once and closes the connection instead of reading on', async () => {
+    const { request } = await import('node:http');
+    const answer = await new Promise<{ status: number; connection: string | undefined; closed: boolean }>((resolve, reject) => {
+      const req = request(`${server.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(1e9) } });
+      req.on('error', () => undefined); // the server closes on us mid-upload, as it should
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => {
+          const socket = res.socket;
+          const closed = socket.destroyed || socket.readableEnded;
+          if (closed) return resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, closed });
+          socket.once('close', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, closed: true }));
+        });
+      });
+      req.on('close', () => undefined);
+      req.write(Buffer.alloc(64 * 1024, 0x20));
+      setTimeout(() => reject(new Error('no answer')), 20_000).unref();
+    });
+    expect(answer).toEqual({ status: 413, connection: 'close', closed: true });
     await expectStillServing('json');
   });
 });

@@ -1,5 +1,6 @@
 import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RECORD_JSON, RECORD_PROTOBUF, Spool, SpoolFullError, type SpoolPosition } from '../../collector/spool.ts';
 import { silentLogger, type Logger } from '../../src/logger.ts';
@@ -106,6 +107,26 @@ describe('the spool keeps every acknowledged request until the stores have it', 
     writeFileSync(seg, bytes);
     const again = await open(dir);
     expect(again.takeRecovered()).toEqual([good]);
+    await again.close();
+  });
+
+  it('refuses to append a record of an unknown kind, and skips one found on disk without losing those after it', async () => {
+    const dir = newDir();
+    const s = await open(dir);
+    await expect(s.append(7 as never, 'p', Buffer.from('x'))).rejects.toThrow(/unknown/);
+    const first = await s.append(RECORD_JSON, 'p', Buffer.from('{"a":1}'));
+    const odd = await s.append(RECORD_JSON, 'p', Buffer.from('{"b":2}'));
+    const last = await s.append(RECORD_JSON, 'p', Buffer.from('{"c":3}'));
+    await s.close();
+    // Rewrite the middle record's kind, with a checksum that holds (as a newer version might write).
+    const seg = join(dir, segments(dir).at(-1)!);
+    const bytes = readFileSync(seg);
+    bytes[odd.offset + 8] = 9;
+    bytes.writeUInt32LE(crc32(bytes.subarray(odd.offset + 8, odd.offset + odd.size)), odd.offset + 4);
+    writeFileSync(seg, bytes);
+    const again = await open(dir);
+    expect(again.takeRecovered()).toEqual([first, last]);
+    expect(again.stats().tornRecords).toBe(0);
     await again.close();
   });
 

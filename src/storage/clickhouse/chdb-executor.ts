@@ -2,26 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { Session } from 'chdb';
 import { StoreError } from '../../errors.ts';
 import type { PingResult } from '../span-store.ts';
+import { isPermanentClickHouseCode } from './errors.ts';
 import type { ClickHouseExecutor, InsertOptions, QueryParams } from './executor.ts';
 
 // The ClickHouse engine in-process. It holds one data directory per process, so one executor
 // per process; queries and inserts run off the event loop.
 
-// Error codes that mean "try again later" rather than "this statement is wrong".
-const RETRYABLE_CODES = new Set([
-  241, // MEMORY_LIMIT_EXCEEDED
-  252, // TOO_MANY_PARTS
-  202, // TOO_MANY_SIMULTANEOUS_QUERIES
-  159, // TIMEOUT_EXCEEDED
-  209, // SOCKET_TIMEOUT
-  243, // NOT_ENOUGH_SPACE
-]);
-
 function translate(err: unknown, what: string): StoreError {
   const e = err as { clickhouseCode?: number; message?: string };
-  const code = typeof e?.clickhouseCode === 'number' ? e.clickhouseCode : undefined;
-  const retryable = code === undefined ? true : RETRYABLE_CODES.has(code);
-  return new StoreError('clickhouse', `${what} failed: ${e?.message ?? String(err)}`, retryable, err);
+  return new StoreError('clickhouse', `${what} failed: ${e?.message ?? String(err)}`, !isPermanentClickHouseCode(e?.clickhouseCode), err);
 }
 
 export class ChdbExecutor implements ClickHouseExecutor {

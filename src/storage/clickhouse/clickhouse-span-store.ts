@@ -76,12 +76,12 @@ const toMap = (o: Record<string, string>): Map<string, string> => new Map(Object
 
 const FIXUP_STRUCTURE =
   'TraceId String, SpanId String, PromptName String, PromptVersion String, PromptAlias String, PromptTemplateHash String, ' +
-  'PromptSpanId String, ModelProvider String, ModelName String, DatasetIds Array(String), ConversationId String, ' +
+  'PromptSpanId String, ModelProvider String, ModelName String, DatasetIds Array(String), AppName String, AppVersion String, ConversationId String, ' +
   'LineageOwnMask UInt8, LineageRevision UInt32';
 
 const FIXED_COLUMNS = new Set([
   'PromptName', 'PromptVersion', 'PromptAlias', 'PromptTemplateHash', 'PromptSpanId', 'ModelProvider', 'ModelName',
-  'DatasetIds', 'ConversationId', 'LineageOwnMask', 'LineageRevision',
+  'DatasetIds', 'AppName', 'AppVersion', 'ConversationId', 'LineageOwnMask', 'LineageRevision',
 ]);
 
 const FIXUP_SQL = `
@@ -131,6 +131,8 @@ export class ClickHouseSpanStore implements SpanStore {
           ModelProvider: f.resolved.model?.provider ?? '',
           ModelName: f.resolved.model?.name ?? '',
           DatasetIds: f.resolved.datasetIds,
+          AppName: f.resolved.app.name,
+          AppVersion: f.resolved.app.version,
           ConversationId: f.resolved.conversationId,
           LineageOwnMask: f.ownMask,
           LineageRevision: f.revision,
@@ -159,24 +161,37 @@ export class ClickHouseSpanStore implements SpanStore {
     }));
   }
 
+  /**
+   * Two primary-key reads: the response index (ordered by response id) names the spans, then
+   * otel_traces is read by (ProjectId, TraceId, SpanId). One query with a subquery is many times
+   * slower under FINAL.
+   */
   async findByResponseId(projectId: string, responseId: string): Promise<SpanLineage[]> {
+    const refs = await this.exec.query<{ TraceId: string; SpanId: string }>(
+      `SELECT DISTINCT TraceId, SpanId FROM promptline_responses
+       WHERE ProjectId = {project:String} AND ResponseId = {responseId:String}
+       LIMIT 1000`,
+      { project: projectId, responseId },
+    );
+    if (refs.length === 0) return [];
     const rows = await this.exec.query<LineageRow>(
       `SELECT ${LINEAGE_SELECT} FROM otel_traces FINAL
        WHERE ProjectId = {project:String}
-         AND (TraceId, SpanId) IN (
-           SELECT TraceId, SpanId FROM promptline_responses
-           WHERE ProjectId = {project:String} AND ResponseId = {responseId:String})
+         AND TraceId IN {traceIds:Array(String)} AND SpanId IN {spanIds:Array(String)}
          AND ResponseId = {responseId:String}
        ORDER BY Timestamp`,
-      { project: projectId, responseId },
+      { project: projectId, responseId, traceIds: [...new Set(refs.map((r) => r.TraceId))], spanIds: [...new Set(refs.map((r) => r.SpanId))] },
     );
     return rows.map(toSpanLineage);
   }
 
   async findBySpanId(projectId: string, spanId: string): Promise<SpanLineage[]> {
+    // Every revision of a span has the same SpanId, so the bloom filter on it finds them all and
+    // FINAL needs no exact-mode expansion of the granules it reads.
     const rows = await this.exec.query<LineageRow>(
       `SELECT ${LINEAGE_SELECT} FROM otel_traces FINAL
-       WHERE ProjectId = {project:String} AND SpanId = {spanId:String}`,
+       WHERE ProjectId = {project:String} AND SpanId = {spanId:String}
+       SETTINGS use_skip_indexes_if_final_exact_mode = 0`,
       { project: projectId, spanId },
     );
     return rows.map(toSpanLineage);

@@ -110,7 +110,7 @@ export class SqliteLineageGraph implements LineageGraph {
         }
       });
     } catch (err) {
-      throw new StoreError('sqlite', `recording edges failed: ${(err as Error).message}`, isBusy(err), err);
+      throw new StoreError('sqlite', `recording edges failed: ${(err as Error).message}`, isRetryableSqliteError(err), err);
     }
   }
 
@@ -220,7 +220,12 @@ export class SqliteLineageGraph implements LineageGraph {
   }
 }
 
-function isBusy(err: unknown): boolean {
-  const msg = String((err as Error)?.message ?? '');
-  return /SQLITE_BUSY|SQLITE_LOCKED|database is locked|disk I\/O|SQLITE_FULL/i.test(msg);
+// SQLite result codes (the low byte of an extended code) that a later attempt may get past:
+// busy or locked, out of memory, read-only or I/O trouble, a full disk, a file that cannot open.
+const RETRYABLE_SQLITE_CODES = new Set([5, 6, 7, 8, 10, 13, 14, 15]);
+
+function isRetryableSqliteError(err: unknown): boolean {
+  const code = (err as { errcode?: unknown })?.errcode;
+  if (typeof code === 'number') return RETRYABLE_SQLITE_CODES.has(code & 0xff);
+  return true; // not an SQLite error: no reason to think retrying is useless
 }

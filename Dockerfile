@@ -1,0 +1,15 @@
+# Promptline: the OTLP receiver and the API in one process. Node 24 runs the TypeScript directly.
+FROM node:24-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+COPY instrumentation/package.json instrumentation/package.json
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY src src
+COPY collector collector
+COPY instrumentation instrumentation
+ENV HOST=0.0.0.0 PORT=4318 PROMPTLINE_DATA_DIR=/data
+EXPOSE 4318
+VOLUME ["/data"]
+USER node
+CMD ["node", "src/cli.ts", "serve"]
