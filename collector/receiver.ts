@@ -85,6 +85,27 @@ export function createReceiverRouter(deps: ReceiverDeps): Router {
   return router;
 }
 
+const DRAIN_MAX_BYTES = 32 * 1024 * 1024;
+const DRAIN_MAX_MS = 10_000;
+
+function drainThenClose(req: Request): void {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > OTLP_LIMITS.maxBodyBytes + DRAIN_MAX_BYTES) {
+    req.res?.once('finish', () => req.destroy());
+    return;
+  }
+  let drained = 0;
+  const timer = setTimeout(() => req.destroy(), DRAIN_MAX_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_MAX_BYTES) req.destroy();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
 function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
@@ -147,9 +168,11 @@ function sendFailure(req: Request, res: Response, encoding: Encoding | undefined
   if (res.headersSent) return;
   if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
   if (!req.complete) {
-    // Answered before the body was read (too large, wrong type, busy): close rather than read on.
+    // Answered before the body was read (too large, wrong type, busy). Most clients read the answer
+    // only once they have sent their body, so the rest is read and dropped — up to a bound, past
+    // which (or past a declared length beyond it) the connection is cut.
     res.setHeader('Connection', 'close');
-    res.on('finish', () => req.destroy());
+    drainThenClose(req);
   }
   res.status(status);
   const code = RPC_CODE_BY_STATUS[status] ?? 13;

@@ -83,9 +83,13 @@ describe('the API answers as its OpenAPI document says', () => {
   });
 
   it('answers readiness in the documented shape', async () => {
-    const ready = readyAnswer.parse(await (await fetch(`${server.url}/readyz`)).json());
+    // The writer counts a batch once the graph has it too, a moment after the span store.
+    const ready = await eventually(async () => {
+      const r = readyAnswer.parse(await (await fetch(`${server.url}/readyz`)).json());
+      return r.writer.writtenSpans >= 2 ? r : undefined;
+    }, 'the writer to count the spans');
     expect(ready.status).toBe('ready');
-    expect(ready.writer.writtenSpans).toBeGreaterThanOrEqual(2);
+    expect(ready.spool.pendingRecords).toBe(0);
   });
 
   it('answers errors as { error: { code, message } } with the right status', async () => {

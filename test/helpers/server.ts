@@ -45,10 +45,13 @@ export function removeDir(dir: string): void {
 export async function startServer(opts: { dataDir?: string; port?: number; env?: Record<string, string> } = {}): Promise<ServerUnderTest> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const port = opts.port ?? (await freePort());
-  // process.execPath is the Node that runs the tests (24, from the npm registry).
+  // process.execPath is the Node that runs the tests (24, from the npm registry). Server backends
+  // are used only where a test asks for them in `env`: the run's NEO4J_URL is not inherited.
+  const inherited = { ...process.env };
+  for (const k of ['NEO4J_URL', 'NEO4J_USER', 'NEO4J_PASSWORD', 'CLICKHOUSE_URL']) delete inherited[k];
   const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', PROMPTLINE_DATA_DIR: dataDir, PROMPTLINE_FLUSH_INTERVAL_MS: '20', ...opts.env },
+    env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', PROMPTLINE_DATA_DIR: dataDir, PROMPTLINE_FLUSH_INTERVAL_MS: '20', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
