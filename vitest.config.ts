@@ -10,6 +10,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    // In CI every suite and test is listed (tree), so the log shows which backends each contract ran on.
+    reporters: process.env.CI ? ['tree'] : ['default'],
   },
 });
