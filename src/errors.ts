@@ -26,6 +26,18 @@ export class NotFoundError extends PromptlineError {
   }
 }
 
+export class ConflictError extends PromptlineError {
+  constructor(message: string) {
+    super(message, { status: 409, code: 'conflict' });
+  }
+}
+
+export class MethodNotAllowedError extends PromptlineError {
+  constructor(message: string) {
+    super(message, { status: 405, code: 'method_not_allowed' });
+  }
+}
+
 export class PayloadTooLargeError extends PromptlineError {
   constructor(message: string) {
     super(message, { status: 413, code: 'payload_too_large' });

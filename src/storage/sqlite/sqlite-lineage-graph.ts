@@ -1,11 +1,10 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { entityKey, type Edge, type EdgeKind, type EdgeObservation, type Entity, type EntityKind, type EntityRef } from '../../domain/graph.ts';
-import { BadRequestError, StoreError } from '../../errors.ts';
+import { BadRequestError } from '../../errors.ts';
 import type { LineageGraph, WalkHit, WalkOptions } from '../lineage-graph.ts';
 import { MAX_WALK_DEPTH } from '../lineage-graph.ts';
 import type { PingResult } from '../span-store.ts';
+import { migrateDatabase, openDatabase, sqliteError, transaction } from './sqlite-db.ts';
 
 // The lineage graph in one SQLite file (node:sqlite). Entities are unique by (project, kind, key);
 // an edge by (source, relation, target); both keep first and last seen.
@@ -71,19 +70,11 @@ export class SqliteLineageGraph implements LineageGraph {
   private readonly db: DatabaseSync;
 
   constructor(file: string) {
-    mkdirSync(dirname(file), { recursive: true });
-    this.db = new DatabaseSync(file);
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    this.db = openDatabase(file);
   }
 
   async migrate(): Promise<void> {
-    const row = this.db.prepare('PRAGMA user_version').get() as { user_version: number };
-    for (let v = row.user_version; v < MIGRATIONS.length; v++) {
-      this.transaction(() => {
-        for (const sql of MIGRATIONS[v]!) this.db.exec(sql);
-        this.db.exec(`PRAGMA user_version = ${v + 1}`);
-      });
-    }
+    migrateDatabase(this.db, MIGRATIONS);
   }
 
   async recordEdges(projectId: string, edges: readonly EdgeObservation[]): Promise<void> {
@@ -110,7 +101,7 @@ export class SqliteLineageGraph implements LineageGraph {
         }
       });
     } catch (err) {
-      throw new StoreError('sqlite', `recording edges failed: ${(err as Error).message}`, isRetryableSqliteError(err), err);
+      throw sqliteError('recording edges', err);
     }
   }
 
@@ -196,14 +187,7 @@ export class SqliteLineageGraph implements LineageGraph {
   }
 
   private transaction(fn: () => void): void {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      fn();
-      this.db.exec('COMMIT');
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
+    transaction(this.db, fn);
   }
 
   async ping(): Promise<PingResult> {
@@ -218,14 +202,4 @@ export class SqliteLineageGraph implements LineageGraph {
   async close(): Promise<void> {
     if (this.db.isOpen) this.db.close();
   }
-}
-
-// SQLite result codes (the low byte of an extended code) that a later attempt may get past:
-// busy or locked, out of memory, read-only or I/O trouble, a full disk, a file that cannot open.
-const RETRYABLE_SQLITE_CODES = new Set([5, 6, 7, 8, 10, 13, 14, 15]);
-
-function isRetryableSqliteError(err: unknown): boolean {
-  const code = (err as { errcode?: unknown })?.errcode;
-  if (typeof code === 'number') return RETRYABLE_SQLITE_CODES.has(code & 0xff);
-  return true; // not an SQLite error: no reason to think retrying is useless
 }

@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+
+// Prompts in the registry: immutable numbered versions of a template, and aliases that point
+// to a version (or split traffic over several) and keep every move.
+
+export const CHAT_ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
+export type ChatRole = (typeof CHAT_ROLES)[number];
+
+export type PromptTemplate = { type: 'text'; text: string } | { type: 'chat'; messages: Array<{ role: ChatRole; content: string }> };
+
+export interface PromptVersion {
+  name: string;
+  version: number;
+  template: PromptTemplate;
+  templateHash: string;
+  commitMessage: string;
+  author: string;
+  tags: string[];
+  /** The version this one was derived from (by default the latest when it was registered). */
+  baseVersion: number | null;
+  createdAt: Date;
+}
+
+export interface SplitArm {
+  version: number;
+  /** A percentage; the arms of a split add up to 100. */
+  weight: number;
+}
+
+export interface Split {
+  id: string;
+  arms: SplitArm[];
+}
+
+/** Where an alias points: one version, or a weighted split over versions. */
+export type AliasTarget = { version: number; split: null } | { version: null; split: Split };
+
+export interface AliasMove {
+  name: string;
+  alias: string;
+  /** 1 for the alias's first move, then 2, 3, … */
+  seq: number;
+  at: Date;
+  actor: string;
+  reason: string;
+  from: AliasTarget | null;
+  to: AliasTarget;
+  /** A rollback is a move back to where the alias pointed before its last move. */
+  rollback: boolean;
+}
+
+export interface AliasState {
+  name: string;
+  alias: string;
+  target: AliasTarget;
+  /** The move that set this target. */
+  since: AliasMove;
+}
+
+/**
+ * The template hash everywhere in Promptline: sha256, lower-case hex, of the text of a text
+ * template, or of the canonical JSON of a chat template's messages ([{"role","content"}, …]).
+ * The collector computes the same for spans that carry their template.
+ */
+export function hashTemplate(t: PromptTemplate): string {
+  const text = t.type === 'text' ? t.text : JSON.stringify(t.messages.map((m) => ({ role: m.role, content: m.content })));
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}

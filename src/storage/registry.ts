@@ -1,0 +1,63 @@
+import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../domain/prompt.ts';
+import type { PingResult } from './span-store.ts';
+
+// The prompt registry port. Adapters: SQLite (embedded) and Neo4j. Validation, URIs, splits and
+// rendering live above it (src/registry/); an adapter stores and answers, atomically.
+
+export interface NewVersion {
+  name: string;
+  template: PromptTemplate;
+  templateHash: string;
+  commitMessage: string;
+  author: string;
+  tags: string[];
+  /** null: derived from the latest version at the moment of registration (none for the first). */
+  baseVersion: number | null;
+}
+
+export interface NewAliasMove {
+  name: string;
+  alias: string;
+  to: AliasTarget;
+  actor: string;
+  reason: string;
+  rollback: boolean;
+  /** Only move if the alias is still at this move (optimistic concurrency); undefined: any. */
+  expectSeq?: number;
+}
+
+export interface VersionPage {
+  versions: PromptVersion[];
+  total: number;
+}
+
+export interface PromptSummary {
+  name: string;
+  latestVersion: number;
+  versions: number;
+  aliases: string[];
+  updatedAt: Date;
+}
+
+export interface Registry {
+  readonly backend: string;
+  migrate(): Promise<void>;
+  /** Registers the next version of a prompt; numbers are assigned atomically, 1, 2, 3 … with no gaps. */
+  registerVersion(projectId: string, v: NewVersion): Promise<PromptVersion>;
+  getVersion(projectId: string, name: string, version: number): Promise<PromptVersion | null>;
+  latestVersion(projectId: string, name: string): Promise<PromptVersion | null>;
+  /** Newest first. */
+  listVersions(projectId: string, name: string, page: { limit: number; offset: number }): Promise<VersionPage>;
+  listPrompts(projectId: string, page: { limit: number; offset: number }): Promise<PromptSummary[]>;
+  /** Versions (of any prompt) whose template has this hash. */
+  findByTemplateHash(projectId: string, templateHash: string): Promise<PromptVersion[]>;
+  /** Records a move; the alias is created by its first. Throws ConflictError when expectSeq no longer holds. */
+  moveAlias(projectId: string, move: NewAliasMove): Promise<AliasMove>;
+  /** Where the alias pointed at `at` (now when not given); null before its first move. */
+  getAlias(projectId: string, name: string, alias: string, at?: Date): Promise<AliasState | null>;
+  /** Every move, oldest first. */
+  aliasHistory(projectId: string, name: string, alias: string): Promise<AliasMove[]>;
+  listAliases(projectId: string, name: string): Promise<AliasState[]>;
+  ping(): Promise<PingResult>;
+  close(): Promise<void>;
+}

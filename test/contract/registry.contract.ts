@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashTemplate, type PromptTemplate } from '../../src/domain/prompt.ts';
+import { ConflictError } from '../../src/errors.ts';
+import type { NewVersion, Registry } from '../../src/storage/registry.ts';
+
+// Scenarios that must hold for every registry backend.
+
+export interface RegistryFixture {
+  registry: Registry;
+  cleanup(): Promise<void>;
+}
+
+const text = (t: string): PromptTemplate => ({ type: 'text', text: t });
+const pause = () => new Promise((r) => setTimeout(r, 5));
+
+export function describeRegistryContract(backend: string, open: () => Promise<RegistryFixture>): void {
+  describe(`registry contract: ${backend}`, () => {
+    let fx: RegistryFixture;
+    let reg: Registry;
+    // Every run names its own project, so runs against a shared server never meet.
+    const project = `contract-${randomUUID()}`;
+    const other = `${project}-other`;
+
+    beforeAll(async () => {
+      fx = await open();
+      reg = fx.registry;
+      await reg.migrate();
+      await reg.migrate();
+    });
+    afterAll(async () => {
+      await fx?.cleanup();
+    });
+
+    const version = (name: string, t: string, over: Partial<NewVersion> = {}): NewVersion => ({
+      name,
+      template: text(t),
+      templateHash: hashTemplate(text(t)),
+      commitMessage: `commit ${t}`,
+      author: 'alice',
+      tags: ['support'],
+      baseVersion: null,
+      ...over,
+    });
+
+    it('numbers versions 1, 2, 3 and derives each from the one before by default', async () => {
+      const v1 = await reg.registerVersion(project, version('support-answer', 'Answer: {{q}}'));
+      const v2 = await reg.registerVersion(project, version('support-answer', 'Answer briefly: {{q}}'));
+      const v3 = await reg.registerVersion(project, version('support-answer', 'Answer kindly: {{q}}', { baseVersion: 1 }));
+      expect([v1.version, v2.version, v3.version]).toEqual([1, 2, 3]);
+      expect([v1.baseVersion, v2.baseVersion, v3.baseVersion]).toEqual([null, 1, 1]);
+      expect(v2).toMatchObject({ name: 'support-answer', commitMessage: 'commit Answer briefly: {{q}}', author: 'alice', tags: ['support'] });
+      expect(await reg.getVersion(project, 'support-answer', 2)).toEqual(v2);
+      expect((await reg.latestVersion(project, 'support-answer'))?.version).toBe(3);
+      const page = await reg.listVersions(project, 'support-answer', { limit: 2, offset: 0 });
+      expect(page.total).toBe(3);
+      expect(page.versions.map((v) => v.version)).toEqual([3, 2]);
+      expect(await reg.getVersion(project, 'support-answer', 9)).toBeNull();
+      expect(await reg.latestVersion(project, 'never-registered')).toBeNull();
+    });
+
+    it('gives parallel registrations of one prompt distinct, gapless numbers', async () => {
+      const results = await Promise.all(Array.from({ length: 25 }, (_, i) => reg.registerVersion(project, version('parallel', `template ${i}`))));
+      expect(results.map((r) => r.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+      const page = await reg.listVersions(project, 'parallel', { limit: 100, offset: 0 });
+      expect(page.total).toBe(25);
+    });
+
+    it('keeps chat templates whole and finds versions by template hash', async () => {
+      const chat: PromptTemplate = { type: 'chat', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: '{{question}}' }] };
+      const v = await reg.registerVersion(project, { ...version('chat-prompt', ''), template: chat, templateHash: hashTemplate(chat) });
+      expect((await reg.getVersion(project, 'chat-prompt', v.version))?.template).toEqual(chat);
+      expect((await reg.findByTemplateHash(project, hashTemplate(chat))).map((x) => [x.name, x.version])).toEqual([['chat-prompt', 1]]);
+      expect(await reg.findByTemplateHash(project, 'f'.repeat(64))).toEqual([]);
+    });
+
+    it('moves an alias and keeps every move, with who, when, from and to, and why', async () => {
+      const m1 = await reg.moveAlias(project, { name: 'support-answer', alias: 'production', to: { version: 1, split: null }, actor: 'alice', reason: 'first release', rollback: false });
+      await pause();
+      const m2 = await reg.moveAlias(project, { name: 'support-answer', alias: 'production', to: { version: 2, split: null }, actor: 'bob', reason: 'shorter answers', rollback: false });
+      await pause();
+      const m3 = await reg.moveAlias(project, { name: 'support-answer', alias: 'production', to: { version: 1, split: null }, actor: 'carol', reason: 'complaints', rollback: true });
+      expect([m1.seq, m2.seq, m3.seq]).toEqual([1, 2, 3]);
+      expect(m1.from).toBeNull();
+      expect(m2).toMatchObject({ actor: 'bob', reason: 'shorter answers', from: { version: 1, split: null }, to: { version: 2, split: null }, rollback: false });
+      expect(m3).toMatchObject({ from: { version: 2 }, to: { version: 1 }, rollback: true });
+      const history = await reg.aliasHistory(project, 'support-answer', 'production');
+      expect(history).toEqual([m1, m2, m3]);
+      expect(m2.at.getTime()).toBeGreaterThanOrEqual(m1.at.getTime());
+    });
+
+    it('answers where an alias pointed at any time: before, at and between its moves', async () => {
+      const [m1, m2, m3] = await reg.aliasHistory(project, 'support-answer', 'production');
+      expect(await reg.getAlias(project, 'support-answer', 'production', new Date(m1!.at.getTime() - 1))).toBeNull();
+      expect((await reg.getAlias(project, 'support-answer', 'production', m1!.at))?.target).toEqual({ version: 1, split: null });
+      expect((await reg.getAlias(project, 'support-answer', 'production', new Date(m2!.at.getTime() - 1)))?.since.seq).toBe(1);
+      expect((await reg.getAlias(project, 'support-answer', 'production', m2!.at))?.target.version).toBe(2);
+      expect((await reg.getAlias(project, 'support-answer', 'production', new Date(m3!.at.getTime() + 60_000)))?.since.seq).toBe(3);
+      expect((await reg.getAlias(project, 'support-answer', 'production'))?.target.version).toBe(1);
+      expect(await reg.getAlias(project, 'support-answer', 'staging')).toBeNull();
+    });
+
+    it('keeps a split as the target of a move', async () => {
+      const split = { id: 'split-1', arms: [{ version: 2, weight: 90 }, { version: 3, weight: 10 }] };
+      await reg.moveAlias(project, { name: 'support-answer', alias: 'canary', to: { version: null, split }, actor: 'alice', reason: 'try v3', rollback: false });
+      expect((await reg.getAlias(project, 'support-answer', 'canary'))?.target).toEqual({ version: null, split });
+      const aliases = await reg.listAliases(project, 'support-answer');
+      expect(aliases.map((a) => [a.alias, a.since.seq])).toEqual([['canary', 1], ['production', 3]]);
+    });
+
+    it('refuses a move when the alias moved meanwhile (expectSeq)', async () => {
+      await expect(
+        reg.moveAlias(project, { name: 'support-answer', alias: 'production', to: { version: 3, split: null }, actor: 'dave', reason: 'stale view', rollback: false, expectSeq: 2 }),
+      ).rejects.toBeInstanceOf(ConflictError);
+      expect((await reg.aliasHistory(project, 'support-answer', 'production')).length).toBe(3);
+    });
+
+    it('lists prompts with their latest version and aliases', async () => {
+      const prompts = await reg.listPrompts(project, { limit: 100, offset: 0 });
+      const support = prompts.find((p) => p.name === 'support-answer')!;
+      expect(support).toMatchObject({ latestVersion: 3, versions: 3, aliases: ['canary', 'production'] });
+      expect(prompts.map((p) => p.name)).toEqual([...prompts.map((p) => p.name)].sort());
+    });
+
+    it('keeps projects apart', async () => {
+      expect(await reg.getVersion(other, 'support-answer', 1)).toBeNull();
+      expect(await reg.getAlias(other, 'support-answer', 'production')).toBeNull();
+      expect(await reg.listPrompts(other, { limit: 10, offset: 0 })).toEqual([]);
+      const v = await reg.registerVersion(other, version('support-answer', 'other project'));
+      expect(v.version).toBe(1);
+    });
+
+    it('stores names and text with any characters verbatim', async () => {
+      const odd = `it's "q" \\ {{x}} ✓ ' OR 1=1 -- MATCH (n) DETACH DELETE n`;
+      const v = await reg.registerVersion(project, version('odd', odd, { commitMessage: odd, tags: [odd] }));
+      expect(await reg.getVersion(project, 'odd', v.version)).toMatchObject({ template: { type: 'text', text: odd }, commitMessage: odd, tags: [odd] });
+    });
+  });
+}
