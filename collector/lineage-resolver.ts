@@ -37,6 +37,8 @@ export interface ResolvedSpan {
   resolved: ResolvedLineage;
   ownMask: number;
   revision: number;
+  /** Whether its prompt is a registered version; set by the writer before it stores the span. */
+  registration?: string;
 }
 
 export interface LineageFixup {
@@ -47,6 +49,7 @@ export interface LineageFixup {
   revision: number;
   /** When the fixed span started, for the graph's first and last seen. */
   startMs: number;
+  registration?: string;
 }
 
 export interface ResolvedBatch {

@@ -31,6 +31,8 @@ export interface WriterOptions {
   retry?: { initialMs: number; maxMs: number };
   /** Where records the stores refuse for good are kept, whole. */
   deadLetterDir: string;
+  /** Says whether a seen prompt is a registered version; without it, spans are not marked. */
+  classifyPrompt?: (projectId: string, prompt: { name: string; version: string; templateHash: string }) => Promise<string>;
 }
 
 /** The stores refused data for a reason that waiting will not change. */
@@ -266,6 +268,7 @@ export class SpanWriter {
     };
     for (const [projectId, items] of byProject) {
       const resolved = await timed('resolve', 'resolve lineage', () => this.resolver.resolve(projectId, items));
+      await timed('resolve', 'classify prompts', () => this.markRegistration(projectId, resolved));
       await timed('spans', 'write spans', () => this.o.spans.writeSpans(projectId, resolved.spans, `${projectId}/${token}`));
       await timed('fixups', 'apply lineage fixups', () => this.o.spans.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`));
       const edges = collectEdges(resolved);
@@ -280,6 +283,26 @@ export class SpanWriter {
       totalMs: Math.round(performance.now() - t0),
       ...Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}Ms`, Math.round(v)])),
     });
+  }
+
+  private readonly registrationCache = new Map<string, { status: string; until: number }>();
+
+  /** Marks each span's prompt as registered or not; answers are cached briefly (registrations are rare). */
+  private async markRegistration(projectId: string, resolved: ResolvedBatch): Promise<void> {
+    const classify = this.o.classifyPrompt;
+    if (!classify) return;
+    const now = Date.now();
+    const statusOf = async (p: { name: string; version: string; templateHash: string }) => {
+      const key = JSON.stringify([projectId, p.name, p.version, p.templateHash]);
+      const hit = this.registrationCache.get(key);
+      if (hit && hit.until > now) return hit.status;
+      const status = await classify(projectId, p);
+      if (this.registrationCache.size > 10_000) this.registrationCache.clear();
+      this.registrationCache.set(key, { status, until: now + 30_000 });
+      return status;
+    };
+    for (const s of resolved.spans) if (s.resolved.prompt) s.registration = await statusOf(s.resolved.prompt);
+    for (const f of resolved.fixups) if (f.resolved.prompt) f.registration = await statusOf(f.resolved.prompt);
   }
 
   /** One record the stores refuse: keep it whole on disk, and store each span that they take. */

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { Spool } from '../collector/spool.ts';
 import { SpanWriter } from '../collector/writer.ts';
 import { createApp } from './api/app.ts';
-import { emptyPromptCatalog } from './api/controllers/provenance.ts';
+import { RegistryService } from './registry/registry-service.ts';
+import type { Registry } from './storage/registry.ts';
+import { SqliteRegistry } from './storage/sqlite/sqlite-registry.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { ClickHouseServerExecutor } from './storage/clickhouse/server-executor.ts';
@@ -21,6 +23,12 @@ import { SqliteLineageGraph } from './storage/sqlite/sqlite-lineage-graph.ts';
 
 export const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
 
+/** Neo4j holds the registry beside the graph, on the graph's connection settings. */
+async function openNeo4jRegistry(settings: { url: string; user: string; password: string }, _graph: LineageGraph): Promise<Registry> {
+  const { Neo4jRegistry } = await import('./storage/neo4j/neo4j-registry.ts');
+  return Neo4jRegistry.connect(settings);
+}
+
 export interface RunningPromptline {
   url: string;
   dataDir: string;
@@ -35,17 +43,26 @@ export interface RunningPromptline {
  * Backends are chosen by configuration alone: a ClickHouse server when CLICKHOUSE_URL is set, else
  * the engine in-process; Neo4j when NEO4J_URL is set, else SQLite. Code above the ports never knows.
  */
-async function openStores(config: Config): Promise<{ spans: SpanStore; graph: LineageGraph }> {
+async function openStores(config: Config): Promise<Stores> {
   const spans = config.clickhouseUrl
     ? new ClickHouseSpanStore(await ClickHouseServerExecutor.connect(config.clickhouseUrl))
     : new ClickHouseSpanStore(new ChdbExecutor(join(config.dataDir, 'clickhouse')));
   try {
-    const graph = config.neo4j ? await Neo4jLineageGraph.connect(config.neo4j) : new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite'));
-    return { spans, graph };
+    if (config.neo4j) {
+      const graph = await Neo4jLineageGraph.connect(config.neo4j);
+      return { spans, graph, registry: await openNeo4jRegistry(config.neo4j, graph) };
+    }
+    return { spans, graph: new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite')), registry: new SqliteRegistry(join(config.dataDir, 'registry.sqlite')) };
   } catch (err) {
     await spans.close();
     throw err;
   }
+}
+
+interface Stores {
+  spans: SpanStore;
+  graph: LineageGraph;
+  registry: Registry;
 }
 
 /** One process per data directory: a second one would corrupt the embedded stores. */
@@ -87,20 +104,22 @@ function isAlive(pid: number): boolean {
 export async function startPromptline(config: Config, logger: Logger): Promise<RunningPromptline> {
   mkdirSync(config.dataDir, { recursive: true });
   const unlock = lockDataDir(config.dataDir);
-  let stores: { spans: SpanStore; graph: LineageGraph };
+  let stores: Stores;
   try {
     stores = await openStores(config);
   } catch (err) {
     unlock();
     throw err;
   }
-  const { spans, graph } = stores;
+  const { spans, graph, registry } = stores;
   try {
     await spans.migrate();
     await graph.migrate();
+    await registry.migrate();
   } catch (err) {
     await spans.close();
     await graph.close();
+    await registry.close();
     unlock();
     throw err;
   }
@@ -113,7 +132,9 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     logger,
     onDurable: (position, attachment) => writer!.enqueue(position, attachment as never),
   });
+  const registryService = new RegistryService({ registry, graph, logger });
   writer = new SpanWriter({
+    classifyPrompt: async (projectId, prompt) => (await registryService.registrationStatus(projectId, prompt)).status,
     spool,
     spans,
     graph,
@@ -126,7 +147,18 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
   if (recovered > 0) logger.info('spool: replaying requests not yet in the stores', { records: recovered });
   writer.start();
 
-  const app = createApp({ version: VERSION, logger, spans, graph, spool, writer, catalog: emptyPromptCatalog, receiverMaxInFlightBytes: config.receiver.maxInFlightBytes });
+  const app = createApp({
+    version: VERSION,
+    logger,
+    spans,
+    graph,
+    spool,
+    writer,
+    registry,
+    registryService,
+    catalog: registryService,
+    receiverMaxInFlightBytes: config.receiver.maxInFlightBytes,
+  });
   const server: Server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -152,6 +184,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
       if (!drained) logger.warn('shutdown: the stores did not take everything in time; the rest stays in the spool for the next start');
       await spans.close();
       await graph.close();
+      await registry.close();
       unlock();
     })());
 

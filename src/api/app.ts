@@ -11,6 +11,9 @@ import { buildOpenApiDocument } from './openapi.ts';
 import { projectOf } from './project.ts';
 import { createHealthRouter } from './routers/health.ts';
 import { createProvenanceRouter } from './routers/provenance.ts';
+import { createRegistryRouter } from './routers/registry.ts';
+import type { RegistryService } from '../registry/registry-service.ts';
+import type { Registry } from '../storage/registry.ts';
 
 export interface AppDeps {
   version: string;
@@ -20,6 +23,8 @@ export interface AppDeps {
   spool: Spool;
   writer: SpanWriter;
   catalog: PromptCatalog;
+  registry: Registry;
+  registryService: RegistryService;
   receiverMaxInFlightBytes: number;
 }
 
@@ -36,6 +41,8 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(createReceiverRouter({ spool: deps.spool, logger: deps.logger, projectOf, maxInFlightBytes: deps.receiverMaxInFlightBytes }));
   app.use(createProvenanceRouter({ spans: deps.spans, catalog: deps.catalog }));
+  app.use('/v1/prompts', express.json({ limit: '2mb', strict: true }));
+  app.use(createRegistryRouter(deps.registryService));
 
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { aliasName, moveAliasBody, promptName, registerVersionBody } from '../registry/names.ts';
+import * as r from './registry-schemas.ts';
 import * as s from './schemas.ts';
 
 // The OpenAPI 3.1 document, generated from the same zod schemas the routers validate with.
@@ -14,6 +16,87 @@ function queryParameters(schema: z.ZodObject) {
     description: (field as z.ZodType).description,
     schema: z.toJSONSchema(field as z.ZodType, { io: 'input', unrepresentable: 'any' }),
   }));
+}
+
+const schema = (z0: z.ZodType, io: 'input' | 'output' = 'output') => z.toJSONSchema(z0, { io, unrepresentable: 'any' });
+const body = (z0: z.ZodType) => ({ required: true, content: { 'application/json': { schema: schema(z0, 'input') } } });
+const nameParam = { name: 'name', in: 'path', required: true, description: 'The prompt name.', schema: schema(promptName, 'input') };
+const aliasParam = { name: 'alias', in: 'path', required: true, description: 'The alias, e.g. production.', schema: schema(aliasName, 'input') };
+const versionParam = { name: 'version', in: 'path', required: true, description: 'A version number, or latest.', schema: { oneOf: [{ type: 'integer', minimum: 1 }, { const: 'latest' }] } };
+const q = (name: string, description: string, type = 'string', required = false) => ({ name, in: 'query', required, description, schema: { type } });
+const pageParams = [q('limit', 'At most this many (1–500, default 50).', 'integer'), q('offset', 'Skip this many.', 'integer')];
+const errors = (...codes: Array<[string, string]>) => Object.fromEntries(codes.map(([c, d]) => [c, errorResponse(d)]));
+
+function registryPaths() {
+  return {
+    '/v1/prompts': {
+      get: { summary: 'List registered prompts', parameters: pageParams, responses: { '200': { description: 'Prompts', ...json(r.promptListAnswer) } } },
+    },
+    '/v1/prompts/resolve': {
+      get: {
+        summary: 'Resolve a prompt URI (prompts:/name/3, prompts:/name@production, prompts:/name@latest)',
+        parameters: [q('uri', 'The prompt URI.', 'string', true), q('key', 'A user or session id: picks the arm of an alias that splits traffic.'), q('at', 'Resolve the alias as it was at this ISO-8601 time.')],
+        responses: { '200': { description: 'The version', ...json(r.resolveAnswer) }, ...errors(['400', 'A malformed URI, or a split alias without a key'], ['404', 'Unknown prompt, version or alias']) },
+      },
+    },
+    '/v1/prompts/{name}/versions': {
+      post: {
+        summary: 'Register a new version (its number is assigned: 1, 2, 3 …)',
+        parameters: [nameParam],
+        requestBody: body(registerVersionBody),
+        responses: { '201': { description: 'Registered', ...json(r.promptVersionAnswer) }, ...errors(['400', 'Invalid name, empty or oversize template, no commit message'], ['404', 'Unknown base version']) },
+      },
+      get: { summary: 'List versions, newest first', parameters: [nameParam, ...pageParams], responses: { '200': { description: 'Versions', ...json(r.versionListAnswer) } } },
+    },
+    '/v1/prompts/{name}/versions/{version}': {
+      get: { summary: 'One version', parameters: [nameParam, versionParam], responses: { '200': { description: 'The version', ...json(r.promptVersionAnswer) }, ...errors(['404', 'Unknown prompt or version']) } },
+      put: { summary: 'Refused: versions are immutable', parameters: [nameParam, versionParam], responses: errors(['405', 'Versions are immutable']) },
+      patch: { summary: 'Refused: versions are immutable', parameters: [nameParam, versionParam], responses: errors(['405', 'Versions are immutable']) },
+      delete: { summary: 'Refused: versions are immutable', parameters: [nameParam, versionParam], responses: errors(['405', 'Versions are immutable']) },
+    },
+    '/v1/prompts/{name}/versions/{version}/render': {
+      post: {
+        summary: 'Render a version with {{variables}}',
+        parameters: [nameParam, versionParam],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { variables: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } } } } } } },
+        responses: { '200': { description: 'Rendered', ...json(r.renderAnswer) }, ...errors(['400', 'A variable the template uses is missing'], ['404', 'Unknown prompt or version']) },
+      },
+    },
+    '/v1/prompts/{name}/diff': {
+      get: {
+        summary: 'Difference between two versions (unified diff; per message for chat templates)',
+        parameters: [nameParam, q('from', 'Version number', 'integer', true), q('to', 'Version number', 'integer', true)],
+        responses: { '200': { description: 'The diff', ...json(r.diffAnswer) }, ...errors(['404', 'Unknown prompt or version']) },
+      },
+    },
+    '/v1/prompts/{name}/aliases': {
+      get: { summary: 'Aliases and where they point', parameters: [nameParam], responses: { '200': { description: 'Aliases', ...json(r.aliasListAnswer) } } },
+    },
+    '/v1/prompts/{name}/aliases/{alias}': {
+      put: {
+        summary: 'Set or move an alias to a version, or to a weighted split over versions',
+        parameters: [nameParam, aliasParam],
+        requestBody: body(moveAliasBody),
+        responses: { '200': { description: 'The move, as recorded', ...json(r.aliasMoveAnswer) }, ...errors(['400', 'Invalid alias, weights or body'], ['404', 'Unknown prompt or version'], ['409', 'The alias moved meanwhile (expectSeq)']) },
+      },
+      get: {
+        summary: 'Where an alias points, now or at a time; the version a key gets from a split',
+        parameters: [nameParam, { ...aliasParam, schema: { type: 'string' }, description: 'The alias, or latest.' }, q('at', 'An ISO-8601 time: where the alias pointed then.'), q('key', 'A user or session id for a split.')],
+        responses: { '200': { description: 'The alias', ...json(r.aliasAnswer) }, ...errors(['404', 'Unknown alias, or the alias did not exist at that time']) },
+      },
+    },
+    '/v1/prompts/{name}/aliases/{alias}/history': {
+      get: { summary: 'Every move of an alias: who, when, from, to, why', parameters: [nameParam, aliasParam], responses: { '200': { description: 'Moves, oldest first', ...json(r.aliasHistoryAnswer) }, ...errors(['404', 'Unknown alias']) } },
+    },
+    '/v1/prompts/{name}/aliases/{alias}/rollback': {
+      post: {
+        summary: 'Move the alias back to where it pointed before its last move (recorded as a move)',
+        parameters: [nameParam, aliasParam],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } } } } },
+        responses: { '200': { description: 'The move', ...json(r.aliasMoveAnswer) }, ...errors(['404', 'Unknown alias'], ['409', 'Nothing to roll back to']) },
+      },
+    },
+  };
 }
 
 export function buildOpenApiDocument(version: string) {
@@ -69,6 +152,7 @@ export function buildOpenApiDocument(version: string) {
           },
         },
       },
+      ...registryPaths(),
       '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Alive', ...json(s.healthAnswer) } } } },
       '/readyz': {
         get: {

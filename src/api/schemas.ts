@@ -21,7 +21,10 @@ export const promptLineage = z
     version: z.union([z.number().int(), z.string()]).nullable().describe('The prompt version; a number where the app sent one.'),
     alias: z.string().nullable().describe('The alias the app asked for (e.g. production), if it said.'),
     templateHash: z.string().nullable().describe('sha256 of the template text, hex.'),
-    registered: z.boolean().describe('Whether this version is in the prompt registry.'),
+    registered: z.boolean().describe('Whether the prompt the app sent is a registered version (name, version and template).'),
+    registration: z
+      .enum(['registered', 'template_mismatch', 'unregistered'])
+      .describe('template_mismatch: the version is registered, but the app sent another template (a local fallback or an unregistered edit).'),
     commitMessage: z.string().nullable(),
     author: z.string().nullable(),
   })

@@ -1,7 +1,7 @@
 // The lineage graph holds entities and the edges between them, not one node per span.
 // Per-response facts stay in the span store; the graph says which entities touched which.
 
-export const ENTITY_KINDS = ['Prompt', 'PromptVersion', 'Alias', 'Model', 'Dataset', 'App', 'AppVersion', 'EvalRun', 'Actor'] as const;
+export const ENTITY_KINDS = ['Prompt', 'PromptVersion', 'Alias', 'AliasMove', 'Model', 'Dataset', 'App', 'AppVersion', 'EvalRun', 'Actor'] as const;
 export type EntityKind = (typeof ENTITY_KINDS)[number];
 
 export const EDGE_KINDS = [
@@ -11,6 +11,12 @@ export const EDGE_KINDS = [
   'RAN_ON', // PromptVersion -> Model
   'CALLS', // AppVersion -> Model
   'FEEDS', // Dataset -> PromptVersion
+  'DERIVED_FROM', // PromptVersion -> the PromptVersion it was registered from
+  'POINTS_TO', // Alias -> PromptVersion: where the registry says the alias points (or pointed)
+  'MOVED', // AliasMove -> Alias
+  'MOVED_TO', // AliasMove -> PromptVersion
+  'MOVED_FROM', // AliasMove -> PromptVersion
+  'MADE', // Actor -> PromptVersion, Actor -> AliasMove
 ] as const;
 export type EdgeKind = (typeof EDGE_KINDS)[number];
 

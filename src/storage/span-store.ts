@@ -17,6 +17,8 @@ export interface SpanLineage {
   timestamp: string;
   durationNs: string;
   lineage: ResolvedLineage;
+  /** What the collector found when it stored the span: registered, template_mismatch, unregistered, or '' (no prompt). */
+  registration: string;
 }
 
 export interface StoredSpanDetail extends SpanLineage {

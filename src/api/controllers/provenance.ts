@@ -8,6 +8,8 @@ import type { ProvenanceAnswer, ProvenanceRecord, TraceAnswer } from '../schemas
 export interface RegisteredPromptVersion {
   commitMessage: string | null;
   author: string | null;
+  /** registered: name, version and template match a registered version; template_mismatch: the version is registered with another template. */
+  status: 'registered' | 'template_mismatch';
 }
 
 /** What the registry knows of a prompt version; null when it is not registered. */
@@ -45,7 +47,8 @@ async function toRecord(deps: ProvenanceDeps, projectId: string, s: SpanLineage)
           version: versionValue(l.prompt.version),
           alias: orNull(l.prompt.alias),
           templateHash: orNull(l.prompt.templateHash),
-          registered: registered !== null,
+          registered: registered?.status === 'registered',
+          registration: registered?.status ?? 'unregistered',
           commitMessage: registered?.commitMessage ?? null,
           author: registered?.author ?? null,
         }

@@ -2,11 +2,13 @@ import { Router } from 'express';
 import type { Spool } from '../../../collector/spool.ts';
 import type { SpanWriter } from '../../../collector/writer.ts';
 import type { LineageGraph } from '../../storage/lineage-graph.ts';
+import type { Registry } from '../../storage/registry.ts';
 import type { SpanStore } from '../../storage/span-store.ts';
 
 export interface HealthDeps {
   spans: SpanStore;
   graph: LineageGraph;
+  registry: Registry;
   spool: Spool;
   writer: SpanWriter;
 }
@@ -19,13 +21,13 @@ export function createHealthRouter(deps: HealthDeps): Router {
   });
   // Readiness: the stores answer, and the spool and writer say how far behind they are.
   router.get('/readyz', async (_req, res) => {
-    const [spans, graph] = await Promise.all([deps.spans.ping(), deps.graph.ping()]);
+    const [spans, graph, registry] = await Promise.all([deps.spans.ping(), deps.graph.ping(), deps.registry.ping()]);
     const store = (backend: string, p: Awaited<ReturnType<SpanStore['ping']>>) =>
       p.ok ? { backend, ok: true } : { backend, ok: false, error: p.error.message };
-    const ready = spans.ok && graph.ok;
+    const ready = spans.ok && graph.ok && registry.ok;
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ready' : 'degraded',
-      stores: { spans: store(deps.spans.backend, spans), graph: store(deps.graph.backend, graph) },
+      stores: { spans: store(deps.spans.backend, spans), graph: store(deps.graph.backend, graph), registry: store(deps.registry.backend, registry) },
       spool: deps.spool.stats(),
       writer: deps.writer.stats(),
     });

@@ -11,7 +11,7 @@ import { encodeSpanRow, SPAN_COLUMNS } from './span-rows.ts';
 const LINEAGE_SELECT = `
   TraceId, SpanId, ParentSpanId, SpanName, ServiceName,
   toString(Timestamp) AS Ts, toString(Duration) AS Dur,
-  PromptName, PromptVersion, PromptAlias, PromptTemplateHash, PromptSpanId,
+  PromptName, PromptVersion, PromptAlias, PromptTemplateHash, PromptSpanId, PromptRegistration,
   ModelProvider, ModelName, ResponseId, DatasetIds, AppName, AppVersion, ConversationId,
   LineageOwnMask, LineageRevision, toString(toUnixTimestamp64Milli(Timestamp)) AS StartMs`;
 
@@ -28,6 +28,7 @@ interface LineageRow {
   PromptAlias: string;
   PromptTemplateHash: string;
   PromptSpanId: string;
+  PromptRegistration: string;
   ModelProvider: string;
   ModelName: string;
   ResponseId: string;
@@ -69,6 +70,7 @@ function toSpanLineage(r: LineageRow): SpanLineage {
     timestamp: toIso(r.Ts),
     durationNs: r.Dur,
     lineage: lineageOf(r),
+    registration: r.PromptRegistration,
   };
 }
 
@@ -76,11 +78,11 @@ const toMap = (o: Record<string, string>): Map<string, string> => new Map(Object
 
 const FIXUP_STRUCTURE =
   'TraceId String, SpanId String, PromptName String, PromptVersion String, PromptAlias String, PromptTemplateHash String, ' +
-  'PromptSpanId String, ModelProvider String, ModelName String, DatasetIds Array(String), AppName String, AppVersion String, ConversationId String, ' +
+  'PromptSpanId String, PromptRegistration String, ModelProvider String, ModelName String, DatasetIds Array(String), AppName String, AppVersion String, ConversationId String, ' +
   'LineageOwnMask UInt8, LineageRevision UInt32';
 
 const FIXED_COLUMNS = new Set([
-  'PromptName', 'PromptVersion', 'PromptAlias', 'PromptTemplateHash', 'PromptSpanId', 'ModelProvider', 'ModelName',
+  'PromptName', 'PromptVersion', 'PromptAlias', 'PromptTemplateHash', 'PromptSpanId', 'PromptRegistration', 'ModelProvider', 'ModelName',
   'DatasetIds', 'AppName', 'AppVersion', 'ConversationId', 'LineageOwnMask', 'LineageRevision',
 ]);
 
@@ -128,6 +130,7 @@ export class ClickHouseSpanStore implements SpanStore {
           PromptAlias: f.resolved.prompt?.alias ?? '',
           PromptTemplateHash: f.resolved.prompt?.templateHash ?? '',
           PromptSpanId: f.resolved.promptSpanId,
+          PromptRegistration: f.resolved.prompt ? (f.registration ?? '') : '',
           ModelProvider: f.resolved.model?.provider ?? '',
           ModelName: f.resolved.model?.name ?? '',
           DatasetIds: f.resolved.datasetIds,

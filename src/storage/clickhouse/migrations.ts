@@ -107,6 +107,14 @@ export const MIGRATIONS: Migration[] = [
       WHERE ResponseId != ''`,
     ],
   },
+  {
+    version: 2,
+    name: 'whether the prompt a span carries is a registered version',
+    statements: [
+      // '' (no prompt), registered, template_mismatch (registered with another template), unregistered
+      `ALTER TABLE otel_traces ADD COLUMN IF NOT EXISTS PromptRegistration LowCardinality(String) DEFAULT '' AFTER PromptSpanId`,
+    ],
+  },
 ];
 
 const LEDGER = `CREATE TABLE IF NOT EXISTS promptline_schema_migrations (

@@ -10,7 +10,7 @@ export const SPAN_COLUMNS = [
   'ResourceAttributes', 'ScopeName', 'ScopeVersion', 'SpanAttributes', 'Duration', 'StatusCode', 'StatusMessage',
   'Events.Timestamp', 'Events.Name', 'Events.Attributes',
   'Links.TraceId', 'Links.SpanId', 'Links.TraceState', 'Links.Attributes',
-  'ProjectId', 'PromptName', 'PromptVersion', 'PromptAlias', 'PromptTemplateHash', 'PromptSpanId',
+  'ProjectId', 'PromptName', 'PromptVersion', 'PromptAlias', 'PromptTemplateHash', 'PromptSpanId', 'PromptRegistration',
   'ModelProvider', 'ModelName', 'ResponseId', 'DatasetIds', 'AppName', 'AppVersion', 'ConversationId',
   'LineageOwnMask', 'LineageRevision',
 ] as const;
@@ -71,6 +71,7 @@ export function encodeSpanRow(projectId: string, r: ResolvedSpan): string {
     ',"PromptAlias":' + q(l.prompt?.alias ?? '') +
     ',"PromptTemplateHash":' + q(l.prompt?.templateHash ?? '') +
     ',"PromptSpanId":' + q(l.promptSpanId) +
+    ',"PromptRegistration":' + q(l.prompt ? (r.registration ?? '') : '') +
     ',"ModelProvider":' + q(l.model?.provider ?? '') +
     ',"ModelName":' + q(l.model?.name ?? '') +
     ',"ResponseId":' + q(l.responseId) +

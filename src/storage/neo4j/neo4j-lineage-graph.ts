@@ -141,8 +141,9 @@ export class Neo4jLineageGraph implements LineageGraph {
         fromParts: [...e.from.parts],
         toKey: entityKey(e.to.parts),
         toParts: [...e.to.parts],
-        first: Math.trunc(e.firstSeenMs),
-        last: Math.trunc(e.lastSeenMs),
+        // Integers, not the floats the driver makes of plain numbers.
+        first: neo4j.int(Math.trunc(e.firstSeenMs)),
+        last: neo4j.int(Math.trunc(e.lastSeenMs)),
       });
     }
     // One transaction: a batch's edges land together or not at all, and a retry repeats them whole.

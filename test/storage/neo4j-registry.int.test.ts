@@ -1,0 +1,21 @@
+import { describe, it } from 'vitest';
+import { Neo4jRegistry } from '../../src/storage/neo4j/neo4j-registry.ts';
+import { describeRegistryContract } from '../contract/registry.contract.ts';
+import { neo4jFromEnv } from '../helpers/neo4j.ts';
+
+// The registry contract on a real Neo4j server: the one `npm test` starts (test/global-setup.ts),
+// or the one NEO4J_URL names (npm run services:up). The contract names its own projects per run.
+const neo4j = neo4jFromEnv();
+
+if (neo4j.settings) {
+  const settings = neo4j.settings;
+  describeRegistryContract(`Neo4j (${settings.url})`, async () => {
+    const registry = await Neo4jRegistry.connect(settings);
+    return { registry, cleanup: () => registry.close() };
+  });
+} else {
+  console.log(`registry contract on Neo4j: skipped: ${neo4j.skipReason}`);
+  describe('registry contract: Neo4j', () => {
+    it.skip(`skipped: ${neo4j.skipReason}`, () => {});
+  });
+}
