@@ -1,8 +1,15 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { aliasCommand } from './cli/alias.ts';
+import { CliError, UsageError } from './cli/http.ts';
+import { promptsCommand } from './cli/prompts.ts';
 import { loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { createJsonLogger } from './logger.ts';
-import { startPromptline, VERSION } from './server.ts';
+
+// The server (and its stores) is loaded only by `serve`: the other commands are HTTP clients of a
+// running server and start without it.
+const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
 
 const USAGE = `promptline ${VERSION}
 
@@ -10,10 +17,23 @@ Usage:
   promptline serve      Run the OTLP receiver and the API on one port (PORT, default 4318)
   promptline version    Print the version
 
+Prompt registry (an HTTP client of a running server: --url or PROMPTLINE_URL, default http://127.0.0.1:4318):
+  promptline prompts register NAME (--file PATH | --text TEXT | --chat PATH) -m MESSAGE [--tag T]… [--base N]
+  promptline prompts get URI-or-NAME [--key K] [--at ISO-TIME]
+  promptline prompts list [NAME]
+  promptline prompts diff NAME FROM TO
+  promptline alias set NAME ALIAS (VERSION | --split V:W,V:W…) --reason R
+  promptline alias history NAME ALIAS
+  promptline alias rollback NAME ALIAS --reason R
+  Each takes --json (print the API's answer) and --url; "promptline prompts --help" and
+  "promptline alias --help" say more. PROMPTLINE_API_KEY, when set, is sent as a bearer token.
+  Exit codes: 0 done, 1 the server refused or could not be reached, 2 a usage error.
+
 Configuration comes from the environment: PORT, HOST (default 127.0.0.1), PROMPTLINE_DATA_DIR
 (default ./.promptline), PROMPTLINE_LOG_LEVEL, PROMPTLINE_SPOOL_MAX_BYTES. See README.md.`;
 
 async function serve(): Promise<void> {
+  const { startPromptline } = await import('./server.ts');
   const started = performance.now();
   const config = loadConfig();
   const logger = createJsonLogger(config.logLevel);
@@ -48,11 +68,27 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/** A client command: a failure that is not a CliError is a defect, reported as one line plus its stack. */
+async function client(run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command] = argv;
   switch (command) {
     case 'serve':
       return serve();
+    case 'prompts':
+    case 'prompt':
+      return client(() => promptsCommand(argv.slice(1)));
+    case 'alias':
+    case 'aliases':
+      return client(() => aliasCommand(argv.slice(1)));
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);
@@ -70,6 +106,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof CliError) {
+    process.stderr.write(`promptline: ${err.message}\n`);
+    if (err instanceof UsageError && err.usage) process.stderr.write(`\n${err.usage}\n`);
+    process.exitCode = err.exitCode;
+    return;
+  }
   if (err instanceof ConfigError) process.stderr.write(`promptline: ${err.message}\n`);
   else if ((err as NodeJS.ErrnoException)?.code === 'EADDRINUSE') process.stderr.write(`promptline: the port is in use: ${(err as Error).message}\n`);
   else process.stderr.write(`promptline: failed to start: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
@@ -20,6 +20,7 @@ export const envSchema = z
     PROMPTLINE_DATA_DIR: z.string().trim().min(1).default('./.promptline'),
     PROMPTLINE_API_KEY: z.string().min(16, 'PROMPTLINE_API_KEY must be at least 16 characters').optional(),
     PROMPTLINE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    PROMPTLINE_SPOOL_DIR: z.string().trim().min(1).optional(),
     PROMPTLINE_SPOOL_MAX_BYTES: positiveInt.default(1024 * 1024 * 1024),
     PROMPTLINE_SPOOL_SEGMENT_BYTES: positiveInt.default(64 * 1024 * 1024),
     PROMPTLINE_RECEIVER_MAX_INFLIGHT_BYTES: positiveInt.default(256 * 1024 * 1024),
@@ -45,7 +46,7 @@ export interface Config {
   dataDir: string;
   apiKey: string | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  spool: { maxBytes: number; segmentBytes: number };
+  spool: { dir: string; maxBytes: number; segmentBytes: number };
   receiver: { maxInFlightBytes: number };
   writer: { batchMaxSpans: number; flushIntervalMs: number };
   clickhouseUrl: string | undefined;
@@ -66,7 +67,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.PROMPTLINE_DATA_DIR),
     apiKey: e.PROMPTLINE_API_KEY,
     logLevel: e.PROMPTLINE_LOG_LEVEL,
-    spool: { maxBytes: e.PROMPTLINE_SPOOL_MAX_BYTES, segmentBytes: e.PROMPTLINE_SPOOL_SEGMENT_BYTES },
+    spool: {
+      dir: e.PROMPTLINE_SPOOL_DIR ? resolve(e.PROMPTLINE_SPOOL_DIR) : join(resolve(e.PROMPTLINE_DATA_DIR), 'spool'),
+      maxBytes: e.PROMPTLINE_SPOOL_MAX_BYTES,
+      segmentBytes: e.PROMPTLINE_SPOOL_SEGMENT_BYTES,
+    },
     receiver: { maxInFlightBytes: e.PROMPTLINE_RECEIVER_MAX_INFLIGHT_BYTES },
     writer: { batchMaxSpans: e.PROMPTLINE_BATCH_MAX_SPANS, flushIntervalMs: e.PROMPTLINE_FLUSH_INTERVAL_MS },
     clickhouseUrl: e.CLICKHOUSE_URL,

@@ -126,7 +126,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
 
   let writer: SpanWriter | undefined;
   const spool = await Spool.open({
-    dir: join(config.dataDir, 'spool'),
+    dir: config.spool.dir,
     maxBytes: config.spool.maxBytes,
     segmentBytes: config.spool.segmentBytes,
     logger,

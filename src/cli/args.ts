@@ -21,7 +21,8 @@ export function parse<O extends ParseArgsOptionsConfig>(args: string[], options:
     return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message.split('\n')[0]!, usage);
+    // parseArgs explains at length ("To specify a positional argument…"): its first sentence is enough.
+    if (code.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((err as Error).message.split(/\.\s|\n/)[0]!, usage);
     throw err;
   }
 }

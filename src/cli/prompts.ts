@@ -151,7 +151,7 @@ async function allPages<T>(fetchPage: (offset: number) => Promise<T[]>): Promise
   }
 }
 
-function targetText(t: AliasTarget | null): string {
+export function targetText(t: AliasTarget | null): string {
   if (!t) return 'none';
   if (t.split) return t.split.arms.map((a) => `v${a.version} ${a.weight}%`).join(' / ');
   return `v${t.version}`;
@@ -200,5 +200,3 @@ async function diff(args: string[]): Promise<void> {
   if (values.json) return printJson(d);
   print(d.unified);
 }
-
-export { targetText };

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { MethodNotAllowedError } from '../../errors.ts';
+import { MethodNotAllowedError, NotFoundError } from '../../errors.ts';
 import { aliasName, moveAliasBody, promptName, registerVersionBody, versionNumber } from '../../registry/names.ts';
 import type { RegistryService } from '../../registry/registry-service.ts';
 import { aliasStateAnswer, moveAnswer, resolveAnswerFor, variablesFrom, versionAnswer } from '../controllers/registry.ts';
@@ -38,6 +38,7 @@ export function createRegistryRouter(service: RegistryService): Router {
     const name = nameOf(req.params);
     const page = parseInput(pageQuery, req.query);
     const { versions, total } = await service.listVersions(projectOf(req), name, page);
+    if (total === 0) throw new NotFoundError(`prompt ${name} has no versions`);
     res.json({ name, total, versions: versions.map(versionAnswer) });
   });
 

@@ -9,8 +9,9 @@ import { exportRequest, jsonSpan, str } from '../helpers/otlp-payloads.ts';
 import { eventually, freePort, removeDir, startServer, type ServerUnderTest } from '../helpers/server.ts';
 
 // Neo4j goes away in the middle of ingest and comes back: the receiver keeps acknowledging (the
-// spool holds the requests), and once Neo4j is back the graph catches up with every edge of the
-// outage. This test runs a Neo4j server of its own, since it stops it.
+// spool holds the requests) until its spool is full, then answers 503 with Retry-After (never 500);
+// once Neo4j is back the graph catches up with every edge of the outage and the receiver takes
+// requests again by itself. This test runs a Neo4j server of its own, since it stops it.
 
 const why = whyNoLocalNeo4j();
 
@@ -38,29 +39,50 @@ describe.skipIf(why !== null)(`the lineage graph on Neo4j survives a Neo4j outag
     neo = new LocalNeo4j({ home, boltPort: await freePort(), heapMb: 512 });
     await neo.start();
     server = await startServer({
-      env: { NEO4J_URL: neo.url, NEO4J_USER: neo.user, NEO4J_PASSWORD: neo.password, PROMPTLINE_FLUSH_INTERVAL_MS: '20' },
+      env: {
+        NEO4J_URL: neo.url,
+        NEO4J_USER: neo.user,
+        NEO4J_PASSWORD: neo.password,
+        PROMPTLINE_FLUSH_INTERVAL_MS: '20',
+        // Room for about 60 requests: the outage fills it.
+        PROMPTLINE_SPOOL_MAX_BYTES: '64000',
+        PROMPTLINE_SPOOL_SEGMENT_BYTES: '16000',
+      },
     });
-    const counts = { sent: 0, acknowledged: 0, duringOutage: 0 };
-    const send = async (i: number, outage: boolean) => {
+    const counts = { sent: 0, acknowledged: 0, duringOutage: 0, refused503: 0 };
+    const acked = new Set<number>();
+    const send = async (i: number, outage: boolean): Promise<number> => {
       counts.sent++;
       const res = await fetch(`${server!.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request(i)) });
-      expect(res.status).toBe(200);
-      counts.acknowledged++;
-      if (outage) counts.duringOutage++;
+      await res.arrayBuffer();
+      expect([200, 503]).toContain(res.status);
+      if (res.status === 503) {
+        counts.refused503++;
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      } else {
+        counts.acknowledged++;
+        acked.add(i);
+        if (outage) counts.duringOutage++;
+      }
+      return res.status;
     };
 
     let i = 0;
-    for (; i < 20; i++) await send(i, false);
+    for (; i < 20; i++) expect(await send(i, false)).toBe(200);
     phase('killing Neo4j');
     await neo.kill(); // no goodbye: connections drop mid-stream
-    for (; i < 60; i++) await send(i, true);
+    // Until the spool is full (bounded: at most 300 requests).
+    for (let n = 0; n < 300 && counts.refused503 < 5; n++, i++) await send(i, true);
+    expect(counts.refused503).toBeGreaterThan(0);
     const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { status: string; writer: { lastError: string | null } };
     expect(ready.status).toBe('degraded');
     await eventually(async () => ((await (await fetch(`${server!.url}/readyz`)).json() as { writer: { lastError: string | null } }).writer.lastError ? true : undefined), 'the writer to report the outage');
     phase('starting Neo4j again');
     await neo.start();
     phase('Neo4j is back');
-    for (; i < 70; i++) await send(i, false);
+    // The receiver takes requests again once the writer has drained the spool into Neo4j.
+    await eventually(async () => ((await send(i++, false)) === 200 ? true : undefined), 'the receiver to take requests again', 120_000);
+    for (let n = 0; n < 10; n++, i++) await send(i, false);
 
     const graph = await Neo4jLineageGraph.connect({ url: neo.url, user: neo.user, password: neo.password });
     try {
@@ -68,7 +90,7 @@ describe.skipIf(why !== null)(`the lineage graph on Neo4j survives a Neo4j outag
         const ready = (await (await fetch(`${server!.url}/readyz`)).json()) as { writer: { queuedRecords: number } };
         if (ready.writer.queuedRecords > 0) return undefined;
         const gaps: number[] = [];
-        for (let v = 0; v < i; v++) {
+        for (const v of acked) {
           const feeds = await graph.edgesOf('default', entity('Dataset', `ds-${v}`), 'out');
           const ok = feeds.some((e) => e.rel === 'FEEDS' && e.to.parts[0] === 'outage-prompt' && e.to.parts[1] === String(v));
           if (!ok) gaps.push(v);
@@ -76,9 +98,13 @@ describe.skipIf(why !== null)(`the lineage graph on Neo4j survives a Neo4j outag
         return gaps.length === 0 ? gaps : undefined;
       }, 'the graph to catch up', 120_000);
       const ranOn = await graph.edgesOf('default', entity('PromptVersion', 'outage-prompt', '45'), 'out');
-      console.log(`neo4j outage: sent ${counts.sent}, acknowledged ${counts.acknowledged} (${counts.duringOutage} during the outage), prompt versions found in the graph ${i - missing.length} of ${i}`);
+      console.log(
+        `neo4j outage: sent ${counts.sent}, acknowledged ${counts.acknowledged} (${counts.duringOutage} during the outage), refused with 503 ${counts.refused503}, ` +
+          `acknowledged prompt versions found in the graph ${acked.size - missing.length} of ${acked.size}`,
+      );
       expect(missing).toEqual([]);
       expect(ranOn.map((e) => `${e.rel}:${e.to.parts.join('/')}`)).toContain('RAN_ON:/model-0');
+      expect(acked.has(45)).toBe(true);
     } finally {
       await graph.close();
     }
