@@ -6,7 +6,9 @@ import { StoreError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
 import type { LineageGraph } from '../src/storage/lineage-graph.ts';
 import type { SpanStore } from '../src/storage/span-store.ts';
+import { evaluationEdges, evaluationsOf } from './evaluations.ts';
 import { EdgeCollector } from './graph-edges.ts';
+import type { SpanAnalytics } from '../src/storage/span-analytics.ts';
 import { LineageResolver, type ResolvedBatch } from './lineage-resolver.ts';
 import { readOwnLineage } from './normalizer.ts';
 import { decodeJsonExport } from './otlp/decode-json.ts';
@@ -31,6 +33,8 @@ export interface WriterOptions {
   retry?: { initialMs: number; maxMs: number };
   /** Where records the stores refuse for good are kept, whole. */
   deadLetterDir: string;
+  /** Where evaluation results found on spans are written; without it, they stay span attributes only. */
+  analytics?: SpanAnalytics;
   /** Says whether a seen prompt is a registered version; without it, spans are not marked. */
   classifyPrompt?: (projectId: string, prompt: { name: string; version: string; templateHash: string }) => Promise<string>;
 }
@@ -271,7 +275,9 @@ export class SpanWriter {
       await timed('resolve', 'classify prompts', () => this.markRegistration(projectId, resolved));
       await timed('spans', 'write spans', () => this.o.spans.writeSpans(projectId, resolved.spans, `${projectId}/${token}`));
       await timed('fixups', 'apply lineage fixups', () => this.o.spans.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`));
-      const edges = collectEdges(resolved);
+      const evaluations = this.o.analytics ? evaluationsOf([...resolved.spans]) : [];
+      if (evaluations.length > 0) await timed('spans', 'write evaluations', () => this.o.analytics!.writeEvaluations(projectId, evaluations, `${projectId}/${token}/eval`));
+      const edges = [...collectEdges(resolved), ...evaluationEdges(evaluations)];
       await timed('edges', 'record lineage edges', () => this.o.graph.recordEdges(projectId, edges));
       written += resolved.spans.length;
       this.s.fixups += resolved.fixups.length;

@@ -14,6 +14,8 @@ import { Neo4jLineageGraph } from './storage/neo4j/neo4j-lineage-graph.ts';
 import type { Logger } from './logger.ts';
 import { ChdbExecutor } from './storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from './storage/clickhouse/clickhouse-span-store.ts';
+import { ClickHouseSpanAnalytics } from './storage/clickhouse/clickhouse-span-analytics.ts';
+import type { SpanAnalytics } from './storage/span-analytics.ts';
 import type { LineageGraph } from './storage/lineage-graph.ts';
 import type { SpanStore } from './storage/span-store.ts';
 import { SqliteLineageGraph } from './storage/sqlite/sqlite-lineage-graph.ts';
@@ -44,15 +46,15 @@ export interface RunningPromptline {
  * the engine in-process; Neo4j when NEO4J_URL is set, else SQLite. Code above the ports never knows.
  */
 async function openStores(config: Config): Promise<Stores> {
-  const spans = config.clickhouseUrl
-    ? new ClickHouseSpanStore(await ClickHouseServerExecutor.connect(config.clickhouseUrl))
-    : new ClickHouseSpanStore(new ChdbExecutor(join(config.dataDir, 'clickhouse')));
+  const exec = config.clickhouseUrl ? await ClickHouseServerExecutor.connect(config.clickhouseUrl) : new ChdbExecutor(join(config.dataDir, 'clickhouse'));
+  const spans = new ClickHouseSpanStore(exec);
+  const analytics = new ClickHouseSpanAnalytics(exec);
   try {
     if (config.neo4j) {
       const graph = await Neo4jLineageGraph.connect(config.neo4j);
-      return { spans, graph, registry: await openNeo4jRegistry(config.neo4j, graph) };
+      return { spans, analytics, graph, registry: await openNeo4jRegistry(config.neo4j, graph) };
     }
-    return { spans, graph: new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite')), registry: new SqliteRegistry(join(config.dataDir, 'registry.sqlite')) };
+    return { spans, analytics, graph: new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite')), registry: new SqliteRegistry(join(config.dataDir, 'registry.sqlite')) };
   } catch (err) {
     await spans.close();
     throw err;
@@ -61,6 +63,7 @@ async function openStores(config: Config): Promise<Stores> {
 
 interface Stores {
   spans: SpanStore;
+  analytics: SpanAnalytics;
   graph: LineageGraph;
   registry: Registry;
 }
@@ -111,7 +114,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     unlock();
     throw err;
   }
-  const { spans, graph, registry } = stores;
+  const { spans, analytics, graph, registry } = stores;
   try {
     await spans.migrate();
     await graph.migrate();
@@ -134,6 +137,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
   });
   const registryService = new RegistryService({ registry, graph, logger });
   writer = new SpanWriter({
+    analytics,
     classifyPrompt: async (projectId, prompt) => (await registryService.registrationStatus(projectId, prompt)).status,
     spool,
     spans,
@@ -156,6 +160,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     writer,
     registry,
     registryService,
+    analytics,
     catalog: registryService,
     receiverMaxInFlightBytes: config.receiver.maxInFlightBytes,
   });

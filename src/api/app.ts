@@ -14,6 +14,9 @@ import { createProvenanceRouter } from './routers/provenance.ts';
 import { createRegistryRouter } from './routers/registry.ts';
 import type { RegistryService } from '../registry/registry-service.ts';
 import type { Registry } from '../storage/registry.ts';
+import type { SpanAnalytics } from '../storage/span-analytics.ts';
+import { ImpactService } from '../impact/impact-service.ts';
+import { createImpactRouter } from './routers/impact.ts';
 
 export interface AppDeps {
   version: string;
@@ -25,6 +28,7 @@ export interface AppDeps {
   catalog: PromptCatalog;
   registry: Registry;
   registryService: RegistryService;
+  analytics: SpanAnalytics;
   receiverMaxInFlightBytes: number;
 }
 
@@ -42,6 +46,17 @@ export function createApp(deps: AppDeps): Express {
   app.use(createReceiverRouter({ spool: deps.spool, logger: deps.logger, projectOf, maxInFlightBytes: deps.receiverMaxInFlightBytes }));
   app.use(createProvenanceRouter({ spans: deps.spans, catalog: deps.catalog }));
   app.use('/v1/prompts', express.json({ limit: '2mb', strict: true }));
+  app.use('/v1/evaluations', express.json({ limit: '8mb', strict: true }));
+  const impact = new ImpactService({ analytics: deps.analytics, graph: deps.graph, registry: deps.registryService });
+  app.use(
+    createImpactRouter({
+      impact,
+      registry: deps.registryService,
+      analytics: deps.analytics,
+      graph: deps.graph,
+      report: { spans: deps.spans, analytics: deps.analytics, registry: deps.registryService, impact, version: deps.version },
+    }),
+  );
   app.use(createRegistryRouter(deps.registryService));
 
   app.use((req, res) => {

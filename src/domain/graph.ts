@@ -17,6 +17,8 @@ export const EDGE_KINDS = [
   'MOVED_TO', // AliasMove -> PromptVersion
   'MOVED_FROM', // AliasMove -> PromptVersion
   'MADE', // Actor -> PromptVersion, Actor -> AliasMove
+  'EVALUATED', // EvalRun -> PromptVersion
+  'EVALUATED_ON', // EvalRun -> Dataset
 ] as const;
 export type EdgeKind = (typeof EDGE_KINDS)[number];
 

@@ -115,6 +115,45 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE otel_traces ADD COLUMN IF NOT EXISTS PromptRegistration LowCardinality(String) DEFAULT '' AFTER PromptSpanId`,
     ],
   },
+  {
+    version: 3,
+    name: 'skip indexes for impact queries; evaluation results',
+    statements: [
+      `ALTER TABLE otel_traces ADD INDEX IF NOT EXISTS idx_dataset DatasetIds TYPE bloom_filter(0.01) GRANULARITY 1`,
+      `ALTER TABLE otel_traces ADD INDEX IF NOT EXISTS idx_model (ModelProvider, ModelName) TYPE set(256) GRANULARITY 4`,
+      `ALTER TABLE otel_traces ADD INDEX IF NOT EXISTS idx_app (AppName, AppVersion) TYPE set(256) GRANULARITY 4`,
+      `ALTER TABLE otel_traces ADD INDEX IF NOT EXISTS idx_alias (PromptName, PromptAlias) TYPE set(256) GRANULARITY 4`,
+      // Parts written before this migration get the new indexes too (a background mutation).
+      `ALTER TABLE otel_traces MATERIALIZE INDEX idx_dataset`,
+      `ALTER TABLE otel_traces MATERIALIZE INDEX idx_model`,
+      `ALTER TABLE otel_traces MATERIALIZE INDEX idx_app`,
+      `ALTER TABLE otel_traces MATERIALIZE INDEX idx_alias`,
+      // One row per evaluation result: from spans and span events (gen_ai.evaluation.*) or from
+      // POST /v1/evaluations. A result is unique by (run, the thing evaluated, scorer).
+      `CREATE TABLE IF NOT EXISTS promptline_evaluations (
+        ProjectId LowCardinality(String),
+        RunId String,
+        Scorer LowCardinality(String),
+        Score Nullable(Float64),
+        Label LowCardinality(String),
+        PromptName LowCardinality(String),
+        PromptVersion LowCardinality(String),
+        DatasetId LowCardinality(String),
+        ModelName LowCardinality(String),
+        AppName LowCardinality(String),
+        AppVersion LowCardinality(String),
+        ResponseId String,
+        TraceId String,
+        SpanId String,
+        ItemId String,
+        Timestamp DateTime64(9),
+        Source LowCardinality(String)
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(Timestamp)
+      ORDER BY (ProjectId, PromptName, PromptVersion, RunId, Scorer, TraceId, SpanId, ItemId)
+      SETTINGS non_replicated_deduplication_window = 10000`,
+    ],
+  },
 ];
 
 const LEDGER = `CREATE TABLE IF NOT EXISTS promptline_schema_migrations (

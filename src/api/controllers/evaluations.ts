@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { evaluationEdges } from '../../../collector/evaluations.ts';
+import { BadRequestError } from '../../errors.ts';
+import type { RegistryService } from '../../registry/registry-service.ts';
+import { parsePromptUri, type PromptRef } from '../../registry/uri.ts';
+import type { LineageGraph } from '../../storage/lineage-graph.ts';
+import type { EvaluationRow, SpanAnalytics } from '../../storage/span-analytics.ts';
+
+// Evaluation results posted by an evaluation harness: one run, one scorer, many results, all of one
+// prompt version (named by URI or name and version) and, optionally, one dataset.
+
+const id = z.string().trim().min(1).max(512);
+
+export const evaluationBody = z
+  .object({
+    runId: id,
+    scorer: id,
+    prompt: z.string().min(1).max(300).describe('prompts:/name/3, or a prompt name with version'),
+    version: z.number().int().min(1).optional(),
+    datasetId: id.optional(),
+    model: id.optional(),
+    results: z
+      .array(
+        z
+          .object({
+            score: z.number().finite().nullable().optional(),
+            label: z.string().max(256).optional(),
+            itemId: z.string().max(512).optional(),
+            responseId: z.string().max(512).optional(),
+            traceId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+            spanId: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+          })
+          .strict()
+          .refine((r) => r.score !== undefined || r.label !== undefined, 'a result has a score or a label'),
+      )
+      .min(1)
+      .max(10_000),
+  })
+  .strict();
+
+export async function recordEvaluations(
+  deps: { analytics: SpanAnalytics; graph: LineageGraph; registry: RegistryService },
+  projectId: string,
+  _actor: string,
+  body: z.infer<typeof evaluationBody>,
+) {
+  let ref: PromptRef;
+  if (body.prompt.startsWith('prompts:/')) ref = parsePromptUri(body.prompt);
+  else if (body.version !== undefined) ref = { name: body.prompt, version: body.version };
+  else throw new BadRequestError('name the prompt version evaluated: prompts:/name/3, or prompt with version');
+  const resolved = await deps.registry.resolve(projectId, ref);
+  const v = resolved.version;
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const rows: EvaluationRow[] = body.results.map((r, i) => ({
+    runId: body.runId,
+    scorer: body.scorer,
+    score: r.score ?? null,
+    label: r.label ?? '',
+    promptName: v.name,
+    promptVersion: String(v.version),
+    datasetId: body.datasetId ?? '',
+    modelName: body.model ?? '',
+    appName: '',
+    appVersion: '',
+    responseId: r.responseId ?? '',
+    traceId: r.traceId ?? '',
+    spanId: r.spanId ?? '',
+    itemId: r.itemId ?? String(i),
+    timestampNs: now,
+    source: 'api',
+  }));
+  await deps.analytics.writeEvaluations(projectId, rows, `api/${body.runId}/${body.scorer}/${now}`);
+  await deps.graph.recordEdges(projectId, evaluationEdges(rows));
+  const scores = rows.map((r) => r.score).filter((s): s is number => s !== null);
+  return {
+    runId: body.runId,
+    scorer: body.scorer,
+    prompt: { name: v.name, version: v.version },
+    datasetId: body.datasetId ?? null,
+    results: rows.length,
+    meanScore: scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null,
+  };
+}

@@ -1,0 +1,234 @@
+import { entity, entityKey, type Edge, type EntityRef } from '../domain/graph.ts';
+import type { AliasMove } from '../domain/prompt.ts';
+import { BadRequestError, NotFoundError } from '../errors.ts';
+import type { RegistryService } from '../registry/registry-service.ts';
+import { parsePromptUri } from '../registry/uri.ts';
+import type { LineageGraph, WalkHit } from '../storage/lineage-graph.ts';
+import type { EvaluationSummary, ImpactCursor, ImpactFacts, ImpactFilter, ImpactItem, SpanAnalytics } from '../storage/span-analytics.ts';
+
+// What else did it touch? An impact query starts from a prompt version, an alias move (from the
+// move until the next one), a dataset, a model or an app version. The span store counts and lists
+// the affected responses and groups them by app, service, conversation, prompt version, model and
+// dataset; the lineage graph, walked a bounded number of hops, names the path that connects each
+// affected entity to the start, and the versions derived from it.
+
+export interface ImpactQuery {
+  prompt?: string | undefined;
+  version?: number | undefined;
+  alias?: string | undefined;
+  move?: number | undefined;
+  dataset?: string | undefined;
+  model?: string | undefined;
+  provider?: string | undefined;
+  app?: string | undefined;
+  appVersion?: string | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  limit: number;
+  cursor?: string | undefined;
+  bucketSeconds?: number | undefined;
+}
+
+export interface PathStep {
+  from: { kind: string; parts: readonly string[] };
+  rel: string;
+  to: { kind: string; parts: readonly string[] };
+}
+
+/** How an affected entity is connected to the start: graph edges, or (when the graph has no path) the responses themselves. */
+export interface Connection {
+  via: 'graph' | 'responses';
+  path: PathStep[];
+}
+
+export type ImpactTarget =
+  | { kind: 'promptVersion'; name: string; version: number | string; registered: boolean; commitMessage: string | null; author: string | null }
+  | { kind: 'aliasMove'; name: string; alias: string; move: ReturnType<typeof moveView>; until: string | null; versions: number[] }
+  | { kind: 'dataset'; id: string }
+  | { kind: 'model'; name: string; provider: string | null }
+  | { kind: 'appVersion'; name: string; version: string };
+
+const MAX_WALK = 4;
+const BUCKETS = [60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400];
+
+export function moveView(m: AliasMove) {
+  return { seq: m.seq, at: m.at.toISOString(), actor: m.actor, reason: m.reason, from: m.from, to: m.to, rollback: m.rollback };
+}
+
+export function encodeCursor(c: ImpactCursor): string {
+  return Buffer.from(JSON.stringify([c.timestamp, c.traceId, c.spanId])).toString('base64url');
+}
+
+export function decodeCursor(s: string): ImpactCursor {
+  try {
+    const [timestamp, traceId, spanId] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as [string, string, string];
+    if (typeof timestamp !== 'string' || !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(timestamp) || !/^[0-9a-f]{32}$/.test(traceId) || !/^[0-9a-f]{16}$/.test(spanId)) throw new Error('shape');
+    return { timestamp, traceId, spanId };
+  } catch {
+    throw new BadRequestError('the cursor is not one this server gave out');
+  }
+}
+
+export class ImpactService {
+  private readonly analytics: SpanAnalytics;
+  private readonly graph: LineageGraph;
+  private readonly registry: RegistryService;
+
+  constructor(deps: { analytics: SpanAnalytics; graph: LineageGraph; registry: RegistryService }) {
+    this.analytics = deps.analytics;
+    this.graph = deps.graph;
+    this.registry = deps.registry;
+  }
+
+  async impact(projectId: string, q: ImpactQuery) {
+    const { filter, target, start, window } = await this.resolveTarget(projectId, q);
+    const from = window.from;
+    const to = window.to;
+    if (from >= to) throw new BadRequestError('from must be before to');
+    const bucketSeconds = q.bucketSeconds ?? pickBucket(from, to);
+    const w = { from, to, bucketSeconds };
+    const after = q.cursor ? decodeCursor(q.cursor) : null;
+    const [facts, items, evaluations, out, inbound, derived] = await Promise.all([
+      this.analytics.impactFacts(projectId, filter, w),
+      this.analytics.impactItems(projectId, filter, w, { limit: q.limit + 1, after }),
+      this.analytics.evaluationsFor(projectId, filter, w),
+      start ? this.graph.walk(projectId, start, { direction: 'out', maxDepth: MAX_WALK, limit: 5000 }) : Promise.resolve([]),
+      start ? this.graph.walk(projectId, start, { direction: 'in', maxDepth: MAX_WALK, limit: 5000 }) : Promise.resolve([]),
+      start && (start.kind === 'PromptVersion' || start.kind === 'AliasMove') ? this.derivedVersions(projectId, start) : Promise.resolve([]),
+    ]);
+    if (facts.responses === 0 && out.length === 0 && inbound.length === 0 && evaluations.length === 0 && !('registered' in target && target.registered) && target.kind !== 'aliasMove') {
+      throw new NotFoundError(`nothing has been seen of ${describe(target)}`);
+    }
+    const paths = new Map<string, WalkHit>();
+    for (const hit of [...out, ...inbound]) {
+      const key = `${hit.entity.kind}${entityKey(hit.entity.parts)}`;
+      const had = paths.get(key);
+      if (!had || hit.depth < had.depth) paths.set(key, hit);
+    }
+    const connect = (ref: EntityRef | null): Connection => {
+      const hit = ref ? paths.get(`${ref.kind}${entityKey(ref.parts)}`) : undefined;
+      if (hit) return { via: 'graph', path: hit.path.map(step) };
+      return { via: 'responses', path: [] };
+    };
+    const page = items.slice(0, q.limit);
+    const last = page.at(-1);
+    return {
+      target,
+      window: { from: from.toISOString(), to: to.toISOString() },
+      responses: {
+        count: facts.responses,
+        bucketSeconds,
+        histogram: facts.histogram,
+        items: page,
+        nextCursor: items.length > q.limit && last ? encodeCursor({ timestamp: last.timestamp, traceId: last.traceId, spanId: last.spanId }) : null,
+      },
+      apps: facts.apps.map((a) => ({ ...a, ...connect(entity('AppVersion', a.name, a.version)) })),
+      services: facts.services.map((s) => ({ ...s, via: 'responses' as const, path: [] })),
+      conversations: facts.conversations,
+      promptVersions: facts.promptVersions.map((p) => ({ ...p, ...connect(entity('PromptVersion', p.name, p.version)) })),
+      models: facts.models.map((m) => ({ ...m, ...connect(entity('Model', m.provider, m.name)) })),
+      datasets: facts.datasets.map((d) => ({ ...d, ...connect(entity('Dataset', d.id)) })),
+      evaluations: evaluations.map((e: EvaluationSummary) => ({ ...e, ...connect(entity('EvalRun', e.runId)) })),
+      derivedVersions: derived,
+      firstSeen: facts.firstSeen,
+      lastSeen: facts.lastSeen,
+    };
+  }
+
+  /** Versions registered from this one, directly or through others (bounded). */
+  private async derivedVersions(projectId: string, start: EntityRef) {
+    const roots: EntityRef[] = start.kind === 'PromptVersion' ? [start] : (await this.graph.edgesOf(projectId, start, 'out')).filter((e) => e.rel === 'MOVED_TO').map((e) => e.to);
+    const out: Array<{ name: string; version: string; depth: number; via: 'graph'; path: PathStep[] }> = [];
+    for (const root of roots) {
+      for (const hit of await this.graph.walk(projectId, root, { direction: 'in', maxDepth: MAX_WALK, rels: ['DERIVED_FROM'], limit: 1000 })) {
+        if (hit.entity.kind !== 'PromptVersion') continue;
+        out.push({ name: hit.entity.parts[0]!, version: hit.entity.parts[1]!, depth: hit.depth, via: 'graph', path: hit.path.map(step) });
+      }
+    }
+    return out.sort((a, b) => a.depth - b.depth || Number(a.version) - Number(b.version));
+  }
+
+  private async resolveTarget(projectId: string, q: ImpactQuery): Promise<{ filter: ImpactFilter; target: ImpactTarget; start: EntityRef | null; window: { from: Date; to: Date } }> {
+    const from = q.from ?? new Date(0);
+    const to = q.to ?? new Date(Date.now() + 3_600_000);
+    const given = [q.prompt !== undefined, q.dataset !== undefined, q.model !== undefined, q.app !== undefined].filter(Boolean).length;
+    if (given !== 1) throw new BadRequestError('start from exactly one of prompt (with version or alias), dataset, model, or app (with app_version)');
+
+    if (q.prompt !== undefined) {
+      let name = q.prompt;
+      let version = q.version;
+      let alias = q.alias;
+      if (name.startsWith('prompts:/')) {
+        const ref = parsePromptUri(name);
+        name = ref.name;
+        if (ref.version !== undefined) version = ref.version;
+        else alias = ref.alias;
+      }
+      if ((version === undefined) === (alias === undefined)) throw new BadRequestError('with prompt, give either version or alias');
+      if (alias === 'latest') version = (await this.registry.getVersion(projectId, name, 'latest')).version;
+      if (version !== undefined) {
+        const status = await this.registry.registrationStatus(projectId, { name, version: String(version), templateHash: '' });
+        return {
+          filter: { kind: 'promptVersion', name, version: String(version) },
+          target: { kind: 'promptVersion', name, version, registered: status.status === 'registered', commitMessage: status.version?.commitMessage ?? null, author: status.version?.author ?? null },
+          start: entity('PromptVersion', name, String(version)),
+          window: { from, to },
+        };
+      }
+      const history = await this.registry.aliasHistory(projectId, name, alias!);
+      const index = q.move === undefined ? history.length - 1 : history.findIndex((m) => m.seq === q.move);
+      if (index < 0) throw new NotFoundError(`alias ${alias} of prompt ${name} has no move ${q.move}`);
+      const move = history[index]!;
+      const next = history[index + 1];
+      const versions = move.to.split ? move.to.split.arms.map((a) => a.version) : [move.to.version!];
+      const moveFrom = new Date(Math.max(move.at.getTime(), from.getTime()));
+      const moveTo = next ? new Date(Math.min(next.at.getTime(), to.getTime())) : to;
+      return {
+        filter: { kind: 'aliasMove', name, alias: alias!, versions: versions.map(String), from: move.at, to: next?.at ?? null },
+        target: { kind: 'aliasMove', name, alias: alias!, move: moveView(move), until: next ? next.at.toISOString() : null, versions },
+        start: entity('AliasMove', name, alias!, String(move.seq)),
+        window: { from: moveFrom, to: moveTo > moveFrom ? moveTo : new Date(moveFrom.getTime() + 1) },
+      };
+    }
+    if (q.dataset !== undefined) return { filter: { kind: 'dataset', id: q.dataset }, target: { kind: 'dataset', id: q.dataset }, start: entity('Dataset', q.dataset), window: { from, to } };
+    if (q.model !== undefined) {
+      return {
+        filter: { kind: 'model', name: q.model, provider: q.provider },
+        target: { kind: 'model', name: q.model, provider: q.provider ?? null },
+        start: q.provider !== undefined ? entity('Model', q.provider, q.model) : null,
+        window: { from, to },
+      };
+    }
+    if (q.appVersion === undefined) throw new BadRequestError('with app, give app_version');
+    return { filter: { kind: 'appVersion', name: q.app!, version: q.appVersion }, target: { kind: 'appVersion', name: q.app!, version: q.appVersion }, start: entity('AppVersion', q.app!, q.appVersion), window: { from, to } };
+  }
+}
+
+function step(e: Edge): PathStep {
+  return { from: { kind: e.from.kind, parts: e.from.parts }, rel: e.rel, to: { kind: e.to.kind, parts: e.to.parts } };
+}
+
+function describe(t: ImpactTarget): string {
+  switch (t.kind) {
+    case 'promptVersion':
+      return `prompt ${t.name} version ${t.version}`;
+    case 'aliasMove':
+      return `alias ${t.alias} of ${t.name}`;
+    case 'dataset':
+      return `dataset ${t.id}`;
+    case 'model':
+      return `model ${t.provider ? `${t.provider}/` : ''}${t.name}`;
+    case 'appVersion':
+      return `app ${t.name} version ${t.version}`;
+  }
+}
+
+/** About 60 buckets over the window, at a round size. */
+function pickBucket(from: Date, to: Date): number {
+  const span = Math.max(1, (to.getTime() - from.getTime()) / 1000);
+  if (from.getTime() === 0) return 3600;
+  return BUCKETS.find((b) => span / b <= 120) ?? 30 * 86400;
+}
+
+export type ImpactAnswer = Awaited<ReturnType<ImpactService['impact']>>;
+export type { ImpactItem };

@@ -1,0 +1,109 @@
+// Questions asked of many spans at once: what a prompt version, an alias move, a dataset, a
+// model or an app version touched; evaluation results; how two versions compare. Answered by the
+// span store's engine (ClickHouse SQL); the graph says how the affected entities connect.
+
+/** What an impact query starts from, as a filter over each response's resolved lineage. */
+export type ImpactFilter =
+  | { kind: 'promptVersion'; name: string; version: string }
+  | { kind: 'aliasMove'; name: string; alias: string; versions: string[]; from: Date; to: Date | null }
+  | { kind: 'dataset'; id: string }
+  | { kind: 'model'; name: string; provider?: string | undefined }
+  | { kind: 'appVersion'; name: string; version: string };
+
+export interface ImpactWindow {
+  from: Date;
+  to: Date;
+  /** Histogram bucket, seconds. */
+  bucketSeconds: number;
+}
+
+export interface CountedFirstLast {
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface ImpactFacts {
+  responses: number;
+  firstSeen: string | null;
+  lastSeen: string | null;
+  histogram: Array<{ start: string; count: number }>;
+  apps: Array<{ name: string; version: string } & CountedFirstLast>;
+  services: Array<{ name: string } & CountedFirstLast>;
+  promptVersions: Array<{ name: string; version: string } & CountedFirstLast>;
+  models: Array<{ provider: string; name: string } & CountedFirstLast>;
+  datasets: Array<{ id: string } & CountedFirstLast>;
+  conversations: { count: number; top: Array<{ id: string; responses: number }> };
+}
+
+export interface ImpactItem {
+  responseId: string | null;
+  traceId: string;
+  spanId: string;
+  timestamp: string;
+  prompt: { name: string; version: string; alias: string } | null;
+  model: { provider: string; name: string } | null;
+  app: { name: string; version: string };
+  service: string;
+  conversationId: string | null;
+  datasets: string[];
+}
+
+/** A position in the newest-first list of responses: the last item of the previous page. */
+export interface ImpactCursor {
+  timestamp: string;
+  traceId: string;
+  spanId: string;
+}
+
+export interface EvaluationRow {
+  runId: string;
+  scorer: string;
+  score: number | null;
+  label: string;
+  promptName: string;
+  promptVersion: string;
+  datasetId: string;
+  modelName: string;
+  appName: string;
+  appVersion: string;
+  responseId: string;
+  traceId: string;
+  spanId: string;
+  /** The dataset item or case evaluated, when the result names one. */
+  itemId: string;
+  timestampNs: bigint;
+  source: 'span' | 'event' | 'api';
+}
+
+export interface EvaluationSummary {
+  runId: string;
+  scorer: string;
+  results: number;
+  meanScore: number | null;
+  promptVersions: Array<{ name: string; version: string }>;
+  datasets: string[];
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface VersionStats {
+  version: string;
+  responses: number;
+  errors: number;
+  latencyMs: { p50: number | null; p95: number | null; mean: number | null; sd: number | null };
+  tokens: { input: number; output: number; meanTotal: number | null };
+  /** Per scorer: the scores, for intervals and tests computed above the store. */
+  scores: Array<{ scorer: string; values: number[] }>;
+  firstSeen: string | null;
+  lastSeen: string | null;
+}
+
+export interface SpanAnalytics {
+  impactFacts(projectId: string, filter: ImpactFilter, window: ImpactWindow): Promise<ImpactFacts>;
+  impactItems(projectId: string, filter: ImpactFilter, window: ImpactWindow, page: { limit: number; after: ImpactCursor | null }): Promise<ImpactItem[]>;
+  writeEvaluations(projectId: string, rows: readonly EvaluationRow[], token: string): Promise<void>;
+  evaluationsFor(projectId: string, filter: ImpactFilter, window: ImpactWindow): Promise<EvaluationSummary[]>;
+  evaluationsOfResponse(projectId: string, traceId: string, spanId: string, responseId: string): Promise<EvaluationRow[]>;
+  versionStats(projectId: string, name: string, version: string, window: ImpactWindow): Promise<VersionStats>;
+}
