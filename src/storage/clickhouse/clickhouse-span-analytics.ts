@@ -56,13 +56,13 @@ const LATEST_COLUMNS = [
   'AppName', 'AppVersion', 'ConversationId', 'ServiceName', 'LineageOwnMask', 'Duration', 'StatusCode', 'SpanAttributes',
 ];
 
+const CANDIDATES = (pred: string) => `SELECT DISTINCT TraceId, SpanId FROM otel_traces
+    WHERE ProjectId = {project:String} AND Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)} AND (${pred})`;
+
 /** The responses matching `pred` in the window, each span at its latest revision, as the CTE `resp`. */
 function responsesCte(pred: string): string {
   return `
-  candidates AS (
-    SELECT DISTINCT TraceId, SpanId FROM otel_traces
-    WHERE ProjectId = {project:String} AND Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)} AND (${pred})
-  ),
+  candidates AS (${CANDIDATES(pred)}),
   latest_raw AS (
     SELECT TraceId, SpanId, ${LATEST_COLUMNS.map((c) => `argMax(${c}, LineageRevision) AS l_${c}`).join(', ')}
     FROM otel_traces
@@ -163,6 +163,13 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
         top: (conversations[0]?.top ?? []).map(([id, n]) => ({ id, responses: Number(n) })),
       },
     };
+  }
+
+  /** The plan of the candidate read, with the indexes it uses (EXPLAIN indexes = 1): for operators and tests. */
+  async explainCandidates(projectId: string, filter: ImpactFilter, w: ImpactWindow): Promise<string> {
+    const { pred, params } = this.params(projectId, filter, w);
+    const rows = await this.exec.query<{ explain: string }>(`EXPLAIN indexes = 1 ${CANDIDATES(pred)}`, params);
+    return rows.map((r) => r.explain).join('\n');
   }
 
   async impactItems(projectId: string, filter: ImpactFilter, w: ImpactWindow, page: { limit: number; after: ImpactCursor | null }): Promise<ImpactItem[]> {
