@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { aliasCommand } from './cli/alias.ts';
 import { CliError, UsageError } from './cli/http.ts';
 import { promptsCommand } from './cli/prompts.ts';
+import { impactCommand, reportCommand } from './cli/report.ts';
 import { loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { createJsonLogger } from './logger.ts';
@@ -25,6 +26,8 @@ Prompt registry (an HTTP client of a running server: --url or PROMPTLINE_URL, de
   promptline alias set NAME ALIAS (VERSION | --split V:W,V:W…) --reason R
   promptline alias history NAME ALIAS
   promptline alias rollback NAME ALIAS --reason R
+  promptline impact (--prompt NAME [--version N | --alias A [--move SEQ]] | --dataset ID | --model NAME | --app NAME --app-version V)
+  promptline report (--response-id ID | --prompt NAME --version N | --app NAME --app-version V) [--format markdown|html|json] [--out FILE]
   Each takes --json (print the API's answer) and --url; "promptline prompts --help" and
   "promptline alias --help" say more. PROMPTLINE_API_KEY, when set, is sent as a bearer token.
   Exit codes: 0 done, 1 the server refused or could not be reached, 2 a usage error.
@@ -89,6 +92,10 @@ async function main(argv: string[]): Promise<void> {
     case 'alias':
     case 'aliases':
       return client(() => aliasCommand(argv.slice(1)));
+    case 'report':
+      return client(() => reportCommand(argv.slice(1)));
+    case 'impact':
+      return client(() => impactCommand(argv.slice(1)));
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { aliasName, moveAliasBody, promptName, registerVersionBody } from '../registry/names.ts';
 import * as r from './registry-schemas.ts';
+import { evaluationBody } from './controllers/evaluations.ts';
 import * as s from './schemas.ts';
 
 // The OpenAPI 3.1 document, generated from the same zod schemas the routers validate with.
@@ -99,6 +100,63 @@ function registryPaths() {
   };
 }
 
+function impactPaths() {
+  const obj = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
+  return {
+    '/v1/impact': {
+      get: {
+        summary: 'What a prompt version, an alias move, a dataset, a model or an app version touched',
+        description:
+          'Start from exactly one of: prompt with version (or a URI prompts:/name/3), prompt with alias (and move, default the latest: from that move until the next), ' +
+          'dataset, model (and provider), app with app_version. Answers the affected responses (count, histogram, a page of items with a cursor), app versions, services, ' +
+          'conversations, prompt versions, models, datasets, evaluation runs, versions derived from the start, first and last seen; each affected entity names the path ' +
+          '(graph edges) that connects it to the start.',
+        parameters: [
+          q('prompt', 'A prompt name or URI.'),
+          q('version', 'With prompt.', 'integer'),
+          q('alias', 'With prompt.'),
+          q('move', 'With alias: the move (default: the latest).', 'integer'),
+          q('dataset', 'A dataset id.'),
+          q('model', 'A model name.'),
+          q('provider', 'With model.'),
+          q('app', 'An app name.'),
+          q('app_version', 'With app.'),
+          q('from', 'ISO-8601 start of the window.'),
+          q('to', 'ISO-8601 end of the window.'),
+          q('limit', 'Responses per page (1–1000, default 50).', 'integer'),
+          q('cursor', 'nextCursor of the previous page.'),
+          q('bucket', 'Histogram bucket in seconds.', 'integer'),
+        ],
+        responses: { '200': obj('The impact'), ...errors(['400', 'Not exactly one starting point, or a bad parameter'], ['404', 'Nothing seen of the starting point']) },
+      },
+    },
+    '/v1/prompts/{name}/compare': {
+      get: {
+        summary: 'Two versions side by side: responses, latency, tokens, error rate, evaluation scores, with 95 % intervals, and which is better and how sure',
+        parameters: [nameParam, q('a', 'A version', 'integer', true), q('b', 'Another version', 'integer', true), q('from', 'ISO-8601'), q('to', 'ISO-8601')],
+        responses: { '200': obj('The comparison'), ...errors(['404', 'Unknown prompt or version']) },
+      },
+    },
+    '/v1/evaluations': {
+      post: {
+        summary: 'Record the results of an evaluation run of a prompt version (optionally on a dataset)',
+        requestBody: body(evaluationBody),
+        responses: { '201': obj('Recorded'), ...errors(['400', 'Invalid body'], ['404', 'Unknown prompt version']) },
+      },
+    },
+    '/v1/reports/compliance': {
+      get: {
+        summary: 'The decision chain behind a response, a prompt version or an app version, with a content hash',
+        parameters: [q('response_id', 'A response id.'), q('prompt', 'With version.'), q('version', 'With prompt.', 'integer'), q('app', 'With app_version.'), q('app_version', 'With app.'), q('format', 'json (default), markdown or html')],
+        responses: {
+          '200': { description: 'The report (X-Content-Hash header: sha256 of its canonical JSON)', content: { 'application/json': { schema: { type: 'object' } }, 'text/markdown': { schema: { type: 'string' } }, 'text/html': { schema: { type: 'string' } } } },
+          ...errors(['400', 'No subject'], ['404', 'Unknown subject']),
+        },
+      },
+    },
+  };
+}
+
 export function buildOpenApiDocument(version: string) {
   return {
     openapi: '3.1.0',
@@ -153,6 +211,7 @@ export function buildOpenApiDocument(version: string) {
         },
       },
       ...registryPaths(),
+      ...impactPaths(),
       '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Alive', ...json(s.healthAnswer) } } } },
       '/readyz': {
         get: {

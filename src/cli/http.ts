@@ -63,6 +63,32 @@ export class ApiClient {
     return this.request<T>('PUT', path, body);
   }
 
+  /** A GET whose answer is text (a Markdown or HTML report); errors as for JSON calls. */
+  async getText(path: string, query?: Record<string, string | number | undefined>): Promise<{ text: string; headers: Headers }> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) params.set(k, String(v));
+    const headers: Record<string, string> = {};
+    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}${params.size > 0 ? `?${params}` : ''}`, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    } catch (err) {
+      throw new CliError(unreachable(this.baseUrl, err));
+    }
+    const text = await res.text().catch(() => '');
+    if (!res.ok) {
+      let message = `GET ${path} answered HTTP ${res.status}`;
+      try {
+        const e = (JSON.parse(text) as { error?: { message?: string; code?: string } }).error;
+        if (e?.message) message = `${e.message} (${e.code ? `${e.code}, ` : ''}HTTP ${res.status})`;
+      } catch {
+        // not JSON
+      }
+      throw new CliError(message);
+    }
+    return { text, headers: res.headers };
+  }
+
   async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>): Promise<T> {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) params.set(k, String(v));
