@@ -56,24 +56,24 @@ describe('the plan of an impact query', () => {
   const wholeRange = { from: new Date(base - DAY), to: new Date(base + 11 * DAY), bucketSeconds: 3600 };
 
   it('uses the prompt skip index to read a small part of the table for one prompt version', async () => {
-    const plan = await analytics.explainCandidates('default', { kind: 'promptVersion', name: 'support-answer', version: '3' }, wholeRange);
+    const plan = await analytics.explainResponses('default', { kind: 'promptVersion', name: 'support-answer', version: '3' }, wholeRange);
     const [selected, total] = granules(plan, 'idx_prompt') ?? [NaN, NaN];
     expect(selected).toBeGreaterThan(0);
     expect(selected / total).toBeLessThan(0.25);
   });
 
   it('uses the dataset bloom filter for a dataset, and the model index for a model', async () => {
-    const ds = granules(await analytics.explainCandidates('default', { kind: 'dataset', id: 'kb-3' }, wholeRange), 'idx_dataset');
+    const ds = granules(await analytics.explainResponses('default', { kind: 'dataset', id: 'kb-3' }, wholeRange), 'idx_dataset');
     expect(ds).not.toBeNull();
     expect(ds![0] / ds![1]).toBeLessThan(0.25);
-    const model = granules(await analytics.explainCandidates('default', { kind: 'model', name: 'gpt-4.1', provider: 'openai' }, wholeRange), 'idx_model');
+    const model = granules(await analytics.explainResponses('default', { kind: 'model', name: 'gpt-4.1', provider: 'openai' }, wholeRange), 'idx_model');
     expect(model).not.toBeNull();
     expect(model![0]).toBeLessThan(model![1]);
   });
 
   it('prunes partitions by the time window', async () => {
     const oneDay = { from: new Date(base + 2 * DAY), to: new Date(base + 3 * DAY), bucketSeconds: 3600 };
-    const plan = await analytics.explainCandidates('default', { kind: 'promptVersion', name: 'support-answer', version: '3' }, oneDay);
+    const plan = await analytics.explainResponses('default', { kind: 'promptVersion', name: 'support-answer', version: '3' }, oneDay);
     // Daily partitions: the min-max index on Timestamp keeps the parts of the one day asked about.
     const parts = granules(plan, 'Min-Max', 'Parts');
     expect(parts).not.toBeNull();

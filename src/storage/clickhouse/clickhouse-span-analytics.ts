@@ -15,11 +15,16 @@ import { nanosToDateTime64 } from './span-rows.ts';
 
 // Impact, evaluations and comparisons in ClickHouse SQL.
 //
-// A span may have several rows (a newer revision after a late parent fixed its lineage), and the
-// filter columns (prompt, model, datasets) can differ between them. So a query first finds the
-// candidate spans any of whose rows match — a skip-index read, no FINAL — then reads those spans'
-// rows by primary key, keeps each span's latest revision (argMax), and filters again on it.
-//
+// A span may have several rows (a newer revision after a late parent fixed its lineage). Reads use
+// FINAL so that each span counts once, at its latest revision. The filters go to PREWHERE and the
+// skip indexes select granules before the merge: a time window prunes partitions, a prompt or a
+// dataset reads a small part of the table. That is exact for what fixups nearly always do — fill a
+// lineage a span did not have ('' → X) — and for spans whose parts have merged. Where a fixup
+// replaced one inherited value by another (X → Y: a nearer ancestor with another prompt arrived
+// late), an impact query for X can still count that span until its parts merge. Exact mode
+// (use_skip_indexes_if_final_exact_mode) would remove that window, at the cost of reading every
+// granule whose key range overlaps a selected one: with random trace ids, the whole table.
+
 // A "response" is a span with a response id; where a trace has none (Langfuse sends none), each
 // model call (a span that named a model itself) counts once.
 
@@ -51,31 +56,26 @@ function predicate(f: ImpactFilter): { sql: string; params: QueryParams } {
   }
 }
 
-const LATEST_COLUMNS = [
-  'Timestamp', 'PromptName', 'PromptVersion', 'PromptAlias', 'ModelProvider', 'ModelName', 'ResponseId', 'DatasetIds',
-  'AppName', 'AppVersion', 'ConversationId', 'ServiceName', 'LineageOwnMask', 'Duration', 'StatusCode', 'SpanAttributes',
-];
+const RESPONSE_COLUMNS =
+  'TraceId, SpanId, Timestamp, PromptName, PromptVersion, PromptAlias, ModelProvider, ModelName, ResponseId, DatasetIds, ' +
+  'AppName, AppVersion, ConversationId, ServiceName, LineageOwnMask, Duration, StatusCode';
 
-const CANDIDATES = (pred: string) => `SELECT DISTINCT TraceId, SpanId FROM otel_traces
-    WHERE ProjectId = {project:String} AND Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)} AND (${pred})`;
+/** Read settings for FINAL with filters before the merge (see the note at the top). */
+// Partitions may be pruned before the merge: every revision of a span has the span's Timestamp,
+// so all of them are in the same daily partition.
+const FINAL_SETTINGS =
+  'SETTINGS use_skip_indexes_if_final = 1, use_skip_indexes_if_final_exact_mode = 0, optimize_move_to_prewhere_if_final = 1, defer_partition_pruning_after_final = 0';
 
 /** The responses matching `pred` in the window, each span at its latest revision, as the CTE `resp`. */
-function responsesCte(pred: string): string {
+function responsesCte(pred: string, extraColumns = ''): string {
   return `
-  candidates AS (${CANDIDATES(pred)}),
-  latest_raw AS (
-    SELECT TraceId, SpanId, ${LATEST_COLUMNS.map((c) => `argMax(${c}, LineageRevision) AS l_${c}`).join(', ')}
-    FROM otel_traces
-    WHERE ProjectId = {project:String} AND (TraceId, SpanId) IN candidates
-    GROUP BY TraceId, SpanId
-  ),
-  latest AS (
-    SELECT TraceId, SpanId, ${LATEST_COLUMNS.map((c) => `l_${c} AS ${c}`).join(', ')} FROM latest_raw
-  ),
   resp AS (
-    SELECT * FROM latest
-    WHERE (${pred}) AND Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}
-      AND (ResponseId != '' OR (bitAnd(LineageOwnMask, 2) != 0 AND TraceId NOT IN (SELECT TraceId FROM latest WHERE ResponseId != '')))
+    SELECT * FROM (
+      SELECT ${RESPONSE_COLUMNS}${extraColumns ? `, ${extraColumns}` : ''}, max(ResponseId != '') OVER (PARTITION BY TraceId) AS TraceHasResponseId
+      FROM otel_traces FINAL
+      WHERE ProjectId = {project:String} AND Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)} AND (${pred})
+    )
+    WHERE ResponseId != '' OR (bitAnd(LineageOwnMask, 2) != 0 AND NOT TraceHasResponseId)
   )`;
 }
 
@@ -126,20 +126,23 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
                 AppName, AppVersion, ServiceName, toString(Bucket) AS Bucket, PromptName, PromptVersion, ModelProvider, ModelName,
                 count() AS n, toString(min(Timestamp)) AS first, toString(max(Timestamp)) AS last
          FROM (SELECT *, toStartOfInterval(Timestamp, toIntervalSecond({bucket:UInt32})) AS Bucket FROM resp)
-         GROUP BY GROUPING SETS ((AppName, AppVersion), (ServiceName), (Bucket), (PromptName, PromptVersion), (ModelProvider, ModelName), ())`,
+         GROUP BY GROUPING SETS ((AppName, AppVersion), (ServiceName), (Bucket), (PromptName, PromptVersion), (ModelProvider, ModelName), ())
+         ${FINAL_SETTINGS}`,
         params,
       ),
       this.exec.query<{ id: string; n: string; first: string; last: string }>(
         `WITH ${responsesCte(pred)}
          SELECT arrayJoin(DatasetIds) AS id, count() AS n, toString(min(Timestamp)) AS first, toString(max(Timestamp)) AS last
-         FROM resp GROUP BY id ORDER BY n DESC, id LIMIT 1000`,
+         FROM resp GROUP BY id ORDER BY n DESC, id LIMIT 1000
+         ${FINAL_SETTINGS}`,
         params,
       ),
       this.exec.query<{ total: string; top: Array<[string, string]> }>(
         `WITH ${responsesCte(pred)}
          SELECT uniqExact(ConversationId) AS total,
                 arraySlice(arraySort(x -> (-x.2, x.1), groupArray((ConversationId, n))), 1, 50) AS top
-         FROM (SELECT ConversationId, count() AS n FROM resp WHERE ConversationId != '' GROUP BY ConversationId)`,
+         FROM (SELECT ConversationId, count() AS n FROM resp WHERE ConversationId != '' GROUP BY ConversationId)
+         ${FINAL_SETTINGS}`,
         params,
       ),
     ]);
@@ -165,10 +168,10 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
     };
   }
 
-  /** The plan of the candidate read, with the indexes it uses (EXPLAIN indexes = 1): for operators and tests. */
-  async explainCandidates(projectId: string, filter: ImpactFilter, w: ImpactWindow): Promise<string> {
+  /** The plan of the responses read, with the indexes it uses (EXPLAIN indexes = 1): for operators and tests. */
+  async explainResponses(projectId: string, filter: ImpactFilter, w: ImpactWindow): Promise<string> {
     const { pred, params } = this.params(projectId, filter, w);
-    const rows = await this.exec.query<{ explain: string }>(`EXPLAIN indexes = 1 ${CANDIDATES(pred)}`, params);
+    const rows = await this.exec.query<{ explain: string }>(`EXPLAIN indexes = 1 WITH ${responsesCte(pred)} SELECT count() FROM resp ${FINAL_SETTINGS}`, params);
     return rows.map((r) => r.explain).join('\n');
   }
 
@@ -198,7 +201,8 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
               AppName, AppVersion, ServiceName, ConversationId, DatasetIds
        FROM resp ${after}
        ORDER BY Timestamp DESC, TraceId DESC, SpanId DESC
-       LIMIT {limit:UInt32}`,
+       LIMIT {limit:UInt32}
+       ${FINAL_SETTINGS}`,
       {
         ...params,
         limit: page.limit,
@@ -325,7 +329,7 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
       first: string;
       last: string;
     }>(
-      `WITH ${responsesCte(pred)}
+      `WITH ${responsesCte(pred, 'SpanAttributes')}
        SELECT count() AS n, countIf(StatusCode = 'Error') AS errors,
               quantileExactOrNull(0.5)(Duration / 1e6) AS p50, quantileExactOrNull(0.95)(Duration / 1e6) AS p95,
               avgOrNull(Duration / 1e6) AS mean, if(count() > 1, stddevSamp(Duration / 1e6), NULL) AS sd,
@@ -335,7 +339,8 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
          SELECT *,
            toUInt64OrZero(coalesce(nullIf(SpanAttributes['gen_ai.usage.input_tokens'], ''), SpanAttributes['llm.token_count.prompt'])) AS tokensIn,
            toUInt64OrZero(coalesce(nullIf(SpanAttributes['gen_ai.usage.output_tokens'], ''), SpanAttributes['llm.token_count.completion'])) AS tokensOut
-         FROM resp)`,
+         FROM resp)
+       ${FINAL_SETTINGS}`,
       params,
     );
     const scores = await this.exec.query<{ Scorer: string; values: number[] }>(
