@@ -10,6 +10,7 @@ export function lineageAttributes(l: Lineage): Attributes {
     if (l.prompt.version !== undefined) a[sc.ATTR_GEN_AI_PROMPT_VERSION] = l.prompt.version;
     if (l.prompt.alias) a[sc.ATTR_PROMPTLINE_PROMPT_ALIAS] = l.prompt.alias;
     if (l.prompt.templateHash) a[sc.ATTR_PROMPTLINE_PROMPT_HASH] = l.prompt.templateHash;
+    if (l.prompt.splitId) a[sc.ATTR_PROMPTLINE_PROMPT_SPLIT_ID] = l.prompt.splitId;
   }
   if (l.model) {
     a[sc.ATTR_GEN_AI_REQUEST_MODEL] = l.model.name;

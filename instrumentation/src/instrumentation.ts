@@ -1,0 +1,152 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { SpanStatusCode, trace, type Span, type TracerProvider } from '@opentelemetry/api';
+import type { OpenAIInstrumentation } from '@arizeai/openinference-instrumentation-openai';
+import type { OpenAIInstrumentationOptions } from './types.ts';
+import { debug, reportError } from './utils.ts';
+
+// The OpenAI SDK is instrumented by OpenInference's instrumentation (README: why this one). The ES
+// module build of `openai`, and a CommonJS build already loaded, are patched here by hand; a
+// CommonJS build loaded later is patched by OpenInference's require hook. Patching the SDK's
+// prototypes reaches clients created before register() too.
+//
+// OpenInference leaves the span of a call the API refused open for ever (so it is never
+// exported). Under its wrapper goes one of ours that ends such a span with the error recorded.
+
+const requireHere = createRequire(import.meta.url);
+const OI_SCOPE = '@arizeai/openinference-instrumentation-openai';
+const HOOKED = Symbol.for('@promptline/instrumentation openai failures');
+
+type Create = ((this: unknown, ...args: unknown[]) => unknown) & { [HOOKED]?: true };
+
+/** OpenInference's span (an OISpan around the SDK's), still open: the only span the hook may end. */
+function isOpenInferenceSpan(span: Span | undefined): span is Span {
+  const inner = (span as { span?: { instrumentationScope?: { name?: string } } } | undefined)?.span;
+  return inner?.instrumentationScope?.name === OI_SCOPE && span!.isRecording();
+}
+
+function endOnFailure(original: Create): Create {
+  const wrapped: Create = function (this: unknown, ...args: unknown[]) {
+    const span = trace.getActiveSpan();
+    const result = original.apply(this, args);
+    try {
+      const api = result as { asResponse?: () => Promise<unknown> } | undefined;
+      // asResponse() waits for the HTTP exchange without reading the body the app will read.
+      if (isOpenInferenceSpan(span) && typeof api?.asResponse === 'function') {
+        api.asResponse().then(undefined, (err: unknown) => {
+          if (!span.isRecording()) return;
+          span.recordException(err instanceof Error ? err : String(err));
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+          span.end();
+        });
+      }
+    } catch (err) {
+      reportError('watching an OpenAI call for failure failed', err);
+    }
+    return result;
+  };
+  wrapped[HOOKED] = true;
+  return wrapped;
+}
+
+function hookFailures(module: unknown): void {
+  const OpenAI = (module as { OpenAI?: Record<string, any> } | undefined)?.OpenAI;
+  if (!OpenAI) return;
+  for (const cls of [OpenAI.Chat?.Completions, OpenAI.Responses, OpenAI.Completions, OpenAI.Embeddings]) {
+    const proto = cls?.prototype as { create?: Create } | undefined;
+    if (proto && typeof proto.create === 'function' && !proto.create[HOOKED]) proto.create = endOnFailure(proto.create);
+  }
+}
+
+type OpenInferenceLike = { patch(module: unknown, version?: string): unknown; manuallyInstrument(module: unknown): void; disable(): void };
+type OpenInferenceClass = new (config: ConstructorParameters<typeof OpenAIInstrumentation>[0]) => OpenInferenceLike;
+
+/** OpenInference's instrumentation, with our failure hook put in place before each patch it makes. */
+function withFailureHook(Base: OpenInferenceClass): OpenInferenceClass {
+  return class PromptlineOpenAIInstrumentation extends Base {
+    override patch(module: unknown, version?: string): unknown {
+      try {
+        hookFailures(module);
+      } catch (err) {
+        reportError('hooking OpenAI call failures failed', err);
+      }
+      return super.patch(module, version);
+    }
+  };
+}
+
+const OI_PACKAGE = '@arizeai/openinference-instrumentation-openai';
+
+/**
+ * OpenInference imports `openai` as it loads, and tells the SDK's own promises by class, so it is
+ * loaded only when the app has `openai`, and in the build (ES module or CommonJS) that matches the
+ * `openai` build it instruments: its ES build sees the ES `openai`, its CommonJS build the other.
+ */
+function loadOpenInference(build: 'esm' | 'cjs'): OpenInferenceClass {
+  const exports = (build === 'esm' ? requireHere(fileURLToPath(import.meta.resolve(OI_PACKAGE))) : requireHere(OI_PACKAGE)) as { OpenAIInstrumentation: OpenInferenceClass };
+  return withFailureHook(exports.OpenAIInstrumentation);
+}
+
+/** The ES module build of `openai`, when installed; require() of an ES module returns the very instance `import 'openai'` gets. */
+function esmOpenAI(): unknown {
+  try {
+    return requireHere(fileURLToPath(import.meta.resolve('openai')));
+  } catch {
+    debug('the openai package (ES module build) is not installed where this package can see it');
+    return undefined;
+  }
+}
+
+function openaiInstalled(): boolean {
+  try {
+    requireHere.resolve('openai');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The CommonJS build of `openai` if the app loaded it already. */
+function loadedCjsOpenAI(): unknown {
+  try {
+    return requireHere.cache[requireHere.resolve('openai')]?.exports;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LlmInstrumentations {
+  disable(): void;
+}
+
+export function instrumentOpenAI(tracerProvider: TracerProvider, opts: OpenAIInstrumentationOptions = {}): LlmInstrumentations {
+  const instances: OpenInferenceLike[] = [];
+  const config = (hooks: boolean) => ({ tracerProvider, instrumentationConfig: { enabled: hooks }, ...(opts.content ? { traceConfig: opts.content } : {}) });
+  const instrument = (build: 'esm' | 'cjs', module: unknown, hooks: boolean) => {
+    try {
+      const instance = new (loadOpenInference(build))(config(hooks));
+      instances.push(instance);
+      if (module) instance.manuallyInstrument(module);
+    } catch (err) {
+      reportError(`instrumenting the openai module (${build}) failed`, err);
+    }
+  };
+  try {
+    const cjs = loadedCjsOpenAI();
+    if (opts.module) {
+      instrument(opts.module === cjs ? 'cjs' : 'esm', opts.module, false);
+    } else {
+      // An app started as an ES module imports the ES build; one started as CommonJS requires the
+      // other, maybe later: the CommonJS instance's require hook patches it then.
+      const esmEntry = requireHere.main === undefined;
+      if (esmEntry) {
+        const esm = esmOpenAI();
+        if (esm) instrument('esm', esm, false);
+      }
+      if ((!esmEntry && openaiInstalled()) || cjs) instrument('cjs', cjs, true);
+    }
+  } catch (err) {
+    reportError('setting up the OpenAI instrumentation failed', err);
+  }
+  return { disable: () => instances.forEach((i) => i.disable()) };
+}

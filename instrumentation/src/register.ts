@@ -1,0 +1,120 @@
+import { context, createContextKey, propagation, ROOT_CONTEXT, trace, type TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { lineageSettings } from './context.ts';
+import { instrumentOpenAI, type LlmInstrumentations } from './instrumentation.ts';
+import { PromptlineSpanProcessor } from './processor.ts';
+import { defaultPromptClient } from './load-prompt.ts';
+import type { PromptlineHandle, RegisterOptions } from './types.ts';
+import { DEFAULT_ENDPOINT, reportError, trimSlash, warn } from './utils.ts';
+
+// One call sets up tracing for an agent app: the OpenTelemetry SDK with the OTLP/HTTP (protobuf)
+// exporter pointed at Promptline and the lineage processor, or only the processor on an SDK the
+// app already has; then the OpenAI SDK's instrumentation.
+
+/** True when a context manager is registered (the no-op one never keeps a value). */
+function hasContextManager(): boolean {
+  const probe = createContextKey('@promptline/instrumentation probe');
+  return context.with(ROOT_CONTEXT.setValue(probe, true), () => context.active().getValue(probe) === true);
+}
+
+/** Puts the processor first on an SDK provider built without it (SDK 2.x/3.x keep their processors in a list). */
+function attachProcessor(provider: ApiTracerProvider, processor: PromptlineSpanProcessor): boolean {
+  const proxy = provider as { getDelegate?: () => ApiTracerProvider };
+  const target = (typeof proxy.getDelegate === 'function' ? proxy.getDelegate() : provider) as {
+    _activeSpanProcessor?: { _spanProcessors?: unknown[] };
+    addSpanProcessor?: (p: unknown) => void;
+  };
+  const list = target._activeSpanProcessor?._spanProcessors;
+  if (Array.isArray(list)) {
+    if (!list.some((p) => p instanceof PromptlineSpanProcessor)) list.unshift(processor);
+    return true;
+  }
+  if (typeof target.addSpanProcessor === 'function') {
+    target.addSpanProcessor(processor);
+    return true;
+  }
+  return false;
+}
+
+const noopHandle = (tracerProvider: ApiTracerProvider): PromptlineHandle => ({ tracerProvider, forceFlush: async () => {}, shutdown: async () => {} });
+
+export function register(options: RegisterOptions = {}): PromptlineHandle {
+  try {
+    const endpoint = trimSlash(options.endpoint ?? process.env.PROMPTLINE_URL ?? DEFAULT_ENDPOINT);
+    const apiKey = options.apiKey ?? process.env.PROMPTLINE_API_KEY;
+    defaultPromptClient.connection.endpoint = endpoint;
+    defaultPromptClient.connection.apiKey = apiKey;
+    lineageSettings.baggage = options.baggage === true;
+    const processor = new PromptlineSpanProcessor();
+    const undo: Array<() => void> = [() => (lineageSettings.baggage = false)];
+    let llm: LlmInstrumentations = { disable() {} };
+    const openaiOptions = options.openai === false ? null : options.openai === true || options.openai === undefined ? {} : options.openai;
+
+    // Lineage rides on the context: without a context manager nothing would carry it.
+    if (options.setGlobal !== false && !hasContextManager()) {
+      const manager = new AsyncLocalStorageContextManager();
+      manager.enable();
+      context.setGlobalContextManager(manager);
+      undo.push(() => context.disable());
+    }
+
+    if (options.tracerProvider) {
+      if (!attachProcessor(options.tracerProvider, processor)) {
+        warn('could not attach the lineage processor to this tracer provider: add new PromptlineSpanProcessor() to its spanProcessors');
+      }
+      if (openaiOptions) llm = instrumentOpenAI(options.tracerProvider, openaiOptions);
+      let detached = false;
+      return {
+        tracerProvider: options.tracerProvider,
+        forceFlush: async () => {},
+        shutdown: async () => {
+          if (detached) return;
+          detached = true;
+          llm.disable();
+          for (const u of undo.reverse()) u();
+        },
+      };
+    }
+
+    const exporter = options.exporter ?? new OTLPTraceExporter({ url: `${endpoint}/v1/traces`, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
+    const resource = defaultResource().merge(
+      resourceFromAttributes({
+        ...(options.serviceName ?? process.env.OTEL_SERVICE_NAME ? { 'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME } : {}),
+        ...(options.serviceVersion ? { 'service.version': options.serviceVersion } : {}),
+        ...options.resourceAttributes,
+      }),
+    );
+    const provider = new TracerProvider({ resource, spanProcessors: [processor, new BatchSpanProcessor({ exporter, ...options.batch })] });
+
+    if (options.setGlobal !== false) {
+      if (trace.setGlobalTracerProvider(provider)) undo.push(() => trace.disable());
+      else warn('a global tracer provider was already registered: pass it as register({ tracerProvider }) to add lineage to its spans');
+      if (propagation.fields().length === 0) {
+        propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+        undo.push(() => propagation.disable());
+      } else if (options.baggage && !propagation.fields().includes('baggage')) {
+        warn('the global propagator does not carry W3C baggage: lineage will not reach other services');
+      }
+    }
+    if (openaiOptions) llm = instrumentOpenAI(provider, openaiOptions);
+
+    let stopped: Promise<void> | undefined;
+    return {
+      tracerProvider: provider,
+      forceFlush: () => provider.forceFlush().catch((err: unknown) => reportError('flushing spans failed', err)),
+      shutdown: () =>
+        (stopped ??= (async () => {
+          llm.disable();
+          await provider.shutdown().catch((err: unknown) => reportError('shutting down the tracer provider failed', err));
+          for (const u of undo.reverse()) u();
+        })()),
+    };
+  } catch (err) {
+    reportError('register() failed: the app runs without Promptline tracing', err);
+    return noopHandle(options.tracerProvider ?? trace.getTracerProvider());
+  }
+}
