@@ -4,6 +4,7 @@ import { aliasCommand } from './cli/alias.ts';
 import { CliError, UsageError } from './cli/http.ts';
 import { promptsCommand } from './cli/prompts.ts';
 import { impactCommand, reportCommand } from './cli/report.ts';
+import { auditCommand, keysCommand } from './cli/governance.ts';
 import { loadConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { createJsonLogger } from './logger.ts';
@@ -27,6 +28,8 @@ Prompt registry (an HTTP client of a running server: --url or PROMPTLINE_URL, de
   promptline alias history NAME ALIAS
   promptline alias rollback NAME ALIAS --reason R
   promptline impact (--prompt NAME [--version N | --alias A [--move SEQ]] | --dataset ID | --model NAME | --app NAME --app-version V)
+  promptline keys create --role R [--project P] [--promote] [--expires ISO] | keys list | keys revoke ID
+  promptline audit list [--actor A] [--action A] … | audit verify
   promptline report (--response-id ID | --prompt NAME --version N | --app NAME --app-version V) [--format markdown|html|json] [--out FILE]
   Each takes --json (print the API's answer) and --url; "promptline prompts --help" and
   "promptline alias --help" say more. PROMPTLINE_API_KEY, when set, is sent as a bearer token.
@@ -49,6 +52,13 @@ async function serve(): Promise<void> {
       `  data       ${running.dataDir}  (spans: ${running.spans.backend}; lineage graph: ${running.graph.backend})\n` +
       `ready in ${ms} ms\n`,
   );
+  if (running.authDisabled) process.stdout.write('WARNING: authentication is OFF (PROMPTLINE_DEV_NO_AUTH): anyone on this machine is an admin. Local development only.\n');
+  if (running.bootstrapKey) {
+    process.stdout.write(
+      `\nFirst start: an admin API key was created for project "default". It is shown this once; store it now:\n\n  ${running.bootstrapKey}\n\n` +
+        'Send it as "Authorization: Bearer <key>"; create keys for apps and people with POST /v1/keys.\n',
+    );
+  }
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) {
@@ -94,6 +104,10 @@ async function main(argv: string[]): Promise<void> {
       return client(() => aliasCommand(argv.slice(1)));
     case 'report':
       return client(() => reportCommand(argv.slice(1)));
+    case 'keys':
+      return client(() => keysCommand(argv.slice(1)));
+    case 'audit':
+      return client(() => auditCommand(argv.slice(1)));
     case 'impact':
       return client(() => impactCommand(argv.slice(1)));
     case 'version':

@@ -19,6 +19,16 @@ export const envSchema = z
     HOST: z.string().trim().min(1).default('127.0.0.1'),
     PROMPTLINE_DATA_DIR: z.string().trim().min(1).default('./.promptline'),
     PROMPTLINE_API_KEY: z.string().min(16, 'PROMPTLINE_API_KEY must be at least 16 characters').optional(),
+    PROMPTLINE_DEV_NO_AUTH: z
+      .enum(['', '0', '1', 'true', 'false'], { message: 'PROMPTLINE_DEV_NO_AUTH is 1 or true to turn authentication off (local development only)' })
+      .default('')
+      .transform((v) => v === '1' || v === 'true'),
+    PROMPTLINE_PROTECTED_ALIASES: z
+      .string()
+      .default('production')
+      .transform((v) => v.split(',').map((a) => a.trim()).filter((a) => a !== '')),
+    PROMPTLINE_RATE_LIMIT_PER_SECOND: positiveInt.default(50),
+    PROMPTLINE_RATE_LIMIT_BURST: positiveInt.default(200),
     PROMPTLINE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PROMPTLINE_SPOOL_DIR: z.string().trim().min(1).optional(),
     PROMPTLINE_SPOOL_MAX_BYTES: positiveInt.default(1024 * 1024 * 1024),
@@ -35,6 +45,9 @@ export const envSchema = z
     if (env.NEO4J_URL && (!env.NEO4J_USER || !env.NEO4J_PASSWORD)) {
       ctx.addIssue({ code: 'custom', path: ['NEO4J_USER'], message: 'NEO4J_URL needs NEO4J_USER and NEO4J_PASSWORD' });
     }
+    if (env.PROMPTLINE_DEV_NO_AUTH && !['127.0.0.1', '::1', 'localhost'].includes(env.HOST)) {
+      ctx.addIssue({ code: 'custom', path: ['PROMPTLINE_DEV_NO_AUTH'], message: `turns authentication off, so Promptline binds to loopback only: HOST must be 127.0.0.1, ::1 or localhost, not ${env.HOST}` });
+    }
     if (env.PROMPTLINE_SPOOL_SEGMENT_BYTES > env.PROMPTLINE_SPOOL_MAX_BYTES) {
       ctx.addIssue({ code: 'custom', path: ['PROMPTLINE_SPOOL_SEGMENT_BYTES'], message: 'must not exceed PROMPTLINE_SPOOL_MAX_BYTES' });
     }
@@ -45,6 +58,7 @@ export interface Config {
   host: string;
   dataDir: string;
   apiKey: string | undefined;
+  auth: { disabled: boolean; protectedAliases: string[]; ratePerSecond: number; rateBurst: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   spool: { dir: string; maxBytes: number; segmentBytes: number };
   receiver: { maxInFlightBytes: number };
@@ -66,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     dataDir: resolve(e.PROMPTLINE_DATA_DIR),
     apiKey: e.PROMPTLINE_API_KEY,
+    auth: { disabled: e.PROMPTLINE_DEV_NO_AUTH, protectedAliases: e.PROMPTLINE_PROTECTED_ALIASES, ratePerSecond: e.PROMPTLINE_RATE_LIMIT_PER_SECOND, rateBurst: e.PROMPTLINE_RATE_LIMIT_BURST },
     logLevel: e.PROMPTLINE_LOG_LEVEL,
     spool: {
       dir: e.PROMPTLINE_SPOOL_DIR ? resolve(e.PROMPTLINE_SPOOL_DIR) : join(resolve(e.PROMPTLINE_DATA_DIR), 'spool'),

@@ -7,6 +7,11 @@ import { createApp } from './api/app.ts';
 import { RegistryService } from './registry/registry-service.ts';
 import type { Registry } from './storage/registry.ts';
 import { SqliteRegistry } from './storage/sqlite/sqlite-registry.ts';
+import { SqliteGovernance } from './storage/sqlite/sqlite-governance.ts';
+import type { AuditLog, KeyStore } from './storage/governance.ts';
+import { AuditService } from './governance/audit.ts';
+import { Authenticator, RateLimiter } from './governance/access.ts';
+import { bootstrapAdminKey } from './governance/bootstrap.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './errors.ts';
 import { ClickHouseServerExecutor } from './storage/clickhouse/server-executor.ts';
@@ -37,6 +42,9 @@ export interface RunningPromptline {
   spans: SpanStore;
   graph: LineageGraph;
   writer: SpanWriter;
+  /** An admin key generated at the first start (shown once), or null. */
+  bootstrapKey: string | null;
+  authDisabled: boolean;
   /** Stops taking requests, writes what the spool holds to the stores, closes them. */
   stop(): Promise<void>;
 }
@@ -52,9 +60,16 @@ async function openStores(config: Config): Promise<Stores> {
   try {
     if (config.neo4j) {
       const graph = await Neo4jLineageGraph.connect(config.neo4j);
-      return { spans, analytics, graph, registry: await openNeo4jRegistry(config.neo4j, graph) };
+      const { Neo4jGovernance } = await import('./storage/neo4j/neo4j-governance.ts');
+      return { spans, analytics, graph, registry: await openNeo4jRegistry(config.neo4j, graph), governance: await Neo4jGovernance.connect(config.neo4j) };
     }
-    return { spans, analytics, graph: new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite')), registry: new SqliteRegistry(join(config.dataDir, 'registry.sqlite')) };
+    return {
+      spans,
+      analytics,
+      graph: new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite')),
+      registry: new SqliteRegistry(join(config.dataDir, 'registry.sqlite')),
+      governance: new SqliteGovernance(join(config.dataDir, 'governance.sqlite')),
+    };
   } catch (err) {
     await spans.close();
     throw err;
@@ -66,6 +81,7 @@ interface Stores {
   analytics: SpanAnalytics;
   graph: LineageGraph;
   registry: Registry;
+  governance: KeyStore & AuditLog;
 }
 
 /** One process per data directory: a second one would corrupt the embedded stores. */
@@ -114,17 +130,28 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     unlock();
     throw err;
   }
-  const { spans, analytics, graph, registry } = stores;
+  const { spans, analytics, graph, registry, governance } = stores;
   try {
     await spans.migrate();
     await graph.migrate();
     await registry.migrate();
+    await governance.migrate();
   } catch (err) {
     await spans.close();
     await graph.close();
     await registry.close();
+    await governance.close();
     unlock();
     throw err;
+  }
+  const audit = new AuditService({ log: governance, anchorFile: join(config.dataDir, 'audit-head.json'), logger });
+  let bootstrapKey: string | null = null;
+  if (config.auth.disabled) {
+    logger.warn('AUTHENTICATION IS OFF (PROMPTLINE_DEV_NO_AUTH): every caller is an admin; bound to loopback only. Never run this way with real data.');
+  } else {
+    const boot = await bootstrapAdminKey(governance, audit, config.apiKey);
+    bootstrapKey = boot.generatedKey;
+    if (boot.created) logger.info('bootstrap: admin key created', { keyId: boot.id, source: config.apiKey ? 'PROMPTLINE_API_KEY' : 'generated' });
   }
 
   let writer: SpanWriter | undefined;
@@ -135,7 +162,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     logger,
     onDurable: (position, attachment) => writer!.enqueue(position, attachment as never),
   });
-  const registryService = new RegistryService({ registry, graph, logger });
+  const registryService = new RegistryService({ registry, graph, logger, audit });
   writer = new SpanWriter({
     analytics,
     classifyPrompt: async (projectId, prompt) => (await registryService.registrationStatus(projectId, prompt)).status,
@@ -163,6 +190,11 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     analytics,
     catalog: registryService,
     receiverMaxInFlightBytes: config.receiver.maxInFlightBytes,
+    keys: governance,
+    audit,
+    auth: config.auth.disabled ? null : new Authenticator(governance),
+    limiter: new RateLimiter(config.auth.ratePerSecond, config.auth.rateBurst),
+    protectedAliases: config.auth.protectedAliases,
   });
   const server: Server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, app);
   await new Promise<void>((resolve, reject) => {
@@ -190,8 +222,9 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
       await spans.close();
       await graph.close();
       await registry.close();
+      await governance.close();
       unlock();
     })());
 
-  return { url: `http://${host}:${port}`, dataDir: config.dataDir, spans, graph, writer, stop };
+  return { url: `http://${host}:${port}`, dataDir: config.dataDir, spans, graph, writer, stop, bootstrapKey, authDisabled: config.auth.disabled };
 }

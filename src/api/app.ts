@@ -17,6 +17,12 @@ import type { Registry } from '../storage/registry.ts';
 import type { SpanAnalytics } from '../storage/span-analytics.ts';
 import { ImpactService } from '../impact/impact-service.ts';
 import { createImpactRouter } from './routers/impact.ts';
+import { authMiddleware } from './auth.ts';
+import { createGovernanceRouter } from './routers/governance.ts';
+import type { Authenticator, RateLimiter } from '../governance/access.ts';
+import type { AuditService } from '../governance/audit.ts';
+import type { KeyStore } from '../storage/governance.ts';
+import { encodeProtobufStatus } from '../../collector/otlp/decode-protobuf.ts';
 
 export interface AppDeps {
   version: string;
@@ -30,6 +36,12 @@ export interface AppDeps {
   registryService: RegistryService;
   analytics: SpanAnalytics;
   receiverMaxInFlightBytes: number;
+  keys: KeyStore;
+  audit: AuditService;
+  /** null: authentication is off (PROMPTLINE_DEV_NO_AUTH, loopback only). */
+  auth: Authenticator | null;
+  limiter: RateLimiter;
+  protectedAliases: readonly string[];
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -39,6 +51,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
 
   const openapi = buildOpenApiDocument(deps.version);
+  // Every call but /healthz carries a key; the route table in auth.ts says which role each needs.
+  app.use(authMiddleware({ auth: deps.auth, limiter: deps.limiter }));
   app.use(createHealthRouter(deps));
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
@@ -57,7 +71,9 @@ export function createApp(deps: AppDeps): Express {
       report: { spans: deps.spans, analytics: deps.analytics, registry: deps.registryService, impact, version: deps.version },
     }),
   );
-  app.use(createRegistryRouter(deps.registryService));
+  app.use(createRegistryRouter(deps.registryService, { protectedAliases: deps.protectedAliases }));
+  app.use('/v1/keys', express.json({ limit: '16kb', strict: true }));
+  app.use(createGovernanceRouter({ keys: deps.keys, audit: deps.audit, auth: deps.auth }));
 
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
@@ -72,7 +88,15 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return;
     if (err instanceof PromptlineError && err.operational) {
       if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      if (err.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="promptline"');
       if (err.status >= 500) logger.warn('request failed', { method: req.method, path: req.path, error: err });
+      // OTLP exporters read failures as a google.rpc.Status in the request's own encoding.
+      if (req.method === 'POST' && req.path === '/v1/traces') {
+        const code = err.status === 401 ? 16 : err.status === 403 ? 7 : err.status === 429 ? 8 : 3;
+        if (/protobuf/i.test(String(req.headers['content-type']))) res.status(err.status).type('application/x-protobuf').send(Buffer.from(encodeProtobufStatus(code, err.message)));
+        else res.status(err.status).json({ code, message: err.message });
+        return;
+      }
       res.status(err.status).json({ error: { code: err.code, message: err.message } });
       return;
     }

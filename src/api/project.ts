@@ -1,13 +1,14 @@
 import type { Request } from 'express';
+import { principalOf } from './auth.ts';
 
-/** Every span, prompt and key belongs to a project; until keys carry one, everything is "default". */
+/** Every span, prompt and key belongs to a project: the project of the calling key. */
 export const DEFAULT_PROJECT = 'default';
 
-export function projectOf(_req: Request): string {
-  return DEFAULT_PROJECT;
+export function projectOf(req: Request): string {
+  return req.res ? principalOf(req.res).project : DEFAULT_PROJECT;
 }
 
-/** Who is making a change, for authors and alias history; until keys name their holders, "anonymous". */
-export function actorOf(_req: Request): string {
-  return 'anonymous';
+/** Who is making a change, for authors, alias history and the audit log. */
+export function actorOf(req: Request): string {
+  return req.res ? principalOf(req.res).actor : 'anonymous';
 }

@@ -2,6 +2,7 @@ import { entity, type EdgeObservation } from '../domain/graph.ts';
 import { hashTemplate, type AliasMove, type AliasState, type AliasTarget, type PromptTemplate, type PromptVersion, type Split } from '../domain/prompt.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { AuditService } from '../governance/audit.ts';
 import type { LineageGraph } from '../storage/lineage-graph.ts';
 import type { Registry } from '../storage/registry.ts';
 import type { RegisteredPromptVersion } from '../api/controllers/provenance.ts';
@@ -49,10 +50,13 @@ export class RegistryService {
   private readonly graph: LineageGraph;
   private readonly log: Logger;
 
-  constructor(deps: { registry: Registry; graph: LineageGraph; logger: Logger }) {
+  private readonly audit: AuditService | undefined;
+
+  constructor(deps: { registry: Registry; graph: LineageGraph; logger: Logger; audit?: AuditService }) {
     this.registry = deps.registry;
     this.graph = deps.graph;
     this.log = deps.logger;
+    this.audit = deps.audit;
   }
 
   async register(projectId: string, actor: string, input: RegisterInput): Promise<PromptVersion> {
@@ -77,6 +81,14 @@ export class RegistryService {
     ];
     if (v.baseVersion !== null) edges.push({ from: pv, rel: 'DERIVED_FROM', to: entity('PromptVersion', v.name, String(v.baseVersion)), firstSeenMs: at, lastSeenMs: at });
     await this.recordEdges(projectId, edges);
+    await this.audit?.record({
+      project: projectId,
+      actor,
+      action: 'prompt.register',
+      target: `prompts:/${v.name}/${v.version}`,
+      before: null,
+      after: { name: v.name, version: v.version, templateHash: v.templateHash, commitMessage: v.commitMessage, tags: v.tags, baseVersion: v.baseVersion },
+    });
     return v;
   }
 
@@ -110,6 +122,7 @@ export class RegistryService {
     const rollback = previous !== null && sameTarget(previous, to);
     const move = await this.registry.moveAlias(projectId, { name: input.name, alias: input.alias, to, actor, reason: input.reason.trim(), rollback, expectSeq: seq });
     await this.recordMove(projectId, move);
+    await this.auditMove(projectId, move);
     return move;
   }
 
@@ -121,6 +134,7 @@ export class RegistryService {
     if (!back) throw new ConflictError(`alias ${alias} of ${name} has moved only once: there is nothing to roll back to`);
     const move = await this.registry.moveAlias(projectId, { name, alias, to: back, actor, reason: reason.trim(), rollback: true, expectSeq: current.since.seq });
     await this.recordMove(projectId, move);
+    await this.auditMove(projectId, move);
     return move;
   }
 
@@ -202,6 +216,17 @@ export class RegistryService {
       if (byHash.length > 0) return { status: 'registered', version: byHash.at(-1)! };
     }
     return { status: 'unregistered', version: null };
+  }
+
+  private async auditMove(projectId: string, move: AliasMove): Promise<void> {
+    await this.audit?.record({
+      project: projectId,
+      actor: move.actor,
+      action: move.to.split ? 'alias.split' : move.rollback ? 'alias.rollback' : 'alias.move',
+      target: `prompts:/${move.name}@${move.alias}`,
+      before: move.from,
+      after: { ...move.to, seq: move.seq, reason: move.reason },
+    });
   }
 
   private async recordMove(projectId: string, move: AliasMove): Promise<void> {

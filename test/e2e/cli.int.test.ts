@@ -75,7 +75,7 @@ describe('promptline prompts / alias (the CLI against a running server)', () => 
   it('gets the latest version by name, a version by URI, and the version an alias points at', async () => {
     const latest = await ok(['prompts', 'get', 'support-answer']);
     const [header, ...body] = latest.split('\n');
-    expect(header).toMatch(/^prompts:\/support-answer\/3 {2}"as chat" {2}by anonymous {2}at \d{4}-\d\d-\d\dT/);
+    expect(header).toMatch(/^prompts:\/support-answer\/3 {2}"as chat" {2}by local development \(no auth\) {2}at \d{4}-\d\d-\d\dT/);
     expect(body.join('\n')).toBe('[system]\nYou are a support agent.\n\n[user]\n{{question}}\n');
 
     expect(await ok(['prompts', 'get', 'prompts:/support-answer/1'])).toMatch(/^prompts:\/support-answer\/1 {2}"first cut" .*\nAnswer \{\{question\}\} politely\.\n$/);
@@ -101,8 +101,8 @@ describe('promptline prompts / alias (the CLI against a running server)', () => 
     const versions = (await ok(['prompts', 'list', 'support-answer'])).trimEnd().split('\n');
     expect(versions[0]).toMatch(/^VERSION\s+CREATED\s+AUTHOR\s+ALIASES\s+MESSAGE$/);
     expect(versions.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['3', '2', '1']);
-    expect(versions[1]).toMatch(/^3\s+\d{4}-\S+\s+anonymous\s+as chat$/);
-    expect(versions[2]).toMatch(/^2\s+\S+\s+anonymous\s+production\s+cite sources$/);
+    expect(versions[1]).toMatch(/^3\s+\d{4}-\S+\s+local development \(no auth\)\s+as chat$/);
+    expect(versions[2]).toMatch(/^2\s+\S+\s+local development \(no auth\)\s+production\s+cite sources$/);
     const list = versionListAnswer.parse(await json(['prompts', 'list', 'support-answer']));
     expect(list.versions.map((v) => v.version)).toEqual([3, 2, 1]);
   });
@@ -132,10 +132,10 @@ describe('promptline prompts / alias (the CLI against a running server)', () => 
     const history = (await ok(['alias', 'history', 'support-answer', 'production'])).trimEnd().split('\n');
     expect(history[0]).toMatch(/^MOVE\s+TIME\s+ACTOR\s+FROM → TO\s+REASON$/);
     expect(history.slice(1)).toEqual([
-      expect.stringMatching(/^1\s+\d{4}-\S+\s+anonymous\s+none → v2\s+"ship it"$/),
-      expect.stringMatching(/^2\s+\S+\s+anonymous\s+v2 → v3\s+"chat format"$/),
-      expect.stringMatching(/^3\s+\S+\s+anonymous\s+v3 → v2\s+"chat answers too long"\s+\(rollback\)$/),
-      expect.stringMatching(/^4\s+\S+\s+anonymous\s+v2 → v2 90% \/ v3 10%\s+"try chat on 10%"$/),
+      expect.stringMatching(/^1\s+\d{4}-\S+\s+local development \(no auth\)\s+none → v2\s+"ship it"$/),
+      expect.stringMatching(/^2\s+\S+\s+local development \(no auth\)\s+v2 → v3\s+"chat format"$/),
+      expect.stringMatching(/^3\s+\S+\s+local development \(no auth\)\s+v3 → v2\s+"chat answers too long"\s+\(rollback\)$/),
+      expect.stringMatching(/^4\s+\S+\s+local development \(no auth\)\s+v2 → v2 90% \/ v3 10%\s+"try chat on 10%"$/),
     ]);
 
     const h = aliasHistoryAnswer.parse(await json(['alias', 'history', 'support-answer', 'production']));

@@ -104,7 +104,7 @@ describe('comparing versions, evaluations on spans, and compliance reports', () 
     const headings = report.sections.map((s: { heading: string }) => s.heading);
     expect(headings).toEqual(['Response', 'Trace', 'App version', 'Prompt version', 'Alias "production" at the time of the response', 'Datasets', 'Evaluation evidence', 'Model']);
     const promptSection = report.sections[3];
-    expect(promptSection.facts).toEqual(expect.arrayContaining([['Commit message', 'clearer instructions'], ['Author', 'anonymous'], ['Registry', 'registered']]));
+    expect(promptSection.facts).toEqual(expect.arrayContaining([['Commit message', 'clearer instructions'], ['Author', 'local development (no auth)'], ['Registry', 'registered']]));
     expect(report.sections[4].facts[0]).toEqual(['Pointed to', 'v2']);
     expect(report.sections[6].tables[0].rows).toEqual([[`online-${tag}`, 'helpfulness', expect.any(String), '—']]);
     expect(report.auditEntries.map((e: { action: string }) => e.action)).toEqual(['registered prompt version', 'moved alias production']);

@@ -49,7 +49,7 @@ describe.each(backends)('the prompt registry on $backend', ({ backend, env }) =>
     const v1 = await register('Answer the customer: {{question}}', 'first draft');
     expect(v1.status).toBe(201);
     expect(v1.headers.get('location')).toBe(`/v1/prompts/${name}/versions/1`);
-    expect(v1.body).toMatchObject({ name, version: 1, uri: `prompts:/${name}/1`, templateHash: hashTemplate({ type: 'text', text: 'Answer the customer: {{question}}' }), commitMessage: 'first draft', author: 'anonymous', variables: ['question'], baseVersion: null });
+    expect(v1.body).toMatchObject({ name, version: 1, uri: `prompts:/${name}/1`, templateHash: hashTemplate({ type: 'text', text: 'Answer the customer: {{question}}' }), commitMessage: 'first draft', author: 'local development (no auth)', variables: ['question'], baseVersion: null });
     const v2 = await register('Answer briefly and kindly: {{question}}', 'shorter');
     const v3 = await register({ messages: [{ role: 'system', content: 'You are the support agent of {{shop}}.' }, { role: 'user', content: '{{question}}' }] }, 'as chat', name, { tags: ['chat'] });
     expect([v2.body.version, v3.body.version, v3.body.baseVersion]).toEqual([2, 3, 2]);
@@ -83,7 +83,7 @@ describe.each(backends)('the prompt registry on $backend', ({ backend, env }) =>
     await pause();
     const m2 = await move('production', { version: 2, reason: 'shorter answers test well' });
     await pause();
-    expect(m2.body).toMatchObject({ seq: 2, from: { version: 1 }, to: { version: 2 }, actor: 'anonymous', rollback: false });
+    expect(m2.body).toMatchObject({ seq: 2, from: { version: 1 }, to: { version: 2 }, actor: 'local development (no auth)', rollback: false });
     const at = (ms: number) => encodeURIComponent(new Date(ms).toISOString());
     const t1 = Date.parse(m1.body.at);
     const t2 = Date.parse(m2.body.at);
@@ -192,7 +192,7 @@ describe.each(backends)('the prompt registry on $backend', ({ backend, env }) =>
     const res = await call('POST', '/v1/traces', exportRequest([spanFor('2', registeredHash, ids.ok), spanFor('2', 'f'.repeat(64), ids.edited), spanFor('9', registeredHash, ids.unknown)]));
     expect(res.status).toBe(200);
     const ok = await eventually(() => provenance(server.url, { response_id: ids.ok }), 'the registered response');
-    expect(ok.prompt).toMatchObject({ name, version: 2, registered: true, registration: 'registered', commitMessage: 'shorter', author: 'anonymous' });
+    expect(ok.prompt).toMatchObject({ name, version: 2, registered: true, registration: 'registered', commitMessage: 'shorter', author: 'local development (no auth)' });
     const edited = await eventually(() => provenance(server.url, { response_id: ids.edited }), 'the edited response');
     expect(edited.prompt).toMatchObject({ registered: false, registration: 'template_mismatch', commitMessage: 'shorter' });
     const unknown = await eventually(() => provenance(server.url, { response_id: ids.unknown }), 'the unknown response');

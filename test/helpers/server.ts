@@ -42,7 +42,11 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export async function startServer(opts: { dataDir?: string; port?: number; env?: Record<string, string> } = {}): Promise<ServerUnderTest> {
+/**
+ * Starts `promptline serve`. Tests of other features run it with authentication off
+ * (PROMPTLINE_DEV_NO_AUTH, loopback only); `auth: true` runs it as in production, with keys.
+ */
+export async function startServer(opts: { dataDir?: string; port?: number; env?: Record<string, string>; auth?: boolean } = {}): Promise<ServerUnderTest> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const port = opts.port ?? (await freePort());
   // process.execPath is the Node that runs the tests (24, from the npm registry). Server backends
@@ -51,7 +55,7 @@ export async function startServer(opts: { dataDir?: string; port?: number; env?:
   for (const k of ['NEO4J_URL', 'NEO4J_USER', 'NEO4J_PASSWORD', 'CLICKHOUSE_URL']) delete inherited[k];
   const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'serve'], {
     cwd: ROOT,
-    env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', PROMPTLINE_DATA_DIR: dataDir, PROMPTLINE_FLUSH_INTERVAL_MS: '20', ...opts.env },
+    env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', PROMPTLINE_DATA_DIR: dataDir, PROMPTLINE_FLUSH_INTERVAL_MS: '20', PROMPTLINE_DEV_NO_AUTH: opts.auth ? '' : '1', PROMPTLINE_RATE_LIMIT_PER_SECOND: '100000', PROMPTLINE_RATE_LIMIT_BURST: '100000', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

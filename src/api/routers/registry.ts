@@ -1,4 +1,6 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
+import { require as requirePermission } from '../../governance/access.ts';
+import { principalOf } from '../auth.ts';
 import { z } from 'zod';
 import { MethodNotAllowedError, NotFoundError } from '../../errors.ts';
 import { aliasName, moveAliasBody, promptName, registerVersionBody, versionNumber } from '../../registry/names.ts';
@@ -11,7 +13,12 @@ import { parseInput } from '../validate.ts';
 const isoTime = z.iso.datetime({ offset: true, message: 'at must be an ISO-8601 time, e.g. 2026-11-25T14:02:00Z' });
 const versionOrLatest = z.union([z.literal('latest'), versionNumber]);
 
-export function createRegistryRouter(service: RegistryService): Router {
+export function createRegistryRouter(service: RegistryService, opts: { protectedAliases: readonly string[] } = { protectedAliases: ['production'] }): Router {
+  const protectedAliases = new Set(opts.protectedAliases);
+  /** Protected aliases (production, by default) move only for admin keys or keys with the promote right. */
+  const mayMove = (res: Response, name: string, alias: string) => {
+    if (protectedAliases.has(alias)) requirePermission(principalOf(res), 'promote', `move the protected alias ${alias} of ${name}`);
+  };
   const router = Router();
   const nameOf = (p: unknown) => parseInput(z.object({ name: promptName }).loose(), p).name;
   const aliasOf = (p: unknown) => parseInput(z.object({ alias: aliasName }).loose(), p).alias;
@@ -78,6 +85,7 @@ export function createRegistryRouter(service: RegistryService): Router {
     const name = nameOf(req.params);
     const alias = aliasOf(req.params);
     const body = parseInput(moveAliasBody, req.body);
+    mayMove(res, name, alias);
     const move = await service.moveAlias(projectOf(req), actorOf(req), { name, alias, ...body });
     res.json(moveAnswer(move));
   });
@@ -86,6 +94,7 @@ export function createRegistryRouter(service: RegistryService): Router {
     const name = nameOf(req.params);
     const alias = aliasOf(req.params);
     const body = parseInput(z.object({ reason: z.string().trim().min(1, 'the reason is empty').max(2000) }).strict(), req.body);
+    mayMove(res, name, alias);
     res.json(moveAnswer(await service.rollback(projectOf(req), actorOf(req), name, alias, body.reason)));
   });
 

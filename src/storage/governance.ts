@@ -1,0 +1,41 @@
+import type { AuditEntry, NewAuditEntry, StoredApiKey } from '../domain/governance.ts';
+import type { PingResult } from './span-store.ts';
+
+// Keys and the audit log. Adapters: SQLite (embedded) and Neo4j, beside the registry.
+
+export interface KeyStore {
+  readonly backend: string;
+  migrate(): Promise<void>;
+  countKeys(): Promise<number>;
+  createKey(key: StoredApiKey): Promise<void>;
+  getKey(id: string): Promise<StoredApiKey | null>;
+  listKeys(project: string): Promise<StoredApiKey[]>;
+  /** Marks the key revoked; false when it does not exist or was revoked already. */
+  revokeKey(id: string, at: Date, by: string): Promise<boolean>;
+  ping(): Promise<PingResult>;
+  close(): Promise<void>;
+}
+
+export interface AuditFilter {
+  project?: string | undefined;
+  actor?: string | undefined;
+  action?: string | undefined;
+  target?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+  limit: number;
+  /** Entries with seq below this (newest first paging). */
+  beforeSeq?: number | undefined;
+}
+
+export interface AuditLog {
+  readonly backend: string;
+  migrate(): Promise<void>;
+  /** Appends an entry chained to the last one, atomically (seq and prevHash taken under a lock). */
+  append(entry: NewAuditEntry, hashOf: (e: Omit<AuditEntry, 'hash'>) => string): Promise<AuditEntry>;
+  /** Newest first. */
+  list(filter: AuditFilter): Promise<AuditEntry[]>;
+  /** Every entry in the order stored (by seq), for verification, in pages. */
+  scan(fromSeq: number, limit: number): Promise<AuditEntry[]>;
+  close(): Promise<void>;
+}
