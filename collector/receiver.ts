@@ -86,7 +86,7 @@ export function createReceiverRouter(deps: ReceiverDeps): Router {
 }
 
 const DRAIN_MAX_BYTES = 32 * 1024 * 1024;
-const DRAIN_MAX_MS = 10_000;
+const DRAIN_MAX_MS = 30_000;
 
 function drainThenClose(req: Request): void {
   const declared = Number(req.headers['content-length']);

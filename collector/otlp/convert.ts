@@ -93,7 +93,7 @@ function convertSpan(
     links.push({
       traceId: codec.id(own(l, 'traceId'), 16) ?? '',
       spanId: codec.id(own(l, 'spanId'), 8) ?? '',
-      traceState: str(own(l, 'traceState')),
+      traceState: truncate(str(own(l, 'traceState')), OTLP_LIMITS.maxAttributeKeyChars),
       attributes: attributes(own(l, 'attributes'), codec),
     });
   }
@@ -139,8 +139,14 @@ function anyValue(v: unknown, codec: WireCodec, depth: number): AttrValue {
     return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
   }
   if (Object.hasOwn(v, 'doubleValue')) {
-    const d = typeof v.doubleValue === 'number' ? v.doubleValue : Number(v.doubleValue);
-    return Number.isFinite(d) ? d : String(v.doubleValue);
+    const x = v.doubleValue;
+    if (typeof x === 'number') return Number.isFinite(x) ? x : String(x);
+    // OTLP/JSON may write a double as a string ("1.5", "NaN", "Infinity"); anything else is not a double.
+    if (typeof x === 'string') {
+      const d = Number(x);
+      return Number.isFinite(d) && x.trim() !== '' ? d : truncate(str(x), 64);
+    }
+    throw new MalformedRequestError('a doubleValue must be a number (or a string holding one)');
   }
   if (Object.hasOwn(v, 'bytesValue')) return codec.bytes(v.bytesValue);
   if (Object.hasOwn(v, 'arrayValue')) {

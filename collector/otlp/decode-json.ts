@@ -25,7 +25,7 @@ const jsonCodec: WireCodec = {
   },
   u64: parseU64,
   i64(v) {
-    if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : null;
+    if (typeof v === 'number') return Number.isSafeInteger(v) || (Number.isInteger(v) && Math.abs(v) < 2 ** 63) ? BigInt(v) : null;
     if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) {
       const n = BigInt(v);
       return n >= -(2n ** 63n) && n < 2n ** 63n ? n : null;
