@@ -30,20 +30,46 @@ export function edgesOfSpan(l: ResolvedLineage, seenAtMs: number, emit: (from: E
   }
 }
 
+/** The fields of a lineage that decide its edges, as one string (each length-prefixed: no two lineages share one). */
+function lineageKey(l: ResolvedLineage): string {
+  const f = (s: string) => `${s.length}:${s}`;
+  const p = l.prompt;
+  const m = l.model;
+  let k = p ? `P${f(p.name)}${f(p.version)}${f(p.alias)}${f(p.templateHash)}` : '-';
+  k += m ? `M${f(m.provider)}${f(m.name)}` : '-';
+  k += `A${f(l.app.name)}${f(l.app.version)}D${l.datasetIds.length}`;
+  for (const d of l.datasetIds) k += f(d);
+  return k;
+}
+
 /** Folds repeated edges of a batch into one observation each, with the earliest and latest time. */
 export class EdgeCollector {
   private readonly edges = new Map<string, EdgeObservation>();
+  /** The observations each distinct lineage touches: a batch has thousands of spans and a few lineages. */
+  private readonly byLineage = new Map<string, EdgeObservation[]>();
 
   add(l: ResolvedLineage, seenAtMs: number): void {
+    const lk = lineageKey(l);
+    const known = this.byLineage.get(lk);
+    if (known) {
+      for (const e of known) {
+        if (seenAtMs < e.firstSeenMs) e.firstSeenMs = seenAtMs;
+        if (seenAtMs > e.lastSeenMs) e.lastSeenMs = seenAtMs;
+      }
+      return;
+    }
+    const touched: EdgeObservation[] = [];
     edgesOfSpan(l, seenAtMs, (from, rel, to, at) => {
       const key = `${from.kind}${entityKey(from.parts)}${rel}${to.kind}${entityKey(to.parts)}`;
-      const e = this.edges.get(key);
-      if (!e) this.edges.set(key, { from, rel, to, firstSeenMs: at, lastSeenMs: at });
+      let e = this.edges.get(key);
+      if (!e) this.edges.set(key, (e = { from, rel, to, firstSeenMs: at, lastSeenMs: at }));
       else {
         if (at < e.firstSeenMs) e.firstSeenMs = at;
         if (at > e.lastSeenMs) e.lastSeenMs = at;
       }
+      touched.push(e);
     });
+    this.byLineage.set(lk, touched);
   }
 
   toList(): EdgeObservation[] {

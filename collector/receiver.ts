@@ -6,9 +6,11 @@ import { BadRequestError, PayloadTooLargeError, PromptlineError, UnavailableErro
 import type { Logger } from '../src/logger.ts';
 import { MalformedRequestError } from './otlp/convert.ts';
 import { decodeJsonExport } from './otlp/decode-json.ts';
-import { decodeProtobufExport, encodeProtobufExportResponse, encodeProtobufStatus } from './otlp/decode-protobuf.ts';
+import { encodeProtobufExportResponse, encodeProtobufStatus } from './otlp/decode-protobuf.ts';
+import { scanProtobufExport } from './otlp/decode-protobuf-wire.ts';
 import { OTLP_LIMITS } from './otlp/limits.ts';
 import { RECORD_JSON, RECORD_PROTOBUF, type RecordKind, type Spool } from './spool.ts';
+import type { WriterAttachment } from './writer.ts';
 
 // POST /v1/traces: the OTLP/HTTP receiver. It answers as the OTLP specification says — 400 for
 // bad data, 413 above 20 MiB after decompression, 415 for an unknown content type or encoding,
@@ -64,18 +66,27 @@ export function createReceiverRouter(deps: ReceiverDeps): Router {
         held += body.length;
         inFlight.bytes += body.length;
       }
-      let decoded: DecodedExport;
+      // Protobuf is checked, not decoded: the scan refuses what the writer could not decode and
+      // counts what it will refuse, and the writer decodes the spooled bytes once. JSON is decoded
+      // here and handed to the writer decoded.
+      let checked: { spans: number; rejected: number; rejectionReasons: string[]; attachment: WriterAttachment };
+      const projectId = deps.projectOf(req);
       try {
-        decoded = encoding.kind === RECORD_PROTOBUF ? decodeProtobufExport(body) : decodeJsonExport(body);
+        if (encoding.kind === RECORD_PROTOBUF) {
+          const scan = scanProtobufExport(body);
+          checked = { ...scan, attachment: { projectId, raw: body, spans: scan.spans } };
+        } else {
+          const decoded: DecodedExport = decodeJsonExport(body);
+          checked = { spans: decoded.spans.length, rejected: decoded.rejected, rejectionReasons: decoded.rejectionReasons, attachment: { projectId, export: decoded } };
+        }
       } catch (err) {
         if (err instanceof MalformedRequestError) throw new BadRequestError(err.message);
         if (err instanceof RangeError) throw new BadRequestError('the request is nested too deeply to decode');
         throw err;
       }
-      const projectId = deps.projectOf(req);
-      if (decoded.spans.length > 0) await deps.spool.append(encoding.kind, projectId, body, { projectId, export: decoded });
-      const message = decoded.rejected > 0 ? `rejected ${decoded.rejected} span(s): ${decoded.rejectionReasons.join('; ')}` : '';
-      sendExportResponse(res, encoding, decoded.rejected, message);
+      if (checked.spans > 0) await deps.spool.append(encoding.kind, projectId, body, checked.attachment);
+      const message = checked.rejected > 0 ? `rejected ${checked.rejected} span(s): ${checked.rejectionReasons.join('; ')}` : '';
+      sendExportResponse(res, encoding, checked.rejected, message);
     } catch (err) {
       sendFailure(req, res, encoding, err, deps.logger);
     } finally {

@@ -5,10 +5,11 @@ import type { DecodedExport, DecodedSpan } from '../src/domain/span.ts';
 import { StoreError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
 import type { LineageGraph } from '../src/storage/lineage-graph.ts';
-import type { SpanStore } from '../src/storage/span-store.ts';
+import type { PreparedSpans, SpanStore } from '../src/storage/span-store.ts';
 import { evaluationEdges, evaluationsOf } from './evaluations.ts';
 import { EdgeCollector } from './graph-edges.ts';
-import type { SpanAnalytics } from '../src/storage/span-analytics.ts';
+import type { EvaluationRow, SpanAnalytics } from '../src/storage/span-analytics.ts';
+import type { EdgeObservation } from '../src/domain/graph.ts';
 import { LineageResolver, type ResolvedBatch } from './lineage-resolver.ts';
 import { readOwnLineage } from './normalizer.ts';
 import { decodeJsonExport } from './otlp/decode-json.ts';
@@ -28,8 +29,10 @@ export interface WriterOptions {
   logger: Logger;
   batchMaxSpans: number;
   flushIntervalMs: number;
-  /** Decoded spans held in memory at most; beyond, records are re-read from disk. */
+  /** Decoded spans (of JSON requests) held in memory at most; beyond, records are re-read from disk. */
   maxSpansInMemory?: number;
+  /** Bytes of checked protobuf requests held in memory at most; beyond, records are re-read from disk. */
+  maxBytesInMemory?: number;
   retry?: { initialMs: number; maxMs: number };
   /** Where records the stores refuse for good are kept, whole. */
   deadLetterDir: string;
@@ -52,6 +55,12 @@ interface Rec {
   decoded: { projectId: string; export: DecodedExport } | null;
 }
 
+/**
+ * What the receiver hands over with a record once it is durable: a JSON request decoded, or a
+ * protobuf request's bytes, checked (the writer decodes them when their turn comes).
+ */
+export type WriterAttachment = { projectId: string; export: DecodedExport } | { projectId: string; raw: Buffer; spans: number };
+
 /** A write's deduplication token: the spool's id and the records' span of positions, unique for good. */
 const tokenOf = (spoolId: string, records: Rec[]) => {
   const a = records[0]!.entry.position;
@@ -62,9 +71,24 @@ const tokenOf = (spoolId: string, records: Rec[]) => {
 /** Bytes of spooled requests in one batch at most, whatever their span count (recovered records have none yet). */
 const BATCH_MAX_BYTES = 32 * 1024 * 1024;
 
+/** A batch taken from the queue, decoded, its preparation under way. */
+interface Ahead {
+  batch: QueueEntry[];
+  records: Rec[];
+  token: string;
+  prepared: Promise<Prepared>;
+}
+
+interface Prepared {
+  records: number;
+  projects: Array<{ projectId: string; resolved: ResolvedBatch; evaluations: EvaluationRow[]; edges: EdgeObservation[]; rows: PreparedSpans | undefined }>;
+  prepareMs: number;
+}
+
 interface QueueEntry {
   position: SpoolPosition;
-  decoded: { projectId: string; export: DecodedExport } | null;
+  /** The request as the receiver handed it over, while the memory budget allows; else null (re-read from the spool). */
+  held: WriterAttachment | null;
   spanCount: number;
 }
 
@@ -84,6 +108,7 @@ export class SpanWriter {
   private readonly queue: QueueEntry[] = [];
   private queuedSpans = 0;
   private inMemorySpans = 0;
+  private inMemoryBytes = 0;
   private wake: (() => void) | null = null;
   private stopping = false;
   private abandon = false;
@@ -98,16 +123,23 @@ export class SpanWriter {
 
   /** Queues records found in the spool at start, then starts draining. */
   start(): void {
-    for (const position of this.o.spool.takeRecovered()) this.push({ position, decoded: null, spanCount: 0 });
+    for (const position of this.o.spool.takeRecovered()) this.push({ position, held: null, spanCount: 0 });
     this.loop = this.run();
   }
 
   /** The spool's onDurable hook: a request is on disk and may be written to the stores. */
-  enqueue(position: SpoolPosition, decoded: { projectId: string; export: DecodedExport } | null): void {
-    const spans = decoded?.export.spans.length ?? 0;
-    const keep = decoded && this.inMemorySpans + spans <= (this.o.maxSpansInMemory ?? 200_000);
+  enqueue(position: SpoolPosition, attachment: WriterAttachment | null): void {
+    if (!attachment) return this.push({ position, held: null, spanCount: 0 });
+    // Within the budgets the request stays in memory; past them it is read back from the spool.
+    if ('raw' in attachment) {
+      const keep = this.inMemoryBytes + attachment.raw.length <= (this.o.maxBytesInMemory ?? 128 * 1024 * 1024);
+      if (keep) this.inMemoryBytes += attachment.raw.length;
+      return this.push({ position, held: keep ? attachment : null, spanCount: attachment.spans });
+    }
+    const spans = attachment.export.spans.length;
+    const keep = this.inMemorySpans + spans <= (this.o.maxSpansInMemory ?? 50_000);
     if (keep) this.inMemorySpans += spans;
-    this.push({ position, decoded: keep ? decoded : null, spanCount: spans });
+    this.push({ position, held: keep ? attachment : null, spanCount: spans });
   }
 
   private push(e: QueueEntry): void {
@@ -150,42 +182,71 @@ export class SpanWriter {
   private busy = false;
   private failedLoops = 0;
 
+  /**
+   * The loop. Batches are written one at a time and in order; while the stores take one batch,
+   * the next is prepared (decoded, its lineage resolved, its edges and evaluations collected), so
+   * that the JavaScript work and ClickHouse's work overlap instead of taking turns.
+   */
   private async run(): Promise<void> {
+    let ahead: Ahead | null = null;
     while (!this.abandon) {
-      if (this.queue.length === 0) {
-        this.busy = false;
-        for (const w of this.idleWaiters.splice(0)) w();
-        if (this.stopping) return;
-        await new Promise<void>((r) => (this.wake = r));
-        this.wake = null;
-        continue;
+      let current: Ahead;
+      if (ahead) {
+        current = ahead;
+        ahead = null;
+      } else {
+        if (this.queue.length === 0) {
+          this.busy = false;
+          for (const w of this.idleWaiters.splice(0)) w();
+          if (this.stopping) return;
+          await new Promise<void>((r) => (this.wake = r));
+          this.wake = null;
+          continue;
+        }
+        this.busy = true;
+        if (!this.stopping && this.queuedSpans < this.o.batchMaxSpans) {
+          // Let a batch fill: fewer, larger writes are what ClickHouse wants.
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, this.o.flushIntervalMs);
+            this.wake = () => {
+              if (this.stopping || this.queuedSpans >= this.o.batchMaxSpans) {
+                clearTimeout(t);
+                r();
+              }
+            };
+          });
+          this.wake = null;
+        }
+        current = this.prepareAhead(this.takeBatch());
       }
-      this.busy = true;
-      if (!this.stopping && this.queuedSpans < this.o.batchMaxSpans) {
-        // Let a batch fill: fewer, larger writes are what ClickHouse wants.
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, this.o.flushIntervalMs);
-          this.wake = () => {
-            if (this.stopping || this.queuedSpans >= this.o.batchMaxSpans) {
-              clearTimeout(t);
-              r();
-            }
-          };
-        });
-        this.wake = null;
-      }
-      const batch = this.takeBatch();
+      const next = {
+        // The stores are busy with `current`: prepare the next batch meanwhile, if one is waiting.
+        start: () => {
+          if (!this.abandon && this.queue.length > 0) ahead = this.prepareAhead(this.takeBatch());
+        },
+        // `ahead` was prepared as if `current` were stored: when it is not, it is prepared again later.
+        undo: async () => {
+          if (!ahead) return;
+          const undone: Ahead = ahead;
+          ahead = null;
+          await undone.prepared.catch(() => undefined);
+          this.forgetTraces(undone.records);
+          for (const e of undone.batch) e.held = null;
+          this.queue.unshift(...undone.batch);
+        },
+      };
       try {
-        await this.writeBatch(batch);
+        await this.writePrepared(current, next);
         this.failedLoops = 0;
       } catch (err) {
+        await next.undo();
         if (this.abandon) return; // stopped mid-batch: the batch stays in the spool for the next start
         // Something outside the stores failed (the checkpoint or dead-letter file on a full disk,
         // say). The batch goes back to the head of the queue and is tried again after a pause.
         this.failedLoops++;
         this.s.lastError = `writer: ${(err as Error).message}`;
         this.o.logger.error('writer: a batch failed outside the stores; it will be tried again', { error: err as Error, attempt: this.failedLoops });
-        this.queue.unshift(...batch);
+        this.queue.unshift(...current.batch);
         await new Promise((r) => setTimeout(r, Math.min(10_000, 100 * 2 ** Math.min(this.failedLoops, 7))));
       }
     }
@@ -207,24 +268,72 @@ export class SpanWriter {
     return batch;
   }
 
-  private async writeBatch(batch: QueueEntry[]): Promise<void> {
-    const records: Rec[] = batch.map((entry) => {
-      const decoded = entry.decoded ?? this.readBack(entry.position);
-      if (entry.decoded) this.inMemorySpans -= entry.spanCount;
-      entry.decoded = null;
-      return { entry, decoded };
-    });
-    await this.writeRecords(records);
+  /** Starts decoding and preparing a batch. */
+  private prepareAhead(batch: QueueEntry[]): Ahead {
+    const records: Rec[] = batch.map((entry) => ({ entry, decoded: null }));
+    const token = tokenOf(this.o.spool.id, records);
+    const prepared = (async () => {
+      // Record by record, letting the receiver in between: a batch decodes in a few hundred ms.
+      for (const r of records) {
+        r.decoded = this.decodedOf(r.entry);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return this.prepare(records, 2);
+    })();
+    // Failures are handled where it is awaited; this keeps an unawaited rejection quiet meanwhile.
+    prepared.catch(() => undefined);
+    return { batch, records, token, prepared };
+  }
+
+  /**
+   * Writes a prepared batch and moves the checkpoint past it; `next.start` runs once the stores
+   * have the batch in hand. A store that refuses the batch for good goes the careful way
+   * (writeRecords: record by record, then span by span), after the next batch is put back.
+   */
+  private async writePrepared(current: Ahead, next: { start: () => void; undo: () => Promise<void> }): Promise<void> {
+    const { records, token } = current;
+    try {
+      await this.apply(await current.prepared, token, 2, next.start);
+    } catch (err) {
+      this.forgetTraces(records);
+      if (!(err instanceof PermanentWriteFailure) || this.abandon) throw err;
+      await next.undo();
+      await this.writeRecords(records, err);
+      return;
+    }
+    if (this.abandon) return;
+    await this.o.spool.commit(records.at(-1)!.entry.position, records.length);
+    this.queuedSpans -= records.reduce((n, r) => n + r.entry.spanCount, 0);
+  }
+
+  /** A queued record's spans: from memory (decoding held protobuf bytes) or read back from the spool. */
+  private decodedOf(entry: QueueEntry): { projectId: string; export: DecodedExport } | null {
+    const held = entry.held;
+    entry.held = null;
+    if (!held) return this.readBack(entry.position);
+    if (!('raw' in held)) {
+      this.inMemorySpans -= entry.spanCount;
+      return held;
+    }
+    this.inMemoryBytes -= held.raw.length;
+    try {
+      return { projectId: held.projectId, export: decodeProtobufExport(held.raw) };
+    } catch (err) {
+      // The receiver checked it; a failure now is a bug, not bad data: the spool has it, read it back.
+      this.o.logger.error('writer: a checked request did not decode; reading it back from the spool', { position: entry.position, error: err as Error });
+      return this.readBack(entry.position);
+    }
   }
 
   /**
    * Writes records and moves the checkpoint past them. A store that refuses them for good (not an
    * outage: data it cannot take) must not hold up everything behind them: the records are then
    * written one by one, and a record refused alone is salvaged span by span and kept whole in the
-   * dead-letter folder.
+   * dead-letter folder. `refused`: the stores already refused these records together.
    */
-  private async writeRecords(records: Rec[]): Promise<void> {
+  private async writeRecords(records: Rec[], refused?: PermanentWriteFailure): Promise<void> {
     try {
+      if (refused) throw refused;
       await this.store(records, tokenOf(this.o.spool.id, records));
     } catch (err) {
       if (!(err instanceof PermanentWriteFailure) || this.abandon) throw err;
@@ -239,29 +348,49 @@ export class SpanWriter {
     this.queuedSpans -= records.reduce((n, r) => n + r.entry.spanCount, 0);
   }
 
+  /** The resolver has taken these spans as stored; forget their traces, so that the next attempt reads back what really is there. */
+  private forgetTraces(records: Rec[]): void {
+    for (const { decoded } of records) if (decoded) this.resolver.forget(decoded.projectId, decoded.export.spans.map((s) => s.traceId));
+  }
+
   /** Resolves lineage and writes spans, lineage fixups and graph edges; retries what may pass later. */
   private async store(records: Rec[], token: string, permanentAttempts = 2): Promise<void> {
     try {
-      await this.storeOnce(records, token, permanentAttempts);
+      await this.apply(await this.prepare(records, permanentAttempts), token, permanentAttempts);
     } catch (err) {
-      // The resolver has already taken these spans as stored; forget their traces, so that the
-      // next attempt reads back from the stores what really is there.
-      for (const { decoded } of records) if (decoded) this.resolver.forget(decoded.projectId, decoded.export.spans.map((s) => s.traceId));
+      this.forgetTraces(records);
       throw err;
     }
   }
 
-  private async storeOnce(records: Rec[], token: string, permanentAttempts: number): Promise<void> {
+  /** What a batch needs before the stores: its spans' lineage resolved, prompts classified, evaluations and edges collected. */
+  private async prepare(records: Rec[], permanentAttempts: number): Promise<Prepared> {
+    const t0 = performance.now();
     const byProject = new Map<string, Array<{ span: DecodedSpan; own: OwnLineage }>>();
     for (const { decoded } of records) {
       if (!decoded) continue;
       let list = byProject.get(decoded.projectId);
       if (!list) byProject.set(decoded.projectId, (list = []));
       for (const span of decoded.export.spans) list.push({ span, own: readOwnLineage(span) });
+      if (records.length > 1) await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    const projects: Prepared['projects'] = [];
+    for (const [projectId, items] of byProject) {
+      const resolved = await this.retrying('resolve lineage', () => this.resolver.resolve(projectId, items), permanentAttempts);
+      await this.retrying('classify prompts', () => this.markRegistration(projectId, resolved), permanentAttempts);
+      const evaluations = this.o.analytics ? evaluationsOf(resolved.spans) : [];
+      const edges = [...collectEdges(resolved), ...evaluationEdges(evaluations)];
+      const rows = resolved.spans.length > 0 ? await this.o.spans.prepareSpans?.(projectId, resolved.spans) : undefined;
+      projects.push({ projectId, resolved, evaluations, edges, rows });
+    }
+    return { records: records.length, projects, prepareMs: performance.now() - t0 };
+  }
+
+  /** Writes a prepared batch to the stores; `started` is called once the span write is under way. */
+  private async apply(p: Prepared, token: string, permanentAttempts: number, started?: () => void): Promise<void> {
     let written = 0;
     const t0 = performance.now();
-    const ms: Record<string, number> = { resolve: 0, spans: 0, fixups: 0, edges: 0 };
+    const ms: Record<string, number> = { spans: 0, fixups: 0, edges: 0 };
     const timed = async <T>(phase: string, what: string, fn: () => Promise<T>): Promise<T> => {
       const start = performance.now();
       try {
@@ -270,22 +399,26 @@ export class SpanWriter {
         ms[phase]! += performance.now() - start;
       }
     };
-    for (const [projectId, items] of byProject) {
-      const resolved = await timed('resolve', 'resolve lineage', () => this.resolver.resolve(projectId, items));
-      await timed('resolve', 'classify prompts', () => this.markRegistration(projectId, resolved));
-      await timed('spans', 'write spans', () => this.o.spans.writeSpans(projectId, resolved.spans, `${projectId}/${token}`));
+    let first = true;
+    for (const { projectId, resolved, evaluations, edges, rows } of p.projects) {
+      const writing = timed('spans', 'write spans', () => this.o.spans.writeSpans(projectId, resolved.spans, `${projectId}/${token}`, rows));
+      if (first) {
+        first = false;
+        started?.();
+      }
+      await writing;
       await timed('fixups', 'apply lineage fixups', () => this.o.spans.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`));
-      const evaluations = this.o.analytics ? evaluationsOf([...resolved.spans]) : [];
       if (evaluations.length > 0) await timed('spans', 'write evaluations', () => this.o.analytics!.writeEvaluations(projectId, evaluations, `${projectId}/${token}/eval`));
-      const edges = [...collectEdges(resolved), ...evaluationEdges(evaluations)];
       await timed('edges', 'record lineage edges', () => this.o.graph.recordEdges(projectId, edges));
       written += resolved.spans.length;
       this.s.fixups += resolved.fixups.length;
     }
+    if (first) started?.();
     this.s.writtenSpans += written;
     this.o.logger.debug('writer: batch written', {
-      records: records.length,
+      records: p.records,
       spans: written,
+      prepareMs: Math.round(p.prepareMs),
       totalMs: Math.round(performance.now() - t0),
       ...Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}Ms`, Math.round(v)])),
     });

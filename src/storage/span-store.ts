@@ -32,13 +32,23 @@ export interface StoredSpanDetail extends SpanLineage {
   events: Array<{ timestamp: string; name: string; attributes: Map<string, string> }>;
 }
 
+/** What prepareSpans made of a batch; only the store that made it reads it. */
+export interface PreparedSpans {
+  readonly spans: readonly ResolvedSpan[];
+}
+
 export interface SpanStore {
   /** A name for logs and health answers, e.g. "clickhouse (embedded)". */
   readonly backend: string;
   /** Applies schema migrations not yet applied. Safe to call at every start. */
   migrate(): Promise<void>;
+  /**
+   * Optional: the CPU work of writing these spans (encoding rows), done ahead — while an earlier
+   * batch is being written — and handed to writeSpans with the same spans.
+   */
+  prepareSpans?(projectId: string, spans: readonly ResolvedSpan[]): Promise<PreparedSpans>;
   /** Writes spans; `batchToken` makes a retried write of the same batch a no-op. */
-  writeSpans(projectId: string, spans: readonly ResolvedSpan[], batchToken: string): Promise<void>;
+  writeSpans(projectId: string, spans: readonly ResolvedSpan[], batchToken: string, prepared?: PreparedSpans): Promise<void>;
   /** Writes new revisions of stored spans whose inherited lineage changed. */
   applyFixups(projectId: string, fixups: readonly LineageFixup[], batchToken: string): Promise<void>;
   /** The stored nodes of these traces, for lineage resolution. */

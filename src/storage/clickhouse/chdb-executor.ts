@@ -13,6 +13,9 @@ function translate(err: unknown, what: string): StoreError {
   return new StoreError('clickhouse', `${what} failed: ${e?.message ?? String(err)}`, !isPermanentClickHouseCode(e?.clickhouseCode), err);
 }
 
+/** Process memory above which the engine's freed pages are returned to the system after an insert. */
+const RSS_BUDGET_BYTES = 896 * 1024 * 1024;
+
 export class ChdbExecutor implements ClickHouseExecutor {
   readonly name = 'clickhouse (embedded, chdb)';
   private readonly session: Session;
@@ -57,11 +60,32 @@ export class ChdbExecutor implements ClickHouseExecutor {
       await this.session.insert({
         table,
         values: rows,
-        format: 'JSONEachRow',
+        format: opts.format ?? 'JSONEachRow',
+        ...(opts.columns ? { columns: opts.columns } : {}),
         settings: { ...opts.settings, ...(opts.dedupToken ? { insert_deduplication_token: opts.dedupToken } : {}) },
       });
     } catch (err) {
       throw translate(err, `insert into ${table}`);
+    }
+    await this.releaseMemory();
+  }
+
+  private lastPurge = 0;
+
+  /**
+   * An insert of a batch of GenAI spans makes the engine allocate some hundreds of MB for a moment
+   * (a buffer per column and index being written), which its allocator (jemalloc, without a
+   * background thread in chdb) keeps: the process would stay at its highest mark. Past a budget,
+   * the freed pages are given back (a few tens of ms, at most every 5 s).
+   */
+  private async releaseMemory(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastPurge < 5000 || process.memoryUsage.rss() < RSS_BUDGET_BYTES) return;
+    this.lastPurge = now;
+    try {
+      await this.session.queryAsync('SYSTEM JEMALLOC PURGE');
+    } catch {
+      // an engine built without jemalloc: nothing to give back
     }
   }
 

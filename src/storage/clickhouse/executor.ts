@@ -10,14 +10,20 @@ export interface InsertOptions {
   dedupToken?: string;
   /** ClickHouse settings for this insert. */
   settings?: Record<string, string | number>;
+  /** The rows' format (default JSONEachRow). */
+  format?: InsertFormat;
+  /** The columns the rows hold, in order (needed for TabSeparated; default: the table's). */
+  columns?: readonly string[];
 }
+
+export type InsertFormat = 'JSONEachRow' | 'TabSeparated';
 
 export interface ClickHouseExecutor {
   readonly name: string;
   command(sql: string, params?: QueryParams): Promise<void>;
   /** Runs a SELECT and returns its rows (JSONEachRow; 64-bit integers as strings). */
   query<T>(sql: string, params?: QueryParams): Promise<T[]>;
-  /** Inserts JSONEachRow bytes. */
+  /** Inserts rows: JSONEachRow bytes, or another format named in `opts.format`. */
   insertJsonEachRow(table: string, rows: Buffer, opts?: InsertOptions): Promise<void>;
   ping(): Promise<PingResult>;
   close(): Promise<void>;

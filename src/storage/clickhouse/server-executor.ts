@@ -86,7 +86,8 @@ export class ClickHouseServerExecutor implements ClickHouseExecutor {
       await this.client.insert({
         table,
         values: Readable.from([rows]),
-        format: 'JSONEachRow',
+        format: opts.format ?? 'JSONEachRow',
+        ...(opts.columns ? { columns: [...opts.columns] as [string, ...string[]] } : {}),
         clickhouse_settings: {
           async_insert: 1,
           wait_for_async_insert: 1,

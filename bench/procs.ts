@@ -1,0 +1,156 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { LoadConfig, LoadResult, SecondStats } from './loadgen.ts';
+
+// Processes the suite starts: `promptline serve` as a user runs it, the baseline server, the load
+// generator and the one-shot helpers. Everything listens on loopback and is stopped by its pid.
+
+export const ROOT = resolve(import.meta.dirname, '..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface Served {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM (the server drains what it holds), then the exit code; SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/** Starts a Node program that prints `readyText` on stdout once it listens. */
+async function startProgram(args: string[], env: Record<string, string>, readyText: string, port: number, execArgv: string[] = []): Promise<Served> {
+  const child = spawn(process.execPath, [...execArgv, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${args.join(' ')} did not start in 120 s:\n${out}`)), 120_000);
+    const check = () => {
+      if (out.includes(readyText)) {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        res();
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      rej(new Error(`${args.join(' ')} exited with ${code} before it was ready:\n${out}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    child,
+    output: () => out,
+    async stop(graceMs = 120_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+/** `promptline serve` with its defaults, authentication on, an ingest-capable bootstrap key. */
+export async function startPromptline(opts: { dataDir: string; apiKey: string; env?: Record<string, string>; cpuProfDir?: string; nodeArgs?: string[] }): Promise<Served> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PROMPTLINE_DATA_DIR: opts.dataDir,
+    PROMPTLINE_API_KEY: opts.apiKey,
+    PROMPTLINE_LOG_LEVEL: 'warn',
+    // The API is rate limited per key; the lookups below make more calls a second than the default allows.
+    PROMPTLINE_RATE_LIMIT_PER_SECOND: '100000',
+    PROMPTLINE_RATE_LIMIT_BURST: '100000',
+    ...opts.env,
+  };
+  for (const k of ['NEO4J_URL', 'NEO4J_USER', 'NEO4J_PASSWORD', 'CLICKHOUSE_URL', 'PROMPTLINE_DEV_NO_AUTH']) if (!(k in env)) env[k] = '';
+  const nodeArgs = [...(opts.nodeArgs ?? []), ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [])];
+  return startProgram([join(ROOT, 'src/cli.ts'), 'serve'], env, 'ready in', port, nodeArgs);
+}
+
+export async function startBaseline(opts: { dataDir: string; env?: Record<string, string> }): Promise<Served> {
+  const port = await freePort();
+  return startProgram([join(ROOT, 'bench/baseline-server.ts')], { PORT: String(port), BASELINE_DATA_DIR: opts.dataDir, ...opts.env }, 'baseline ready', port);
+}
+
+/** Resident set size of a process, bytes (0 once it is gone). */
+export function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system) a process has used, ms. */
+export function cpuMsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after "pid (comm) ".
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs the load generator in a process of its own and returns its result. */
+export function runLoadgen(cfg: LoadConfig, onSecond?: (s: SecondStats) => void): Promise<LoadResult & { pid: number }> {
+  return new Promise((res, rej) => {
+    const child = fork(join(ROOT, 'bench/loadgen.ts'), [JSON.stringify(cfg)], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: LoadResult | undefined;
+    const guard = setTimeout(() => child.kill('SIGKILL'), cfg.durationMs + 180_000);
+    child.on('message', (m: { type: string; second?: SecondStats; result?: LoadResult }) => {
+      if (m.type === 'second' && m.second) onSecond?.(m.second);
+      if (m.type === 'result') result = m.result;
+    });
+    child.once('exit', (code) => {
+      clearTimeout(guard);
+      if (result) res({ ...result, pid: child.pid! });
+      else rej(new Error(`the load generator exited with ${code} and no result`));
+    });
+  });
+}
+
+/** Runs a one-shot bench script in a process of its own (the ClickHouse engine allows one data directory per process) and returns its JSON. */
+export function runScript<T>(script: string, args: string[], timeoutMs: number): Promise<T> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [join(ROOT, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const guard = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(guard);
+      const last = out.trim().split('\n').at(-1) ?? '';
+      try {
+        if (code !== 0) throw new Error(`exit ${code}`);
+        res(JSON.parse(last) as T);
+      } catch (err) {
+        rej(new Error(`${script} failed (${(err as Error).message}):\n${out.slice(-4000)}`));
+      }
+    });
+  });
+}
