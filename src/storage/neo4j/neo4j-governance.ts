@@ -1,8 +1,8 @@
-import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
+import neo4j, { type ManagedTransaction } from 'neo4j-driver';
 import type { AuditEntry, NewAuditEntry, Role, StoredApiKey } from '../../domain/governance.ts';
 import type { AuditFilter, AuditLog, KeyStore } from '../governance.ts';
 import type { PingResult } from '../span-store.ts';
-import { startupError, translateNeo4jError } from './neo4j-errors.ts';
+import { Neo4jSessions } from './neo4j-sessions.ts';
 
 // Keys and the audit log on Neo4j, beside the registry. Their nodes have labels of their own,
 // apart from the lineage graph's :Entity nodes and the registry's nodes:
@@ -109,62 +109,28 @@ export interface Neo4jGovernanceOptions {
 
 export class Neo4jGovernance implements KeyStore, AuditLog {
   readonly backend: string;
-  private readonly driver: Driver;
-  private readonly database: string | undefined;
+  private readonly db: Neo4jSessions;
   private readonly chain: string;
 
-  private constructor(driver: Driver, opts: Neo4jGovernanceOptions) {
-    this.driver = driver;
-    this.database = opts.database;
+  private constructor(db: Neo4jSessions, opts: Neo4jGovernanceOptions) {
+    this.db = db;
     this.chain = opts.chain ?? HEAD_ID;
     this.backend = `neo4j (${opts.url})`;
   }
 
   /** Connects and checks the server answers and takes the credentials; a clear ConfigError if not. */
   static async connect(opts: Neo4jGovernanceOptions): Promise<Neo4jGovernance> {
-    const driver = neo4j.driver(opts.url, neo4j.auth.basic(opts.user, opts.password), {
-      maxConnectionPoolSize: 20,
-      connectionTimeout: 5_000,
-      connectionAcquisitionTimeout: 10_000,
-      // Appends queue on the audit head; the first appends on a fresh database may deadlock on the
-      // head's index entry, which the driver retries for up to this long.
-      maxTransactionRetryTime: 10_000,
-      disableLosslessIntegers: true,
-    });
-    try {
-      await driver.verifyAuthentication();
-      await driver.verifyConnectivity();
-    } catch (err) {
-      await driver.close();
-      throw startupError(err, opts.url, opts.user);
-    }
-    return new Neo4jGovernance(driver, opts);
+    // Appends queue on the audit head; the first appends on a fresh database may deadlock on the
+    // head's index entry, which the driver retries for up to this long.
+    return new Neo4jGovernance(await Neo4jSessions.connect(opts, 10_000), opts);
   }
 
-  private session(mode: 'READ' | 'WRITE') {
-    return this.driver.session({ defaultAccessMode: mode === 'READ' ? neo4j.session.READ : neo4j.session.WRITE, ...(this.database ? { database: this.database } : {}) });
+  private write<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
+    return this.db.write(what, work);
   }
 
-  private async write<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    const session = this.session('WRITE');
-    try {
-      return await session.executeWrite(work);
-    } catch (err) {
-      throw translateNeo4jError(err, what);
-    } finally {
-      await session.close();
-    }
-  }
-
-  private async read<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    const session = this.session('READ');
-    try {
-      return await session.executeRead(work);
-    } catch (err) {
-      throw translateNeo4jError(err, what);
-    } finally {
-      await session.close();
-    }
+  private read<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
+    return this.db.read(what, work);
   }
 
   async migrate(): Promise<void> {
@@ -303,16 +269,11 @@ export class Neo4jGovernance implements KeyStore, AuditLog {
     });
   }
 
-  async ping(): Promise<PingResult> {
-    try {
-      await this.driver.executeQuery('RETURN 1', {}, this.database ? { database: this.database } : {});
-      return { ok: true };
-    } catch (err) {
-      return { ok: false, error: translateNeo4jError(err, 'ping') };
-    }
+  ping(): Promise<PingResult> {
+    return this.db.ping();
   }
 
-  async close(): Promise<void> {
-    await this.driver.close();
+  close(): Promise<void> {
+    return this.db.close();
   }
 }

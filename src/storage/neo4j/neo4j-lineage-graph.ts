@@ -1,10 +1,10 @@
-import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
+import neo4j, { type ManagedTransaction } from 'neo4j-driver';
 import { EDGE_KINDS, ENTITY_KINDS, entityKey, type Edge, type EdgeKind, type EdgeObservation, type Entity, type EntityKind, type EntityRef } from '../../domain/graph.ts';
 import { BadRequestError } from '../../errors.ts';
 import type { LineageGraph, WalkHit, WalkOptions } from '../lineage-graph.ts';
 import { MAX_WALK_DEPTH } from '../lineage-graph.ts';
 import type { PingResult } from '../span-store.ts';
-import { startupError, translateNeo4jError } from './neo4j-errors.ts';
+import { Neo4jSessions } from './neo4j-sessions.ts';
 
 // The lineage graph on Neo4j. Every entity is an :Entity node unique by (project, kind, key), with
 // its kind as a second label for people reading the graph; edges are typed relationships. Writes
@@ -67,60 +67,26 @@ export interface Neo4jGraphOptions {
 
 export class Neo4jLineageGraph implements LineageGraph {
   readonly backend: string;
-  private readonly driver: Driver;
-  private readonly database: string | undefined;
+  private readonly db: Neo4jSessions;
 
-  private constructor(driver: Driver, opts: Neo4jGraphOptions) {
-    this.driver = driver;
-    this.database = opts.database;
+  private constructor(db: Neo4jSessions, opts: Neo4jGraphOptions) {
+    this.db = db;
     this.backend = `neo4j (${opts.url})`;
   }
 
   /** Connects and checks the server answers and takes the credentials; a clear ConfigError if not. */
   static async connect(opts: Neo4jGraphOptions): Promise<Neo4jLineageGraph> {
-    const driver = neo4j.driver(opts.url, neo4j.auth.basic(opts.user, opts.password), {
-      maxConnectionPoolSize: 20,
-      // The writer retries with backoff itself and keeps the data in the spool meanwhile, so the
-      // driver gives up early and lets an outage show in /readyz within seconds.
-      connectionTimeout: 5_000,
-      connectionAcquisitionTimeout: 10_000,
-      maxTransactionRetryTime: 3_000,
-      disableLosslessIntegers: true,
-    });
-    try {
-      await driver.verifyAuthentication();
-      await driver.verifyConnectivity();
-    } catch (err) {
-      await driver.close();
-      throw startupError(err, opts.url, opts.user);
-    }
-    return new Neo4jLineageGraph(driver, opts);
+    // The writer retries with backoff itself and keeps the data in the spool meanwhile, so the
+    // driver gives up early and lets an outage show in /readyz within seconds.
+    return new Neo4jLineageGraph(await Neo4jSessions.connect(opts, 3_000), opts);
   }
 
-  private session(mode: 'READ' | 'WRITE') {
-    return this.driver.session({ defaultAccessMode: mode === 'READ' ? neo4j.session.READ : neo4j.session.WRITE, ...(this.database ? { database: this.database } : {}) });
+  private write<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
+    return this.db.write(what, work);
   }
 
-  private async write<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    const session = this.session('WRITE');
-    try {
-      return await session.executeWrite(work);
-    } catch (err) {
-      throw translateNeo4jError(err, what);
-    } finally {
-      await session.close();
-    }
-  }
-
-  private async read<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    const session = this.session('READ');
-    try {
-      return await session.executeRead(work);
-    } catch (err) {
-      throw translateNeo4jError(err, what);
-    } finally {
-      await session.close();
-    }
+  private read<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
+    return this.db.read(what, work);
   }
 
   async migrate(): Promise<void> {
@@ -230,16 +196,11 @@ export class Neo4jLineageGraph implements LineageGraph {
     });
   }
 
-  async ping(): Promise<PingResult> {
-    try {
-      await this.driver.executeQuery('RETURN 1', {}, this.database ? { database: this.database } : {});
-      return { ok: true };
-    } catch (err) {
-      return { ok: false, error: translateNeo4jError(err, 'ping') };
-    }
+  ping(): Promise<PingResult> {
+    return this.db.ping();
   }
 
-  async close(): Promise<void> {
-    await this.driver.close();
+  close(): Promise<void> {
+    return this.db.close();
   }
 }
