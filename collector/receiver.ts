@@ -122,28 +122,49 @@ function mediaType(header: string | undefined): string {
 }
 
 /** Reads the body, refusing (413) as soon as it passes `limit` bytes. */
+/**
+ * Reads the body, refusing (413) what passes `limit` bytes. A body somewhat over the limit is read
+ * to its end (and dropped) before the answer, since most clients read the answer only once they
+ * have sent everything; past DRAIN_MAX_BYTES more, or a declared length beyond that, the answer
+ * comes at once and the connection is closed.
+ */
 function readBody(req: Request, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
+  if (Number.isFinite(declared) && declared > limit + DRAIN_MAX_BYTES) {
     return Promise.reject(new PayloadTooLargeError(`the request body is ${declared} bytes; the limit is ${limit} bytes`));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let over = false;
+    let settled = false;
+    const tooLarge = () =>
+      new PayloadTooLargeError(Number.isFinite(declared) && declared > limit ? `the request body is ${declared} bytes; the limit is ${limit} bytes` : `the request body is over the limit of ${limit} bytes`);
     req.on('data', (chunk: Buffer) => {
-      if (failed) return;
+      if (settled) return;
       size += chunk.length;
       if (size > limit) {
-        failed = true;
+        over = true;
         chunks.length = 0;
-        reject(new PayloadTooLargeError(`the request body is over the limit of ${limit} bytes`));
+        if (size > limit + DRAIN_MAX_BYTES) {
+          settled = true;
+          reject(tooLarge());
+        }
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => !failed && resolve(Buffer.concat(chunks, size)));
-    req.on('error', (err) => !failed && reject(new BadRequestError(`the request body could not be read: ${err.message}`)));
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      if (over || (Number.isFinite(declared) && declared > limit)) reject(tooLarge());
+      else resolve(Buffer.concat(chunks, size));
+    });
+    req.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      reject(new BadRequestError(`the request body could not be read: ${err.message}`));
+    });
   });
 }
 
