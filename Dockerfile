@@ -6,7 +6,6 @@ COPY package.json package-lock.json ./
 COPY instrumentation/package.json instrumentation/package.json
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY src src
-COPY collector collector
 COPY instrumentation instrumentation
 ENV HOST=0.0.0.0 PORT=4318 PROMPTLINE_DATA_DIR=/data
 EXPOSE 4318

@@ -11,7 +11,7 @@
 //   GET /stats → { writtenSpans, queuedSpans, refused }
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { decodeProtobufExport } from '../collector/otlp/decode-protobuf.ts';
+import { decodeProtobufExport } from '../src/ingest/otlp/decode-protobuf.ts';
 import { attrToString, spanKindName, statusCodeName, type DecodedSpan } from '../src/domain/span.ts';
 import { ChdbExecutor } from '../src/storage/clickhouse/chdb-executor.ts';
 import { nanosToDateTime64, tsvEscape, tsvMap, tsvStrings } from '../src/storage/clickhouse/span-rows.ts';

@@ -13,7 +13,7 @@
 //
 //   npx node bench/lookup-data.ts DATA_DIR SPANS  → {"spans":…, "seconds":…, "parts":…, "bytesOnDisk":…, "store":{…}}
 import { join } from 'node:path';
-import { EdgeCollector } from '../collector/graph-edges.ts';
+import { EdgeCollector } from '../src/ingest/graph-edges.ts';
 import type { ResolvedLineage } from '../src/domain/lineage.ts';
 import { ChdbExecutor } from '../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanAnalytics } from '../src/storage/clickhouse/clickhouse-span-analytics.ts';

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { EdgeCollector } from '../collector/graph-edges.ts';
+import { EdgeCollector } from '../src/ingest/graph-edges.ts';
 import type { ResolvedLineage } from '../src/domain/lineage.ts';
 import { Neo4jLineageGraph } from '../src/storage/neo4j/neo4j-lineage-graph.ts';
 import { LocalNeo4j } from '../scripts/services/neo4j.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Long from 'long';
-import { otlpRoot } from '../collector/otlp/decode-protobuf.ts';
+import { otlpRoot } from '../src/ingest/otlp/decode-protobuf.ts';
 
 // Realistic GenAI agent traces as OTLP protobuf.
 //

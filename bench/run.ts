@@ -450,7 +450,7 @@ function machine() {
   let dirty = false;
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    dirty = execFileSync('git', ['status', '--porcelain', '--', 'collector', 'src', 'bench'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
   } catch {
     // not a git checkout
   }
@@ -704,7 +704,7 @@ Measured with \`--cpu-prof\` on the server and per-thread CPU from /proc, on thi
 10,000-span request took ~560 ms of writer time on one thread (decode 140 ms in the receiver, JSON row encoding ~175 ms, the
 JSONEachRow insert ~340 ms), garbage collection took a quarter of the main thread, and the closed loop stored ~6,000 spans/s.
 
-1. **OTLP/protobuf read straight off the wire** (collector/otlp/decode-protobuf-wire.ts) instead of protobufjs objects walked by
+1. **OTLP/protobuf read straight off the wire** (src/ingest/otlp/decode-protobuf-wire.ts) instead of protobufjs objects walked by
    convert.ts: about half the decode time and far less garbage; protobufjs + convert.ts stay as the reference it is tested against
    (test/unit/otlp-wire-decode.test.ts: the same spans on realistic, odd and 6,000 mutated requests).
 2. **The receiver checks instead of decoding**: a scan that walks the same messages and fails where the decoder fails, allocating

@@ -1,4 +1,4 @@
-// Regenerates collector/otlp/otlp-trace.descriptor.json from the official OTLP protocol definitions.
+// Regenerates src/ingest/otlp/otlp-trace.descriptor.json from the official OTLP protocol definitions.
 // The .proto files come from the opentelemetry-proto artifact on Maven Central (it ships them
 // beside the generated Java classes); protobufjs turns them into a JSON descriptor that the
 // receiver loads at start, so no Maven is needed to install or run Promptline.
@@ -12,7 +12,7 @@ import protobuf from 'protobufjs';
 
 const OTLP_PROTO_ARTIFACT = 'io.opentelemetry.proto:opentelemetry-proto:1.11.0-alpha';
 const ENTRY = 'opentelemetry/proto/collector/trace/v1/trace_service.proto';
-const out = resolve(import.meta.dirname, '../collector/otlp/otlp-trace.descriptor.json');
+const out = resolve(import.meta.dirname, '../src/ingest/otlp/otlp-trace.descriptor.json');
 
 const work = mkdtempSync(join(tmpdir(), 'otlp-proto-'));
 try {

@@ -6,8 +6,8 @@ import { promptsCommand } from './cli/prompts.ts';
 import { impactCommand, reportCommand } from './cli/report.ts';
 import { auditCommand, keysCommand } from './cli/governance.ts';
 import { loadConfig } from './config.ts';
-import { ConfigError } from './errors.ts';
-import { createJsonLogger } from './logger.ts';
+import { ConfigError } from './common/errors.ts';
+import { createJsonLogger } from './common/logger.ts';
 
 // The server (and its stores) is loaded only by `serve`: the other commands are HTTP clients of a
 // running server and start without it.

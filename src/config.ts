@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from './common/errors.ts';
 
 // The whole configuration: one schema, read once from the environment at start.
 

@@ -1,12 +1,12 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
-import { createReceiverRouter } from '../../collector/receiver.ts';
-import type { Spool } from '../../collector/spool.ts';
-import type { SpanWriter } from '../../collector/writer.ts';
-import { PromptlineError, UnavailableError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
+import { createReceiverRouter } from '../ingest/receiver.ts';
+import type { Spool } from '../ingest/spool.ts';
+import type { SpanWriter } from '../ingest/writer.ts';
+import { PromptlineError, UnavailableError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
 import type { LineageGraph } from '../storage/lineage-graph.ts';
 import type { SpanStore } from '../storage/span-store.ts';
-import type { PromptCatalog } from './controllers/provenance.ts';
+import type { PromptCatalog } from '../domain/prompt.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { projectOf } from './project.ts';
 import { createHealthRouter } from './routers/health.ts';
@@ -22,7 +22,7 @@ import { createGovernanceRouter } from './routers/governance.ts';
 import type { Authenticator, RateLimiter } from '../governance/access.ts';
 import type { AuditService } from '../governance/audit.ts';
 import type { KeyStore } from '../storage/governance.ts';
-import { encodeProtobufStatus } from '../../collector/otlp/decode-protobuf.ts';
+import { encodeProtobufStatus } from '../ingest/otlp/decode-protobuf.ts';
 
 export interface AppDeps {
   version: string;

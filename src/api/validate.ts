@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { BadRequestError } from '../errors.ts';
+import { BadRequestError } from '../common/errors.ts';
 
 /** Parses input with a schema; a failure is a 400 that names each bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {

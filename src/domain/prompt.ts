@@ -66,3 +66,15 @@ export function hashTemplate(t: PromptTemplate): string {
   const text = t.type === 'text' ? t.text : JSON.stringify(t.messages.map((m) => ({ role: m.role, content: m.content })));
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
+
+export interface RegisteredPromptVersion {
+  commitMessage: string | null;
+  author: string | null;
+  /** registered: name, version and template match a registered version; template_mismatch: the version is registered with another template. */
+  status: 'registered' | 'template_mismatch';
+}
+
+/** What the registry knows of a prompt version; null when it is not registered. */
+export interface PromptCatalog {
+  lookup(projectId: string, prompt: { name: string; version: string; templateHash: string }): Promise<RegisteredPromptVersion | null>;
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ApiKey, Permission, Role } from '../domain/governance.ts';
-import { PromptlineError, UnavailableError } from '../errors.ts';
+import { PromptlineError, UnavailableError } from '../common/errors.ts';
 import type { KeyStore } from '../storage/governance.ts';
 import { keyIdOf, verifyKey } from './keys.ts';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AuditEntry, NewAuditEntry } from '../domain/governance.ts';
 import type { AuditFilter, AuditLog } from '../storage/governance.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../common/logger.ts';
 
 // The audit log: append-only and hash-chained. Each entry's hash covers its own content and the
 // hash of the entry before, so editing, deleting or reordering any entry breaks the chain from

@@ -1,6 +1,6 @@
 import { entity, entityKey, type Edge, type EntityRef } from '../domain/graph.ts';
 import type { AliasMove } from '../domain/prompt.ts';
-import { BadRequestError, NotFoundError } from '../errors.ts';
+import { BadRequestError, NotFoundError } from '../common/errors.ts';
 import type { RegistryService } from '../registry/registry-service.ts';
 import { parsePromptUri } from '../registry/uri.ts';
 import type { LineageGraph, WalkHit } from '../storage/lineage-graph.ts';

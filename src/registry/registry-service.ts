@@ -1,11 +1,10 @@
 import { entity, type EdgeObservation } from '../domain/graph.ts';
-import { hashTemplate, type AliasMove, type AliasState, type AliasTarget, type PromptTemplate, type PromptVersion, type Split } from '../domain/prompt.ts';
-import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
+import { hashTemplate, type AliasMove, type AliasState, type AliasTarget, type PromptTemplate, type PromptVersion, type RegisteredPromptVersion, type Split } from '../domain/prompt.ts';
+import { BadRequestError, ConflictError, NotFoundError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
 import type { AuditService } from '../governance/audit.ts';
 import type { LineageGraph } from '../storage/lineage-graph.ts';
 import type { Registry } from '../storage/registry.ts';
-import type { RegisteredPromptVersion } from '../api/controllers/provenance.ts';
 import { diffVersions, type VersionDiff } from './diff.ts';
 import { renderTemplate } from './render.ts';
 import { assignArm, splitId } from './split.ts';

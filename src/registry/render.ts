@@ -1,5 +1,5 @@
 import type { PromptTemplate } from '../domain/prompt.ts';
-import { BadRequestError } from '../errors.ts';
+import { BadRequestError } from '../common/errors.ts';
 
 // {{variable}} templates. A variable name is letters, digits, "_", "." or "-"; spaces inside the
 // braces are allowed. A variable the template uses and the caller does not give is an error,

@@ -1,4 +1,4 @@
-import { BadRequestError } from '../errors.ts';
+import { BadRequestError } from '../common/errors.ts';
 import { ALIAS_NAME, PROMPT_NAME } from './names.ts';
 
 // MLflow-style prompt URIs: prompts:/name/3, prompts:/name@production, prompts:/name@latest.

@@ -3,7 +3,7 @@ import type { RegistryService } from '../registry/registry-service.ts';
 import type { SpanStore } from '../storage/span-store.ts';
 import type { SpanAnalytics } from '../storage/span-analytics.ts';
 import type { ImpactService } from '../impact/impact-service.ts';
-import { BadRequestError, NotFoundError, PromptlineError } from '../errors.ts';
+import { BadRequestError, NotFoundError, PromptlineError } from '../common/errors.ts';
 import { formatPromptUri } from '../registry/uri.ts';
 
 // The decision chain behind a response, a prompt version or an app version, for a compliance

@@ -1,4 +1,4 @@
-import type { LineageFixup, ResolvedSpan, StoredNode } from '../../collector/lineage-resolver.ts';
+import type { LineageFixup, ResolvedSpan, StoredNode } from '../domain/stored-span.ts';
 import type { ResolvedLineage } from '../domain/lineage.ts';
 
 // The span store: one row a span, with the resolved lineage beside the OpenTelemetry columns.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EdgeCollector } from '../../collector/graph-edges.ts';
+import { EdgeCollector } from '../../src/ingest/graph-edges.ts';
 import { entity } from '../../src/domain/graph.ts';
 import type { ResolvedLineage } from '../../src/domain/lineage.ts';
 import { MAX_WALK_DEPTH, type LineageGraph } from '../../src/storage/lineage-graph.ts';

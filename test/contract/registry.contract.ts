@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashTemplate, type PromptTemplate } from '../../src/domain/prompt.ts';
-import { ConflictError } from '../../src/errors.ts';
+import { ConflictError } from '../../src/common/errors.ts';
 import type { NewVersion, Registry } from '../../src/storage/registry.ts';
 
 // Scenarios that must hold for every registry backend.

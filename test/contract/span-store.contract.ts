@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LineageResolver } from '../../collector/lineage-resolver.ts';
-import { readOwnLineage } from '../../collector/normalizer.ts';
+import { LineageResolver } from '../../src/ingest/lineage-resolver.ts';
+import { readOwnLineage } from '../../src/ingest/normalizer.ts';
 import type { DecodedSpan } from '../../src/domain/span.ts';
 import type { SpanStore } from '../../src/storage/span-store.ts';
 import { createSpan, newTraceId } from '../helpers/factories.ts';

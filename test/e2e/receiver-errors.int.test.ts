@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeProtobufExportResponse, decodeProtobufStatus } from '../../collector/otlp/decode-protobuf.ts';
-import { OTLP_LIMITS, TRUNCATION_MARK } from '../../collector/otlp/limits.ts';
+import { decodeProtobufExportResponse, decodeProtobufStatus } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { OTLP_LIMITS, TRUNCATION_MARK } from '../../src/ingest/otlp/limits.ts';
 import {
   exportRequest,
   jsonSpan,

@@ -1,5 +1,5 @@
-import { otlpRoot } from '../../collector/otlp/decode-protobuf.ts';
-import { OTLP_LIMITS, TRUNCATION_MARK } from '../../collector/otlp/limits.ts';
+import { otlpRoot } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { OTLP_LIMITS, TRUNCATION_MARK } from '../../src/ingest/otlp/limits.ts';
 import type { AttrMap, AttrValue, DecodedExport } from '../../src/domain/span.ts';
 
 // A deterministic fuzzer for OTLP export requests: realistic payloads (GenAI spans with arrays,

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { otlpRoot } from '../../collector/otlp/decode-protobuf.ts';
+import { otlpRoot } from '../../src/ingest/otlp/decode-protobuf.ts';
 
 // OTLP export requests built by hand, as an SDK would send them: OTLP/JSON objects (hex ids,
 // int64 as strings), and the same objects encoded as OTLP/protobuf with the repo's descriptor.

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { StoreError } from '../../src/errors.ts';
+import { StoreError } from '../../src/common/errors.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
 import { describeSpanStoreContract } from '../contract/span-store.contract.ts';

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inherit, ownMaskOf, type ResolvedSpan } from '../../collector/lineage-resolver.ts';
-import { readOwnLineage } from '../../collector/normalizer.ts';
+import { inherit, ownMaskOf } from '../../src/ingest/lineage-resolver.ts';
+import type { ResolvedSpan } from '../../src/domain/stored-span.ts';
+import { readOwnLineage } from '../../src/ingest/normalizer.ts';
 import { attrToString, type AttrValue, type DecodedSpan } from '../../src/domain/span.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';

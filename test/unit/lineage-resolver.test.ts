@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LineageResolver, OWN_PROMPT, type StoredNode } from '../../collector/lineage-resolver.ts';
-import { readOwnLineage } from '../../collector/normalizer.ts';
+import { LineageResolver } from '../../src/ingest/lineage-resolver.ts';
+import { OWN_PROMPT, type StoredNode } from '../../src/domain/stored-span.ts';
+import { readOwnLineage } from '../../src/ingest/normalizer.ts';
 import type { DecodedSpan } from '../../src/domain/span.ts';
 import { createSpan, newSpanId, newTraceId } from '../helpers/factories.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { templateHash } from '../../collector/conventions.ts';
-import { normalizeVersion, readOwnLineage } from '../../collector/normalizer.ts';
+import { templateHash } from '../../src/ingest/conventions.ts';
+import { normalizeVersion, readOwnLineage } from '../../src/ingest/normalizer.ts';
 import { createSpan } from '../helpers/factories.ts';
 
 describe('the normalizer reads every convention into one lineage record', () => {

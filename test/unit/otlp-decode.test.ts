@@ -1,9 +1,9 @@
 import Long from 'long';
 import { describe, expect, it } from 'vitest';
-import { MalformedRequestError } from '../../collector/otlp/convert.ts';
-import { decodeJsonExport } from '../../collector/otlp/decode-json.ts';
-import { decodeProtobufExport, otlpRoot } from '../../collector/otlp/decode-protobuf.ts';
-import { OTLP_LIMITS, TRUNCATION_MARK } from '../../collector/otlp/limits.ts';
+import { MalformedRequestError } from '../../src/ingest/otlp/convert.ts';
+import { decodeJsonExport } from '../../src/ingest/otlp/decode-json.ts';
+import { decodeProtobufExport, otlpRoot } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { OTLP_LIMITS, TRUNCATION_MARK } from '../../src/ingest/otlp/limits.ts';
 
 const ExportRequest = otlpRoot.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
 const TRACE = '5b8efff798038103d269b633813fc60c';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MalformedRequestError } from '../../collector/otlp/convert.ts';
-import { decodeJsonExport } from '../../collector/otlp/decode-json.ts';
-import { decodeProtobufExport } from '../../collector/otlp/decode-protobuf.ts';
-import { OTLP_LIMITS } from '../../collector/otlp/limits.ts';
+import { MalformedRequestError } from '../../src/ingest/otlp/convert.ts';
+import { decodeJsonExport } from '../../src/ingest/otlp/decode-json.ts';
+import { decodeProtobufExport } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { OTLP_LIMITS } from '../../src/ingest/otlp/limits.ts';
 import type { DecodedExport } from '../../src/domain/span.ts';
 import {
   deepAnyValue,

@@ -2,14 +2,14 @@ import { isDeepStrictEqual } from 'node:util';
 import Long from 'long';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { MalformedRequestError } from '../../collector/otlp/convert.ts';
-import { decodeProtobufExport, decodeProtobufExportReference, otlpRoot } from '../../collector/otlp/decode-protobuf.ts';
-import { scanProtobufExport, type ScannedExport } from '../../collector/otlp/decode-protobuf-wire.ts';
-import { OTLP_LIMITS } from '../../collector/otlp/limits.ts';
+import { MalformedRequestError } from '../../src/ingest/otlp/convert.ts';
+import { decodeProtobufExport, decodeProtobufExportReference, otlpRoot } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { scanProtobufExport, type ScannedExport } from '../../src/ingest/otlp/decode-protobuf-wire.ts';
+import { OTLP_LIMITS } from '../../src/ingest/otlp/limits.ts';
 import type { DecodedExport } from '../../src/domain/span.ts';
 import { buildTemplate, stamp } from '../../bench/payloads.ts';
 
-// The collector decodes OTLP/protobuf straight off the wire (collector/otlp/decode-protobuf-wire.ts).
+// The collector decodes OTLP/protobuf straight off the wire (src/ingest/otlp/decode-protobuf-wire.ts).
 // protobufjs + convert.ts is the reference: on valid requests, odd but legal encodings (fields
 // repeated, merged, out of order, unknown), every limit, and thousands of mutated requests, both
 // give the same spans — or both refuse the body with MalformedRequestError. The receiver's check

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { hashTemplate } from '../../src/domain/prompt.ts';
-import { BadRequestError } from '../../src/errors.ts';
+import { BadRequestError } from '../../src/common/errors.ts';
 import { moveAliasBody, registerVersionBody } from '../../src/registry/names.ts';
 import { MissingVariablesError, renderTemplate, templateVariables } from '../../src/registry/render.ts';
 import { assignArm, bucketOf, splitId } from '../../src/registry/split.ts';
 import { formatPromptUri, parsePromptUri } from '../../src/registry/uri.ts';
-import { templateHash } from '../../collector/conventions.ts';
+import { templateHash } from '../../src/ingest/conventions.ts';
 
 describe('prompt URIs in MLflow form', () => {
   it('resolve to a name and a version or an alias', () => {

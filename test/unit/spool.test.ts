@@ -2,8 +2,8 @@ import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writ
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RECORD_JSON, RECORD_PROTOBUF, Spool, SpoolFullError, type SpoolPosition } from '../../collector/spool.ts';
-import { silentLogger, type Logger } from '../../src/logger.ts';
+import { RECORD_JSON, RECORD_PROTOBUF, Spool, SpoolFullError, type SpoolPosition } from '../../src/ingest/spool.ts';
+import { silentLogger, type Logger } from '../../src/common/logger.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
 
 const dirs: string[] = [];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { evaluationEdges } from '../../../collector/evaluations.ts';
-import { BadRequestError } from '../../errors.ts';
+import { evaluationEdges } from '../../ingest/evaluations.ts';
+import { BadRequestError } from '../../common/errors.ts';
 import type { RegistryService } from '../../registry/registry-service.ts';
 import { parsePromptUri, type PromptRef } from '../../registry/uri.ts';
 import type { LineageGraph } from '../../storage/lineage-graph.ts';

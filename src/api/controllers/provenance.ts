@@ -1,21 +1,10 @@
 import type { SpanLineage, SpanStore, StoredSpanDetail } from '../../storage/span-store.ts';
-import { NotFoundError } from '../../errors.ts';
+import { NotFoundError } from '../../common/errors.ts';
+import type { PromptCatalog } from '../../domain/prompt.ts';
 import type { ProvenanceAnswer, ProvenanceRecord, TraceAnswer } from '../schemas.ts';
 
 // Which prompt version produced this response? The span store holds each span's resolved
 // lineage; the prompt catalog (the registry) says whether that version is registered.
-
-export interface RegisteredPromptVersion {
-  commitMessage: string | null;
-  author: string | null;
-  /** registered: name, version and template match a registered version; template_mismatch: the version is registered with another template. */
-  status: 'registered' | 'template_mismatch';
-}
-
-/** What the registry knows of a prompt version; null when it is not registered. */
-export interface PromptCatalog {
-  lookup(projectId: string, prompt: { name: string; version: string; templateHash: string }): Promise<RegisteredPromptVersion | null>;
-}
 
 /** Until prompts are registered in this project, no version is. */
 export const emptyPromptCatalog: PromptCatalog = { lookup: async () => null };

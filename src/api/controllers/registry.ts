@@ -1,5 +1,5 @@
 import type { AliasMove, AliasState, PromptVersion } from '../../domain/prompt.ts';
-import { BadRequestError } from '../../errors.ts';
+import { BadRequestError } from '../../common/errors.ts';
 import type { RegistryService } from '../../registry/registry-service.ts';
 import { templateVariables } from '../../registry/render.ts';
 import { assignArm } from '../../registry/split.ts';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { ROLES } from '../../domain/governance.ts';
-import { NotFoundError } from '../../errors.ts';
+import { NotFoundError } from '../../common/errors.ts';
 import type { Authenticator } from '../../governance/access.ts';
 import type { AuditService } from '../../governance/audit.ts';
 import { generateKey, hashKey } from '../../governance/keys.ts';
@@ -39,7 +39,7 @@ export function createGovernanceRouter(deps: { keys: KeyStore; audit: AuditServi
   router.post('/v1/keys', async (req, res) => {
     const caller = principalOf(res);
     const body = parseInput(createKeyBody, req.body);
-    if (body.expiresAt && Date.parse(body.expiresAt) <= Date.now()) throw new (await import('../../errors.ts')).BadRequestError('expiresAt is in the past');
+    if (body.expiresAt && Date.parse(body.expiresAt) <= Date.now()) throw new (await import('../../common/errors.ts')).BadRequestError('expiresAt is in the past');
     const { id, key } = generateKey();
     const record = {
       id,

@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import type { Spool } from '../../../collector/spool.ts';
-import type { SpanWriter } from '../../../collector/writer.ts';
+import type { Spool } from '../../ingest/spool.ts';
+import type { SpanWriter } from '../../ingest/writer.ts';
 import type { LineageGraph } from '../../storage/lineage-graph.ts';
 import type { Registry } from '../../storage/registry.ts';
 import type { SpanStore } from '../../storage/span-store.ts';

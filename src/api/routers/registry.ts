@@ -2,7 +2,7 @@ import { Router, type Response } from 'express';
 import { require as requirePermission } from '../../governance/access.ts';
 import { principalOf } from '../auth.ts';
 import { z } from 'zod';
-import { MethodNotAllowedError, NotFoundError } from '../../errors.ts';
+import { MethodNotAllowedError, NotFoundError } from '../../common/errors.ts';
 import { aliasName, moveAliasBody, promptName, registerVersionBody, versionNumber } from '../../registry/names.ts';
 import type { RegistryService } from '../../registry/registry-service.ts';
 import { aliasStateAnswer, moveAnswer, resolveAnswerFor, variablesFrom, versionAnswer } from '../controllers/registry.ts';

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { Session } from 'chdb';
-import { StoreError } from '../../errors.ts';
+import { StoreError } from '../../common/errors.ts';
 import type { PingResult } from '../span-store.ts';
 import { isPermanentClickHouseCode } from './errors.ts';
 import type { ClickHouseExecutor, InsertOptions, QueryParams } from './executor.ts';

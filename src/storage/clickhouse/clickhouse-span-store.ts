@@ -1,4 +1,4 @@
-import type { LineageFixup, ResolvedSpan, StoredNode } from '../../../collector/lineage-resolver.ts';
+import type { LineageFixup, ResolvedSpan, StoredNode } from '../../domain/stored-span.ts';
 import type { ResolvedLineage } from '../../domain/lineage.ts';
 import type { PingResult, PreparedSpans, SpanLineage, SpanStore, StoredSpanDetail } from '../span-store.ts';
 import type { ClickHouseExecutor } from './executor.ts';

@@ -1,4 +1,4 @@
-import type { ResolvedSpan } from '../../../collector/lineage-resolver.ts';
+import type { ResolvedSpan } from '../../domain/stored-span.ts';
 import { attrToString, spanKindName, statusCodeName, type AttrMap } from '../../domain/span.ts';
 
 // Encodes resolved spans as TabSeparated rows for otel_traces: the cheapest text format for

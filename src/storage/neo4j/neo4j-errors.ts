@@ -1,5 +1,5 @@
 import neo4j from 'neo4j-driver';
-import { ConfigError, StoreError } from '../../errors.ts';
+import { ConfigError, StoreError } from '../../common/errors.ts';
 
 // Driver errors become StoreErrors at the boundary, classified in one place: an unreachable or
 // restarting server and transient cluster errors may pass later; anything else will not.

@@ -1,5 +1,5 @@
 import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
-import { PromptlineError } from '../../errors.ts';
+import { PromptlineError } from '../../common/errors.ts';
 import type { PingResult } from '../span-store.ts';
 import { startupError, translateNeo4jError } from './neo4j-errors.ts';
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { StoreError } from '../../errors.ts';
+import { StoreError } from '../../common/errors.ts';
 
 // What the SQLite adapters share: opening a file durably, versioned migrations, transactions,
 // and one classification of SQLite errors.

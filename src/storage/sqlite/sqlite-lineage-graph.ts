@@ -1,6 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { entityKey, type Edge, type EdgeKind, type EdgeObservation, type Entity, type EntityKind, type EntityRef } from '../../domain/graph.ts';
-import { BadRequestError } from '../../errors.ts';
+import { BadRequestError } from '../../common/errors.ts';
 import type { LineageGraph, WalkHit, WalkOptions } from '../lineage-graph.ts';
 import { MAX_WALK_DEPTH } from '../lineage-graph.ts';
 import type { PingResult } from '../span-store.ts';

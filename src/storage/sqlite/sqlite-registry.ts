@@ -1,6 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
-import { ConflictError } from '../../errors.ts';
+import { ConflictError } from '../../common/errors.ts';
 import type { NewAliasMove, NewVersion, PromptSummary, Registry, VersionPage } from '../registry.ts';
 import type { PingResult } from '../span-store.ts';
 import { migrateDatabase, openDatabase, sqliteError, transaction } from './sqlite-db.ts';

@@ -1,4 +1,4 @@
-import type { DecodedExport } from '../../src/domain/span.ts';
+import type { DecodedExport } from '../../domain/span.ts';
 import { convertExportRequest, MalformedRequestError, type WireCodec } from './convert.ts';
 
 // OTLP/JSON: ids are hex strings (not base64), 64-bit integers may be strings or numbers,

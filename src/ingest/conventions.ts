@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { attrToString, type AttrMap, type AttrValue } from '../src/domain/span.ts';
+import { attrToString, type AttrMap, type AttrValue } from '../domain/span.ts';
 
 // Where each field of the canonical lineage record is read from, in the order of DESIGN.md's
 // table: the first attribute present wins. One list per field, so adding a convention is one line.

@@ -1,4 +1,4 @@
-import type { AttrMap, AttrValue, DecodedExport, DecodedSpan, SpanEvent, SpanLink, SpanResource } from '../../src/domain/span.ts';
+import type { AttrMap, AttrValue, DecodedExport, DecodedSpan, SpanEvent, SpanLink, SpanResource } from '../../domain/span.ts';
 import { OTLP_LIMITS, truncate } from './limits.ts';
 
 // Turns a decoded ExportTraceServiceRequest — from protobufjs or from JSON.parse — into spans.

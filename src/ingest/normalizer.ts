@@ -1,5 +1,5 @@
-import type { DecodedSpan } from '../src/domain/span.ts';
-import type { AppRef, EvaluationRef, ModelRef, OwnLineage, PromptRef } from '../src/domain/lineage.ts';
+import type { DecodedSpan } from '../domain/span.ts';
+import type { AppRef, EvaluationRef, ModelRef, OwnLineage, PromptRef } from '../domain/lineage.ts';
 import * as c from './conventions.ts';
 
 // Fills the canonical lineage record from one span's own attributes and its resource.

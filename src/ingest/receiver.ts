@@ -1,9 +1,9 @@
 import { Router, type Request, type Response } from 'express';
 import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
-import type { DecodedExport } from '../src/domain/span.ts';
-import { BadRequestError, PayloadTooLargeError, PromptlineError, UnavailableError, UnsupportedMediaTypeError } from '../src/errors.ts';
-import type { Logger } from '../src/logger.ts';
+import type { DecodedExport } from '../domain/span.ts';
+import { BadRequestError, PayloadTooLargeError, PromptlineError, UnavailableError, UnsupportedMediaTypeError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
 import { MalformedRequestError } from './otlp/convert.ts';
 import { decodeJsonExport } from './otlp/decode-json.ts';
 import { encodeProtobufExportResponse, encodeProtobufStatus } from './otlp/decode-protobuf.ts';

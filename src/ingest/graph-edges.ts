@@ -1,5 +1,5 @@
-import { entity, entityKey, type EdgeKind, type EdgeObservation, type EntityRef } from '../src/domain/graph.ts';
-import type { ResolvedLineage } from '../src/domain/lineage.ts';
+import { entity, entityKey, type EdgeKind, type EdgeObservation, type EntityRef } from '../domain/graph.ts';
+import type { ResolvedLineage } from '../domain/lineage.ts';
 
 // The entities and edges one span's resolved lineage reveals. A batch repeats the same edges
 // many times (every span of an app version names it), so they are folded before writing.

@@ -3,8 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { UnavailableError } from '../src/errors.ts';
-import type { Logger } from '../src/logger.ts';
+import { UnavailableError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
 
 // The durable spool: every accepted OTLP request is appended here, and fsynced, before it is
 // acknowledged. Appends that arrive while a sync is under way wait for the next one, so one

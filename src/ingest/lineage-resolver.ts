@@ -1,5 +1,6 @@
-import type { DecodedSpan } from '../src/domain/span.ts';
-import { sameResolved, type AppRef, type OwnLineage, type ResolvedLineage } from '../src/domain/lineage.ts';
+import type { DecodedSpan } from '../domain/span.ts';
+import { OWN_APP, OWN_CONVERSATION, OWN_DATASETS, OWN_MODEL, OWN_PROMPT, type LineageFixup, type ResolvedSpan, type StoredNode } from '../domain/stored-span.ts';
+import { sameResolved, type AppRef, type OwnLineage, type ResolvedLineage } from '../domain/lineage.ts';
 
 // Lineage set on a parent span (an agent step) applies to its descendants in the same trace.
 //
@@ -11,46 +12,7 @@ import { sameResolved, type AppRef, type OwnLineage, type ResolvedLineage } from
 // miss (a restart, an evicted or an old trace) it loads the trace's stored nodes first, so the
 // answer does not depend on arrival order or on the process that received the spans.
 
-/** Which fields of a stored span were its own rather than inherited (a bit each). */
-export const OWN_PROMPT = 1;
-export const OWN_MODEL = 2;
-export const OWN_DATASETS = 4;
-export const OWN_CONVERSATION = 8;
-export const OWN_APP = 16;
-
-/** A span already in the store, as the resolver needs it back. */
-export interface StoredNode {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  resolved: ResolvedLineage;
-  ownMask: number;
-  revision: number;
-  startMs: number;
-}
-
 export type Inheritable = Pick<OwnLineage, 'prompt' | 'model' | 'responseId' | 'datasetIds' | 'app' | 'conversationId'>;
-
-export interface ResolvedSpan {
-  span: DecodedSpan;
-  own: OwnLineage;
-  resolved: ResolvedLineage;
-  ownMask: number;
-  revision: number;
-  /** Whether its prompt is a registered version; set by the writer before it stores the span. */
-  registration?: string;
-}
-
-export interface LineageFixup {
-  traceId: string;
-  spanId: string;
-  resolved: ResolvedLineage;
-  ownMask: number;
-  revision: number;
-  /** When the fixed span started, for the graph's first and last seen. */
-  startMs: number;
-  registration?: string;
-}
 
 export interface ResolvedBatch {
   spans: ResolvedSpan[];

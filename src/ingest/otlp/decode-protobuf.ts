@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Long from 'long';
 import protobuf from 'protobufjs';
-import type { DecodedExport } from '../../src/domain/span.ts';
+import type { DecodedExport } from '../../domain/span.ts';
 import { convertExportRequest, MalformedRequestError, type WireCodec } from './convert.ts';
 import { decodeProtobufExportWire } from './decode-protobuf-wire.ts';
 

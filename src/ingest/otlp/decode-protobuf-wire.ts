@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
-import type { AttrMap, AttrValue, DecodedExport, DecodedSpan, SpanEvent, SpanLink, SpanResource, SpanScope } from '../../src/domain/span.ts';
+import type { AttrMap, AttrValue, DecodedExport, DecodedSpan, SpanEvent, SpanLink, SpanResource, SpanScope } from '../../domain/span.ts';
 import { MalformedRequestError } from './convert.ts';
 import { OTLP_LIMITS, truncate } from './limits.ts';
 

@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RECORD_JSON, Spool } from '../../collector/spool.ts';
-import { SpanWriter } from '../../collector/writer.ts';
-import { decodeJsonExport } from '../../collector/otlp/decode-json.ts';
-import { StoreError } from '../../src/errors.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { RECORD_JSON, Spool } from '../../src/ingest/spool.ts';
+import { SpanWriter } from '../../src/ingest/writer.ts';
+import { decodeJsonExport } from '../../src/ingest/otlp/decode-json.ts';
+import { StoreError } from '../../src/common/errors.ts';
+import { silentLogger } from '../../src/common/logger.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
 import type { SpanStore } from '../../src/storage/span-store.ts';

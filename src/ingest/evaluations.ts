@@ -1,7 +1,7 @@
-import type { ResolvedSpan } from './lineage-resolver.ts';
-import type { EvaluationRow } from '../src/storage/span-analytics.ts';
-import { attrToString, type AttrMap } from '../src/domain/span.ts';
-import { entity, type EdgeObservation } from '../src/domain/graph.ts';
+import type { ResolvedSpan } from '../domain/stored-span.ts';
+import type { EvaluationRow } from '../storage/span-analytics.ts';
+import { attrToString, type AttrMap } from '../domain/span.ts';
+import { entity, type EdgeObservation } from '../domain/graph.ts';
 import { promptVersionRef } from './graph-edges.ts';
 
 // Evaluation results that arrive as spans or span events (OpenTelemetry GenAI: gen_ai.evaluation.*).
