@@ -1,5 +1,5 @@
 import type { AuditEntry, NewAuditEntry, StoredApiKey } from '../domain/governance.ts';
-import type { PingResult } from './span-store.ts';
+import type { PingResult } from './lifecycle.ts';
 
 // Keys and the audit log. Adapters: SQLite (embedded) and Neo4j, beside the registry.
 

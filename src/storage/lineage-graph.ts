@@ -1,5 +1,5 @@
 import type { Edge, EdgeKind, EdgeObservation, Entity, EntityRef } from '../domain/graph.ts';
-import type { PingResult } from './span-store.ts';
+import type { PingResult } from './lifecycle.ts';
 
 // The lineage graph port. Adapters: SQLite (embedded, node:sqlite) and Neo4j. Writes are
 // idempotent upserts keyed by entity identity; every traversal has a depth bound.

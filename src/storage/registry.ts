@@ -1,5 +1,5 @@
 import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../domain/prompt.ts';
-import type { PingResult } from './span-store.ts';
+import type { PingResult } from './lifecycle.ts';
 
 // The prompt registry port. Adapters: SQLite (embedded) and Neo4j. Validation, URIs, splits and
 // rendering live above it (src/registry/); an adapter stores and answers, atomically.

@@ -1,10 +1,9 @@
 import type { LineageFixup, ResolvedSpan, StoredNode } from '../domain/stored-span.ts';
 import type { ResolvedLineage } from '../domain/lineage.ts';
+import type { PingResult } from './lifecycle.ts';
 
 // The span store: one row a span, with the resolved lineage beside the OpenTelemetry columns.
 // Adapters: ClickHouse SQL on the in-process engine (chdb) or on a server; the SQL is the same.
-
-export type PingResult = { ok: true } | { ok: false; error: Error };
 
 /** One span's lineage as the store answers lookups. */
 export interface SpanLineage {

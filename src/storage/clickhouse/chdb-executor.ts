@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Session } from 'chdb';
 import { StoreError } from '../../common/errors.ts';
-import type { PingResult } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
 import { isPermanentClickHouseCode } from './errors.ts';
 import type { ClickHouseExecutor, InsertOptions, QueryParams } from './executor.ts';
 

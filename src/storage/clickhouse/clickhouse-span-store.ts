@@ -1,6 +1,7 @@
 import type { LineageFixup, ResolvedSpan, StoredNode } from '../../domain/stored-span.ts';
 import type { ResolvedLineage } from '../../domain/lineage.ts';
-import type { PingResult, PreparedSpans, SpanLineage, SpanStore, StoredSpanDetail } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
+import type { PreparedSpans, SpanLineage, SpanStore, StoredSpanDetail } from '../span-store.ts';
 import type { ClickHouseExecutor } from './executor.ts';
 import { migrate } from './migrations.ts';
 import { encodeSpanRows, encodeSpanRowsSliced, SPAN_COLUMNS, SPAN_ROWS_FORMAT } from './span-rows.ts';

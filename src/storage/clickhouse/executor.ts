@@ -1,4 +1,4 @@
-import type { PingResult } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
 
 // The narrow interface the span store needs from ClickHouse. One SQL text serves every executor:
 // values always travel as typed query parameters ({name:Type}), never inside the SQL.

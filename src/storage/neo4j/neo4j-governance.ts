@@ -1,7 +1,7 @@
 import neo4j, { type ManagedTransaction } from 'neo4j-driver';
 import type { AuditEntry, NewAuditEntry, Role, StoredApiKey } from '../../domain/governance.ts';
 import type { AuditFilter, AuditLog, KeyStore } from '../governance.ts';
-import type { PingResult } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
 import { Neo4jSessions } from './neo4j-sessions.ts';
 
 // Keys and the audit log on Neo4j, beside the registry. Their nodes have labels of their own,

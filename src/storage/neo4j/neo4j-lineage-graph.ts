@@ -3,7 +3,7 @@ import { EDGE_KINDS, ENTITY_KINDS, entityKey, type Edge, type EdgeKind, type Edg
 import { BadRequestError } from '../../common/errors.ts';
 import type { LineageGraph, WalkHit, WalkOptions } from '../lineage-graph.ts';
 import { MAX_WALK_DEPTH } from '../lineage-graph.ts';
-import type { PingResult } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
 import { Neo4jSessions } from './neo4j-sessions.ts';
 
 // The lineage graph on Neo4j. Every entity is an :Entity node unique by (project, kind, key), with

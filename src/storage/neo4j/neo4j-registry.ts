@@ -2,7 +2,7 @@ import neo4j, { type ManagedTransaction } from 'neo4j-driver';
 import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
 import { ConflictError } from '../../common/errors.ts';
 import type { NewAliasMove, NewVersion, PromptSummary, Registry, VersionPage } from '../registry.ts';
-import type { PingResult } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
 import { Neo4jSessions } from './neo4j-sessions.ts';
 
 // The prompt registry on Neo4j. Its nodes have labels of their own, apart from the lineage

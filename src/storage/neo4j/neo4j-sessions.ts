@@ -1,6 +1,6 @@
 import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
 import { PromptlineError } from '../../common/errors.ts';
-import type { PingResult } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
 import { startupError, translateNeo4jError } from './neo4j-errors.ts';
 
 // What the Neo4j adapters share: a driver checked at start, read and write transactions with

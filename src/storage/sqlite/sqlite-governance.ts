@@ -1,7 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { AuditEntry, NewAuditEntry, Role, StoredApiKey } from '../../domain/governance.ts';
 import type { AuditFilter, AuditLog, KeyStore } from '../governance.ts';
-import type { PingResult } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
 import { migrateDatabase, openDatabase, sqliteError, transaction } from './sqlite-db.ts';
 
 // Keys and the audit log in SQLite (the registry's file: promptline.sqlite). The audit table

@@ -3,7 +3,7 @@ import { entityKey, type Edge, type EdgeKind, type EdgeObservation, type Entity,
 import { BadRequestError } from '../../common/errors.ts';
 import type { LineageGraph, WalkHit, WalkOptions } from '../lineage-graph.ts';
 import { MAX_WALK_DEPTH } from '../lineage-graph.ts';
-import type { PingResult } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
 import { migrateDatabase, openDatabase, sqliteError, transaction } from './sqlite-db.ts';
 
 // The lineage graph in one SQLite file (node:sqlite). Entities are unique by (project, kind, key);

@@ -2,7 +2,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
 import { ConflictError } from '../../common/errors.ts';
 import type { NewAliasMove, NewVersion, PromptSummary, Registry, VersionPage } from '../registry.ts';
-import type { PingResult } from '../span-store.ts';
+import type { PingResult } from '../lifecycle.ts';
 import { migrateDatabase, openDatabase, sqliteError, transaction } from './sqlite-db.ts';
 
 // The prompt registry in SQLite. Versions and alias moves are append-only: triggers refuse any
