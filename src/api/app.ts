@@ -1,79 +1,35 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
-import { createReceiverRouter } from '../ingest/receiver.ts';
-import type { Spool } from '../ingest/spool.ts';
-import type { SpanWriter } from '../ingest/writer.ts';
 import { PromptlineError, UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import type { LineageGraph } from '../storage/lineage-graph.ts';
-import type { SpanStore } from '../storage/span-store.ts';
-import type { PromptCatalog } from '../domain/prompt.ts';
-import { buildOpenApiDocument } from './openapi.ts';
-import { projectOf } from './project.ts';
-import { createHealthRouter } from './routers/health.ts';
-import { createProvenanceRouter } from './routers/provenance.ts';
-import { createRegistryRouter } from './routers/registry.ts';
-import type { RegistryService } from '../registry/registry-service.ts';
-import type { Registry } from '../storage/registry.ts';
-import type { SpanAnalytics } from '../storage/span-analytics.ts';
 import { ImpactService } from '../impact/impact-service.ts';
-import { createImpactRouter } from './routers/impact.ts';
-import { authMiddleware } from './auth.ts';
-import { createGovernanceRouter } from './routers/governance.ts';
-import type { Authenticator, RateLimiter } from '../governance/access.ts';
-import type { AuditService } from '../governance/audit.ts';
-import type { KeyStore } from '../storage/governance.ts';
+import { createOtlpReceiver } from '../ingest/receiver.ts';
 import { encodeProtobufStatus } from '../ingest/otlp/decode-protobuf.ts';
+import { mountRoutes, principalOf, routeOf } from './mount.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import { ROUTES } from './routes/index.ts';
+import type { ApiServices, AppDeps } from './services.ts';
 
-export interface AppDeps {
-  version: string;
-  logger: Logger;
-  spans: SpanStore;
-  graph: LineageGraph;
-  spool: Spool;
-  writer: SpanWriter;
-  catalog: PromptCatalog;
-  registry: Registry;
-  registryService: RegistryService;
-  analytics: SpanAnalytics;
-  receiverMaxInFlightBytes: number;
-  keys: KeyStore;
-  audit: AuditService;
-  /** null: authentication is off (PROMPTLINE_DEV_NO_AUTH, loopback only). */
-  auth: Authenticator | null;
-  limiter: RateLimiter;
-  protectedAliases: readonly string[];
-}
+export type { AppDeps } from './services.ts';
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.set('etag', false);
+  // /V1/KEYS is not /v1/keys, and /v1/keys/ is neither: a path means one route or none.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
 
-  const openapi = buildOpenApiDocument(deps.version);
-  // Every call but /healthz carries a key; the route table in auth.ts says which role each needs.
-  app.use(authMiddleware({ auth: deps.auth, limiter: deps.limiter }));
-  app.use(createHealthRouter(deps));
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openapi);
-  });
-  app.use(createReceiverRouter({ spool: deps.spool, logger: deps.logger, projectOf, maxInFlightBytes: deps.receiverMaxInFlightBytes }));
-  app.use(createProvenanceRouter({ spans: deps.spans, catalog: deps.catalog }));
-  app.use('/v1/prompts', express.json({ limit: '2mb', strict: true }));
-  app.use('/v1/evaluations', express.json({ limit: '8mb', strict: true }));
   const impact = new ImpactService({ analytics: deps.analytics, graph: deps.graph, registry: deps.registryService });
-  app.use(
-    createImpactRouter({
-      impact,
-      registry: deps.registryService,
-      analytics: deps.analytics,
-      graph: deps.graph,
-      report: { spans: deps.spans, analytics: deps.analytics, registry: deps.registryService, impact, version: deps.version },
-    }),
-  );
-  app.use(createRegistryRouter(deps.registryService, { protectedAliases: deps.protectedAliases }));
-  app.use('/v1/keys', express.json({ limit: '16kb', strict: true }));
-  app.use(createGovernanceRouter({ keys: deps.keys, audit: deps.audit, auth: deps.auth }));
+  const services: ApiServices = {
+    ...deps,
+    impact,
+    report: { spans: deps.spans, analytics: deps.analytics, registry: deps.registryService, impact, version: deps.version },
+    receiveTraces: createOtlpReceiver({ spool: deps.spool, logger: deps.logger, projectOf: (req) => principalOf(req.res!).project, maxInFlightBytes: deps.receiverMaxInFlightBytes }),
+    protectedAliasSet: new Set(deps.protectedAliases),
+    openapi: buildOpenApiDocument(deps.version, ROUTES),
+  };
+  app.use(mountRoutes(ROUTES, services));
 
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
@@ -91,7 +47,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       if (err.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="promptline"');
       if (err.status >= 500) logger.warn('request failed', { method: req.method, path: req.path, error: err });
       // OTLP exporters read failures as a google.rpc.Status in the request's own encoding.
-      if (req.method === 'POST' && req.path === '/v1/traces') {
+      if (routeOf(res)?.otlpErrors) {
         const code = err.status === 401 ? 16 : err.status === 403 ? 7 : err.status === 429 ? 8 : 3;
         if (/protobuf/i.test(String(req.headers['content-type']))) res.status(err.status).type('application/x-protobuf').send(Buffer.from(encodeProtobufStatus(code, err.message)));
         else res.status(err.status).json({ code, message: err.message });

@@ -90,6 +90,6 @@ export const diffAnswer = z.object({
 });
 
 export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(50).describe('At most this many (1–500, default 50).'),
+  offset: z.coerce.number().int().min(0).default(0).describe('Skip this many.'),
 });

@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response } from 'express';
 import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { DecodedExport } from '../domain/span.ts';
@@ -41,10 +41,10 @@ export interface ReceiverDeps {
   maxInFlightBytes: number;
 }
 
-export function createReceiverRouter(deps: ReceiverDeps): Router {
-  const router = Router();
+/** The handler of POST /v1/traces; the API declares the route (src/api/routes/traces.ts). */
+export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Response) => Promise<void> {
   const inFlight = { bytes: 0 };
-  router.post('/v1/traces', async (req, res) => {
+  return async (req, res) => {
     const encoding = CONTENT_TYPES.get(mediaType(req.headers['content-type']));
     let held = 0;
     try {
@@ -92,8 +92,7 @@ export function createReceiverRouter(deps: ReceiverDeps): Router {
     } finally {
       inFlight.bytes -= held;
     }
-  });
-  return router;
+  };
 }
 
 const DRAIN_MAX_BYTES = 32 * 1024 * 1024;

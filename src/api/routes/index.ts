@@ -1,0 +1,9 @@
+import type { RouteDeclaration } from '../route.ts';
+import { governanceRoutes } from './governance.ts';
+import { healthRoutes } from './health.ts';
+import { impactRoutes } from './impact.ts';
+import { lineageRoutes } from './lineage.ts';
+import { registryRoutes } from './registry.ts';
+
+/** Every route the API serves, and nothing else: the router, the authorization and the OpenAPI document are made from this list. */
+export const ROUTES: readonly RouteDeclaration[] = [...healthRoutes, ...lineageRoutes, ...registryRoutes, ...impactRoutes, ...governanceRoutes];

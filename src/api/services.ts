@@ -1,0 +1,45 @@
+import type { Request, Response } from 'express';
+import type { Logger } from '../common/logger.ts';
+import type { PromptCatalog } from '../domain/prompt.ts';
+import type { Authenticator, RateLimiter } from '../governance/access.ts';
+import type { AuditService } from '../governance/audit.ts';
+import type { ImpactService } from '../impact/impact-service.ts';
+import type { Spool } from '../ingest/spool.ts';
+import type { SpanWriter } from '../ingest/writer.ts';
+import type { RegistryService } from '../registry/registry-service.ts';
+import type { ReportDeps } from '../reports/compliance.ts';
+import type { KeyStore } from '../storage/governance.ts';
+import type { LineageGraph } from '../storage/lineage-graph.ts';
+import type { Registry } from '../storage/registry.ts';
+import type { SpanAnalytics } from '../storage/span-analytics.ts';
+import type { SpanStore } from '../storage/span-store.ts';
+
+/** What the composition root (server.ts) hands the API. */
+export interface AppDeps {
+  version: string;
+  logger: Logger;
+  spans: SpanStore;
+  graph: LineageGraph;
+  spool: Spool;
+  writer: SpanWriter;
+  catalog: PromptCatalog;
+  registry: Registry;
+  registryService: RegistryService;
+  analytics: SpanAnalytics;
+  receiverMaxInFlightBytes: number;
+  keys: KeyStore;
+  audit: AuditService;
+  /** null: authentication is off (PROMPTLINE_DEV_NO_AUTH, loopback only). */
+  auth: Authenticator | null;
+  limiter: RateLimiter;
+  protectedAliases: readonly string[];
+}
+
+/** What route handlers use: the dependencies, and the services the API builds over them once. */
+export interface ApiServices extends AppDeps {
+  impact: ImpactService;
+  report: ReportDeps;
+  receiveTraces: (req: Request, res: Response) => Promise<void>;
+  protectedAliasSet: ReadonlySet<string>;
+  openapi: unknown;
+}
