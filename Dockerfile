@@ -11,4 +11,4 @@ ENV HOST=0.0.0.0 PORT=4318 PROMPTLINE_DATA_DIR=/data
 EXPOSE 4318
 VOLUME ["/data"]
 USER node
-CMD ["node", "src/cli.ts", "serve"]
+CMD ["node", "--conditions=@promptline/source", "src/cli.ts", "serve"]

@@ -78,7 +78,7 @@ const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length 
 async function measure(s: Setup, n: number): Promise<number[]> {
   const stop = s.start();
   for (let i = 0; i < WARMUP; i++) await s.run();
-  const us: number[] = new Array(n);
+  const us = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     const t = process.hrtime.bigint();
     await s.run();

@@ -11,7 +11,7 @@
 //   forked with one argument: a JSON LoadConfig; reports a LoadResult as its last IPC message.
 import { Agent, request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { decodeProtobufExportResponse } from '../src/ingest/otlp/decode-protobuf.ts';
+import { decodeProtobufExportResponse } from '../src/ingest/otlp/otlp-answers.ts';
 import { buildTemplate, stamp, stampedResponseId, type Template } from './payloads.ts';
 
 export interface LoadConfig {

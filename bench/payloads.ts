@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Long from 'long';
-import { otlpRoot } from '../src/ingest/otlp/decode-protobuf.ts';
+import { otlpRoot } from '../src/ingest/otlp/otlp-definitions.ts';
 
 // Realistic GenAI agent traces as OTLP protobuf.
 //
@@ -264,7 +264,7 @@ export function buildTemplate(seed: number, spansPerRequest: number, nowNs = Big
 }
 
 /** The trace id a stamped request gives trace `trace`: run id (8 bytes), request number, trace number. */
-export function stampedTraceId(run: Buffer, seq: number, trace: number): Buffer {
+function stampedTraceId(run: Buffer, seq: number, trace: number): Buffer {
   const id = Buffer.allocUnsafe(16);
   run.copy(id, 0, 0, 8);
   id.writeUInt32BE(seq >>> 0, 8);

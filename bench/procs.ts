@@ -9,7 +9,7 @@ import type { LoadConfig, LoadResult, SecondStats } from './loadgen.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
     s.once('error', rej);
@@ -38,19 +38,19 @@ async function startProgram(args: string[], env: Record<string, string>, readyTe
     out += d.toString();
     if (out.length > 200_000) out = out.slice(-100_000);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`${args.join(' ')} did not start in 120 s:\n${out}`)), 120_000);
     const check = () => {
       if (out.includes(readyText)) {
         clearTimeout(timer);
-        child.stdout!.off('data', check);
+        child.stdout.off('data', check);
         res();
       }
     };
-    child.stdout!.on('data', check);
+    child.stdout.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
       rej(new Error(`${args.join(' ')} exited with ${code} before it was ready:\n${out}`));
@@ -87,7 +87,7 @@ export async function startPromptline(opts: { dataDir: string; apiKey: string; e
     ...opts.env,
   };
   for (const k of ['NEO4J_URL', 'NEO4J_USER', 'NEO4J_PASSWORD', 'CLICKHOUSE_URL', 'PROMPTLINE_DEV_NO_AUTH']) if (!(k in env)) env[k] = '';
-  const nodeArgs = [...(opts.nodeArgs ?? []), ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [])];
+  const nodeArgs = ['--conditions=@promptline/source', ...(opts.nodeArgs ?? []), ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [])];
   return startProgram([join(ROOT, 'src/cli.ts'), 'serve'], env, 'ready in', port, nodeArgs);
 }
 
@@ -140,7 +140,7 @@ export function runScript<T>(script: string, args: string[], timeoutMs: number):
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [join(ROOT, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const guard = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(guard);

@@ -60,7 +60,7 @@ interface Sample {
 /** CPU ms per thread group of a process, from /proc/PID/task/*\/stat. */
 function threadCpu(pid: number): Map<string, number> {
   const out = new Map<string, number>();
-  let tids: string[] = [];
+  let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
@@ -454,7 +454,7 @@ function machine() {
   } catch {
     // not a git checkout
   }
-  const chdbVersion = JSON.parse(readFileSync(join(ROOT, 'node_modules/chdb/package.json'), 'utf8')).version as string;
+  const chdbVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/chdb/package.json'), 'utf8')) as { version: string }).version;
   let load = '';
   try {
     load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -575,7 +575,7 @@ writeFileSync(
       baseline: { closed: { ...baseline.closed, load: { ...baseline.closed.load, acked: baseline.closed.load.acked.length } }, verify: baseline.verify },
       lookups: lookupResults,
     },
-    (key, value) => (key === 'acked' && Array.isArray(value) ? value.length : key === 'perSecond' && Array.isArray(value) && value.length > 200 ? undefined : value),
+    (key, value: unknown) => (key === 'acked' && Array.isArray(value) ? value.length : key === 'perSecond' && Array.isArray(value) && value.length > 200 ? undefined : value),
     2,
   ),
 );
@@ -704,7 +704,7 @@ Measured with \`--cpu-prof\` on the server and per-thread CPU from /proc, on thi
 10,000-span request took ~560 ms of writer time on one thread (decode 140 ms in the receiver, JSON row encoding ~175 ms, the
 JSONEachRow insert ~340 ms), garbage collection took a quarter of the main thread, and the closed loop stored ~6,000 spans/s.
 
-1. **OTLP/protobuf read straight off the wire** (src/ingest/otlp/decode-protobuf-wire.ts) instead of protobufjs objects walked by
+1. **OTLP/protobuf read straight off the wire** (src/ingest/otlp/decode-protobuf.ts) instead of protobufjs objects walked by
    convert.ts: about half the decode time and far less garbage; protobufjs + convert.ts stay as the reference it is tested against
    (test/unit/otlp-wire-decode.test.ts: the same spans on realistic, odd and 6,000 mutated requests).
 2. **The receiver checks instead of decoding**: a scan that walks the same messages and fails where the decoder fails, allocating
@@ -714,7 +714,7 @@ JSONEachRow insert ~340 ms), garbage collection took a quarter of the main threa
    encoding time in JavaScript, a third less to parse for the engine (the JSON messages inside attributes are no longer escaped twice).
    Times are written as \`YYYY-MM-DD hh:mm:ss.nnnnnnnnn\`, which also stores spans before 1973 (the old \`seconds.nanos\` text did not).
 4. **The writer prepares the next batch while the engine inserts the current one**: decoding, lineage, evaluations, edges and the
-   rows themselves (a new optional \`SpanStore.prepareSpans\`) overlap the insert, in slices that let the receiver in between;
+   rows themselves (staged ahead through \`SpanSink.stageSpans\`) overlap the insert, in slices that let the receiver in between;
    lineage edges are folded per distinct lineage, not per span.
 5. **The resolver's look-up of stored traces asks the trace-id table first** which of a batch's traces exist at all (usually none):
    reading otel_traces for a thousand new trace ids read most of its granules, ~0.4 s of CPU a batch at 1 M spans and growing.

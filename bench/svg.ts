@@ -1,7 +1,7 @@
 // A small SVG line chart for bench/RESULTS.md: stacked panels over one time axis, each with its
 // own series, an optional target line, and shaded phases. No dependency, no browser.
 
-export interface Series {
+interface Series {
   label: string;
   color: string;
   points: Array<[number, number]>;

@@ -1,7 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --conditions=@promptline/source
 import { readFileSync } from 'node:fs';
 import { aliasCommand } from './cli/alias.ts';
 import { CliError, UsageError } from './cli/http.ts';
+import { terminalLine, terminalText } from './cli/terminal.ts';
 import { promptsCommand } from './cli/prompts.ts';
 import { impactCommand, reportCommand } from './cli/report.ts';
 import { auditCommand, keysCommand } from './cli/governance.ts';
@@ -11,7 +12,7 @@ import { createJsonLogger } from './common/logger.ts';
 
 // The server (and its stores) is loaded only by `serve`: the other commands are HTTP clients of a
 // running server and start without it.
-const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const USAGE = `promptline ${VERSION}
 
@@ -121,14 +122,14 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${USAGE}\n`);
       return;
     default:
-      process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
+      process.stderr.write(`unknown command "${terminalLine(command)}"\n\n${USAGE}\n`);
       process.exitCode = 2;
   }
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof CliError) {
-    process.stderr.write(`promptline: ${err.message}\n`);
+    process.stderr.write(`promptline: ${terminalText(err.message)}\n`);
     if (err instanceof UsageError && err.usage) process.stderr.write(`\n${err.usage}\n`);
     process.exitCode = err.exitCode;
     return;

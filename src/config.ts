@@ -20,7 +20,7 @@ export const envSchema = z
     PROMPTLINE_DATA_DIR: z.string().trim().min(1).default('./.promptline'),
     PROMPTLINE_API_KEY: z.string().min(16, 'PROMPTLINE_API_KEY must be at least 16 characters').optional(),
     PROMPTLINE_DEV_NO_AUTH: z
-      .enum(['', '0', '1', 'true', 'false'], { message: 'PROMPTLINE_DEV_NO_AUTH is 1 or true to turn authentication off (local development only)' })
+      .enum(['', '0', '1', 'true', 'false'], { error: 'PROMPTLINE_DEV_NO_AUTH is 1 or true to turn authentication off (local development only)' })
       .default('')
       .transform((v) => v === '1' || v === 'true'),
     PROMPTLINE_PROTECTED_ALIASES: z

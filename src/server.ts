@@ -15,14 +15,18 @@ import { bootstrapAdminKey } from './governance/bootstrap.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './common/errors.ts';
 import { ClickHouseServerExecutor } from './storage/clickhouse/server-executor.ts';
+import { Neo4jSessions } from './storage/neo4j/neo4j-sessions.ts';
 import { Neo4jLineageGraph } from './storage/neo4j/neo4j-lineage-graph.ts';
+import { Neo4jRegistry } from './storage/neo4j/neo4j-registry.ts';
+import { Neo4jGovernance } from './storage/neo4j/neo4j-governance.ts';
+import type { StoreLifecycle } from './storage/lifecycle.ts';
 import type { Logger } from './common/logger.ts';
 import { ChdbExecutor } from './storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from './storage/clickhouse/clickhouse-span-store.ts';
 import { ClickHouseSpanAnalytics } from './storage/clickhouse/clickhouse-span-analytics.ts';
 import type { SpanAnalytics } from './storage/span-analytics.ts';
 import type { LineageGraph } from './storage/lineage-graph.ts';
-import type { SpanStore } from './storage/span-store.ts';
+import type { SpanQueries, SpanSink } from './storage/span-store.ts';
 import { SqliteLineageGraph } from './storage/sqlite/sqlite-lineage-graph.ts';
 
 // One process, one port: the OTLP receiver and the API, the spool, the writer and the stores.
@@ -30,16 +34,10 @@ import { SqliteLineageGraph } from './storage/sqlite/sqlite-lineage-graph.ts';
 
 export const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
 
-/** Neo4j holds the registry beside the graph, on the graph's connection settings. */
-async function openNeo4jRegistry(settings: { url: string; user: string; password: string }, _graph: LineageGraph): Promise<Registry> {
-  const { Neo4jRegistry } = await import('./storage/neo4j/neo4j-registry.ts');
-  return Neo4jRegistry.connect(settings);
-}
-
 export interface RunningPromptline {
   url: string;
   dataDir: string;
-  spans: SpanStore;
+  spans: SpanSink & SpanQueries;
   graph: LineageGraph;
   writer: SpanWriter;
   /** An admin key generated at the first start (shown once), or null. */
@@ -59,17 +57,17 @@ async function openStores(config: Config): Promise<Stores> {
   const analytics = new ClickHouseSpanAnalytics(exec);
   try {
     if (config.neo4j) {
-      const graph = await Neo4jLineageGraph.connect(config.neo4j);
-      const { Neo4jGovernance } = await import('./storage/neo4j/neo4j-governance.ts');
-      return { spans, analytics, graph, registry: await openNeo4jRegistry(config.neo4j, graph), governance: await Neo4jGovernance.connect(config.neo4j) };
+      // One driver, one connection pool, for the graph, the registry and governance beside it.
+      const neo4j = await Neo4jSessions.connect(config.neo4j);
+      const graph = new Neo4jLineageGraph(neo4j);
+      const registry = new Neo4jRegistry(neo4j);
+      const governance = new Neo4jGovernance(neo4j);
+      return { spans, analytics, graph, registry, governance, close: closing([spans, graph, registry, governance], neo4j) };
     }
-    return {
-      spans,
-      analytics,
-      graph: new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite')),
-      registry: new SqliteRegistry(join(config.dataDir, 'registry.sqlite')),
-      governance: new SqliteGovernance(join(config.dataDir, 'governance.sqlite')),
-    };
+    const graph = new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite'));
+    const registry = new SqliteRegistry(join(config.dataDir, 'registry.sqlite'));
+    const governance = new SqliteGovernance(join(config.dataDir, 'governance.sqlite'));
+    return { spans, analytics, graph, registry, governance, close: closing([spans, graph, registry, governance]) };
   } catch (err) {
     await spans.close();
     throw err;
@@ -77,11 +75,20 @@ async function openStores(config: Config): Promise<Stores> {
 }
 
 interface Stores {
-  spans: SpanStore;
+  spans: SpanSink & SpanQueries;
   analytics: SpanAnalytics;
   graph: LineageGraph;
   registry: Registry;
   governance: KeyStore & AuditLog;
+  /** Closes every store, then the connection they share, if any. */
+  close(): Promise<void>;
+}
+
+function closing(stores: readonly StoreLifecycle[], shared?: { close(): Promise<void> }): () => Promise<void> {
+  return async () => {
+    for (const store of stores) await store.close();
+    await shared?.close();
+  };
 }
 
 /** One process per data directory: a second one would corrupt the embedded stores. */
@@ -137,10 +144,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     await registry.migrate();
     await governance.migrate();
   } catch (err) {
-    await spans.close();
-    await graph.close();
-    await registry.close();
-    await governance.close();
+    await stores.close();
     unlock();
     throw err;
   }
@@ -219,10 +223,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
       await spool.close();
       const { drained } = await writer.stop();
       if (!drained) logger.warn('shutdown: the stores did not take everything in time; the rest stays in the spool for the next start');
-      await spans.close();
-      await graph.close();
-      await registry.close();
-      await governance.close();
+      await stores.close();
       unlock();
     })());
 

@@ -19,7 +19,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-export default async function setup(): Promise<(() => Promise<void>) | void> {
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   if (process.env.NEO4J_URL) {
     console.log(`[neo4j] using ${process.env.NEO4J_URL} from NEO4J_URL`);
     return;

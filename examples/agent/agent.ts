@@ -35,7 +35,7 @@ function lookupOrder(args: { query?: string }) {
   return { orderId: 'A-10023', status: 'shipped', carrier: 'DHL', eta: '2026-11-28', matchedOn: args.query ?? '' };
 }
 
-async function provenanceOf(base: string, apiKey: string | undefined, responseId: string, timeoutMs = 30_000): Promise<any> {
+async function provenanceOf(base: string, apiKey: string | undefined, responseId: string, timeoutMs = 30_000): Promise<unknown> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await fetch(`${base}/v1/provenance?response_id=${encodeURIComponent(responseId)}`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
@@ -74,7 +74,7 @@ export async function runAgent(opts: AgentOptions) {
           const toolCall = planned.choices[0]?.message.tool_calls?.find((t) => t.type === 'function');
           log(`plan (${planned.id}): call ${toolCall?.function.name ?? 'no tool'}`);
 
-          const facts = await tracer.startActiveSpan(
+          const facts = tracer.startActiveSpan(
             `execute_tool ${lookupOrderTool.function.name}`,
             { attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': lookupOrderTool.function.name, ...(toolCall ? { 'gen_ai.tool.call.id': toolCall.id } : {}) } },
             (span) => {
@@ -121,7 +121,8 @@ if (import.meta.main) {
     else console.log(`\nprovenance of ${r.responseId}:\n${JSON.stringify(r.provenance, null, 2)}`);
   } catch (err) {
     console.error(`the example agent failed: ${err instanceof Error ? err.message : String(err)}`);
-    if (String((err as { cause?: unknown })?.cause ?? '').includes('ECONNREFUSED')) console.error(`is Promptline running at ${promptlineUrl}? (npm start)`);
+    const cause = err instanceof Error ? err.cause : undefined;
+    if (cause instanceof Error && cause.message.includes('ECONNREFUSED')) console.error(`is Promptline running at ${promptlineUrl}? (npm start)`);
     process.exitCode = 1;
   } finally {
     await fake?.close();

@@ -23,7 +23,7 @@ export const ANSWER_PROMPT = {
   },
 };
 
-async function call(base: string, apiKey: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function call(base: string, apiKey: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
@@ -39,11 +39,11 @@ export async function ensurePrompt(base: string, apiKey: string | undefined, p: 
   if (alias.status === 200) return 'existed';
   if (alias.status !== 404) throw new Error(`the registry answered ${alias.status}: ${JSON.stringify(alias.body)}`);
   const latest = await call(base, apiKey, 'GET', `/v1/prompts/${p.name}/versions/latest`);
-  let version = latest.status === 200 ? (latest.body.version as number) : undefined;
+  let version = latest.status === 200 ? (latest.body as { version: number }).version : undefined;
   if (version === undefined) {
     const created = await call(base, apiKey, 'POST', `/v1/prompts/${p.name}/versions`, { template: p.template, commitMessage: p.commitMessage, tags: ['example'] });
     if (created.status !== 201) throw new Error(`registering ${p.name} failed: ${created.status} ${JSON.stringify(created.body)}`);
-    version = created.body.version as number;
+    version = (created.body as { version: number }).version;
   }
   const moved = await call(base, apiKey, 'PUT', `/v1/prompts/${p.name}/aliases/production`, { version, reason: 'first release of the example agent' });
   if (moved.status !== 200) throw new Error(`setting ${p.name}@production failed: ${moved.status} ${JSON.stringify(moved.body)}`);

@@ -1,16 +1,22 @@
 import type { ChatMessage, PromptTemplate, TemplateVariables } from './types.ts';
 
-// {{variable}} templates, by the registry's rules (src/registry/render.ts): a name is letters,
-// digits, "_", "." or "-", spaces inside the braces are allowed, and a variable the template uses
-// that the caller does not give is an error, never an empty string sent to a model.
+// {{variable}} templates, rendered the same way by apps (Prompt.format) and by the registry's
+// render endpoint, which uses this module through the package's `./render` export. A name is
+// letters, digits, "_", "." or "-", spaces inside the braces are allowed, and a variable the
+// template uses that the caller does not give is an error, never an empty string sent to a model.
 
 const VARIABLE = /\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}/g;
+
+/** `the variable "a", which was not given`, or the plural: the end of a missing-variables message. */
+export function describeMissingVariables(missing: readonly string[]): string {
+  const many = missing.length > 1;
+  return `${many ? 'the variables' : 'the variable'} ${missing.map((m) => `"${m}"`).join(', ')}, which ${many ? 'were' : 'was'} not given`;
+}
 
 export class MissingVariablesError extends Error {
   readonly missing: string[];
   constructor(promptName: string, missing: string[]) {
-    const many = missing.length > 1;
-    super(`prompt ${promptName} needs ${many ? 'the variables' : 'the variable'} ${missing.map((m) => `"${m}"`).join(', ')}, which ${many ? 'were' : 'was'} not given`);
+    super(`prompt ${promptName} needs ${describeMissingVariables(missing)}`);
     this.name = 'MissingVariablesError';
     this.missing = missing;
   }
@@ -25,20 +31,36 @@ export function templateVariables(t: PromptTemplate): string[] {
   return [...seen];
 }
 
+/** The variables a template uses that `vars` does not give, in order of first use. */
+export function missingVariables(t: PromptTemplate, vars: ReadonlyMap<string, string>): string[] {
+  return templateVariables(t).filter((v) => !vars.has(v));
+}
+
+/**
+ * The template with every variable replaced by its value, as a template of the same type. Values
+ * are a Map, so that names such as "__proto__" are plain data; the caller has checked with
+ * missingVariables that each one is given.
+ */
+export function fillTemplate(t: PromptTemplate, vars: ReadonlyMap<string, string>): PromptTemplate {
+  const fill = (text: string) => text.replace(VARIABLE, (_m, name: string) => vars.get(name)!);
+  return t.type === 'text' ? { type: 'text', text: fill(t.text) } : { type: 'chat', messages: t.messages.map((m) => ({ role: m.role, content: fill(m.content) })) };
+}
+
 /** Variables as a Map, so that names such as "__proto__" are plain data; later sources win. */
 export function variableMap(...sources: Array<TemplateVariables | undefined>): Map<string, string> {
   const out = new Map<string, string>();
   for (const s of sources) {
     if (!s) continue;
-    const entries = s instanceof Map ? s.entries() : Object.entries(s);
+    const entries: Iterable<[string, string | number | boolean]> = s instanceof Map ? s.entries() : Object.entries(s);
     for (const [k, v] of entries) out.set(k, String(v));
   }
   return out;
 }
 
+/** Renders a prompt's template: a string for a text template, messages for a chat template. */
 export function renderTemplate(name: string, t: PromptTemplate, vars: ReadonlyMap<string, string>): string | ChatMessage[] {
-  const missing = templateVariables(t).filter((v) => !vars.has(v));
+  const missing = missingVariables(t, vars);
   if (missing.length > 0) throw new MissingVariablesError(name, missing);
-  const fill = (text: string) => text.replace(VARIABLE, (_m, v: string) => vars.get(v)!);
-  return t.type === 'text' ? fill(t.text) : t.messages.map((m) => ({ role: m.role, content: fill(m.content) }));
+  const filled = fillTemplate(t, vars);
+  return filled.type === 'text' ? filled.text : filled.messages;
 }

@@ -1,17 +1,21 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { diag, DiagLogLevel } from '@opentelemetry/api';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MissingVariablesError, PromptClient, PromptRegistryError, PromptUnavailableError, hashTemplate } from '../src/index.ts';
 
 // loadPrompt against a scripted registry on loopback: what it asks, what it caches, and what it
-// serves when the registry is down.
+// serves when the registry is down. TTLs are read from Date.now(), so a fake Date moves past them
+// instead of the tests waiting.
 
-type Answer = { status: number; body?: unknown; delayMs?: number };
+/** `hang`: never answer, so only the client's own timeout can end the request. */
+type Answer = { status: number; body?: unknown; delayMs?: number; hang?: boolean };
 let registry: Server;
 let url: string;
 let seen: Array<{ uri: string; key: string | null; auth: string | undefined }> = [];
 let answer: (uri: string, key: string | null) => Answer;
+/** Settles when the client closes a request the registry is hanging on. */
+let hungUpOn: Promise<void> | undefined;
 const warnings: string[] = [];
 
 const version = (name: string, v: number, text: string) => ({ name, version: v, template: { type: 'text', text }, templateHash: hashTemplate({ type: 'text', text }), variables: [] });
@@ -22,6 +26,10 @@ beforeAll(async () => {
     const q = new URL(req.url!, 'http://x').searchParams;
     seen.push({ uri: q.get('uri')!, key: q.get('key'), auth: req.headers.authorization });
     const a = answer(q.get('uri')!, q.get('key'));
+    if (a.hang) {
+      hungUpOn = new Promise((r) => res.once('close', () => r()));
+      return;
+    }
     setTimeout(() => {
       res.writeHead(a.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(a.body ?? { error: { message: 'boom' } }));
@@ -38,11 +46,20 @@ afterAll(() => {
 });
 beforeEach(() => {
   seen = [];
+  hungUpOn = undefined;
   warnings.length = 0;
   answer = (uri) => ok(uri, 'production', version('greet', 2, 'Hello {{name}}, welcome to {{shop}}.'));
 });
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Only Date is faked: sockets, the fake registry's delays and AbortSignal.timeout keep real time. */
+function fakeClock(): { advance(ms: number): void } {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  return { advance: (ms) => vi.setSystemTime(Date.now() + ms) };
+}
 
 describe('loadPrompt', () => {
   it('resolves a URI, { name, version } and { name, alias } through GET /v1/prompts/resolve with the key and the API key', async () => {
@@ -60,11 +77,14 @@ describe('loadPrompt', () => {
   });
 
   it('reuses an answer for its TTL, then asks again', async () => {
+    const clock = fakeClock();
     const client = new PromptClient({ endpoint: url });
     await client.load('prompts:/greet@production', { ttlMs: 60 });
     expect((await client.load('prompts:/greet@production', { ttlMs: 60 })).source).toBe('cache');
+    clock.advance(59);
+    expect((await client.load('prompts:/greet@production', { ttlMs: 60 })).source).toBe('cache');
     expect(seen).toHaveLength(1);
-    await sleep(80);
+    clock.advance(1);
     expect((await client.load('prompts:/greet@production', { ttlMs: 60 })).source).toBe('registry');
     expect(seen).toHaveLength(2);
   });
@@ -94,34 +114,42 @@ describe('loadPrompt', () => {
   });
 
   it('serves the last good prompt while the registry answers 5xx, reports it through diag, and retries later', async () => {
+    const clock = fakeClock();
     const client = new PromptClient({ endpoint: url });
     await client.load('prompts:/greet@production', { ttlMs: 10 });
     answer = () => ({ status: 503 });
-    await sleep(20);
+    clock.advance(10);
     const stale = await client.load('prompts:/greet@production', { ttlMs: 10 });
     expect(stale).toMatchObject({ version: 2, alias: 'production', source: 'stale' });
     expect(warnings.join('\n')).toMatch(/registry unreachable \(the registry answered 503\); serving the last good prompts:\/greet@production, version 2/);
     answer = (uri) => ok(uri, 'production', version('greet', 5, 'Back'));
-    await sleep(20);
+    clock.advance(10);
     expect((await client.load('prompts:/greet@production', { ttlMs: 10 })).version).toBe(5);
+    expect(seen).toHaveLength(3);
   });
 
-  it('serves the last good prompt when the registry does not answer in time', async () => {
+  it('serves the last good prompt when the registry does not answer in time, giving up on the request itself', async () => {
+    const clock = fakeClock();
     const client = new PromptClient({ endpoint: url });
     await client.load('prompts:/greet/2', { ttlMs: 1 });
-    answer = (uri) => ({ ...ok(uri, null, version('greet', 2, 'late')), delayMs: 500 });
-    await sleep(5);
-    const started = Date.now();
+    answer = () => ({ status: 200, hang: true });
+    clock.advance(1);
+    const timeouts = vi.spyOn(AbortSignal, 'timeout');
+    // The registry never answers: only the request's own timeout can end this load.
     expect((await client.load('prompts:/greet/2', { ttlMs: 1, timeoutMs: 50 })).source).toBe('stale');
-    expect(Date.now() - started).toBeLessThan(400);
+    expect(timeouts.mock.calls).toEqual([[50]]); // bounded by timeoutMs, not the 5 s default
+    expect(seen.map((s) => s.uri)).toEqual(['prompts:/greet/2', 'prompts:/greet/2']);
+    expect(warnings.join('\n')).toMatch(/registry unreachable \(TimeoutError: .*\); serving the last good prompts:\/greet\/2, version 2/);
+    await hungUpOn; // the client closed the request, not the registry
   });
 
   it('serves the last good prompt when nothing listens any more, and gives a new key of a split the last arm seen', async () => {
     answer = (uri, key) => ok(uri, 'canary', version('greet', 3, 'Hi'), { splitId: 'canary-1-aa', version: 3, key });
+    const clock = fakeClock();
     const client = new PromptClient({ endpoint: url });
     await client.load('prompts:/greet@canary', { key: 'k1', ttlMs: 1 });
     client.connection.endpoint = 'http://127.0.0.1:9'; // discard port: connection refused
-    await sleep(5);
+    clock.advance(1);
     expect(await client.load('prompts:/greet@canary', { key: 'k1', ttlMs: 1 })).toMatchObject({ version: 3, source: 'stale' });
     expect(await client.load('prompts:/greet@canary', { key: 'k-new', ttlMs: 1 })).toMatchObject({ version: 3, splitId: 'canary-1-aa', source: 'stale' });
   });

@@ -133,7 +133,7 @@ describe('never breaking the host app', () => {
   it('turns a register() that fails inside into a working no-op handle, reported through diag', async () => {
     diagErrors.length = 0;
     const hostile = { get endpoint(): string { throw new Error('config getter exploded'); } };
-    const handle = register(hostile as never);
+    const handle = register(hostile);
     await handle.forceFlush();
     await handle.shutdown();
     expect(diagErrors.join('\n')).toMatch(/register\(\) failed: the app runs without Promptline tracing/);

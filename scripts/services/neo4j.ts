@@ -11,7 +11,7 @@ import neo4j from 'neo4j-driver';
 
 export const NEO4J_VERSION = '5.26.24';
 
-export function cacheDir(): string {
+function cacheDir(): string {
   return process.env.PROMPTLINE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'promptline');
 }
 
@@ -41,7 +41,7 @@ function libDir(): string {
 }
 
 /** The server's jars, fetched from Maven Central on first use. */
-export function ensureNeo4jJars(log: (line: string) => void = () => {}): string {
+function ensureNeo4jJars(log: (line: string) => void = () => {}): string {
   const lib = libDir();
   if (existsSync(join(lib, '.complete'))) return lib;
   log(`fetching Neo4j ${NEO4J_VERSION} jars from Maven Central into ${lib} (once)…`);
@@ -171,7 +171,7 @@ export class LocalNeo4j {
           await driver.executeQuery('RETURN 1');
           return;
         } catch (err) {
-          if (Date.now() > deadline) throw new Error(`Neo4j did not answer on ${this.url} within ${timeoutMs} ms: ${(err as Error).message}`);
+          if (Date.now() > deadline) throw new Error(`Neo4j did not answer on ${this.url} within ${timeoutMs} ms: ${(err as Error).message}`, { cause: err });
           await new Promise((r) => setTimeout(r, 250));
         }
       }

@@ -3,7 +3,8 @@ import { PromptlineError, UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { ImpactService } from '../impact/impact-service.ts';
 import { createOtlpReceiver } from '../ingest/receiver.ts';
-import { encodeProtobufStatus } from '../ingest/otlp/decode-protobuf.ts';
+import { otlpEncodingOf, sendOtlpFailure } from '../ingest/otlp/otlp-answers.ts';
+import { loopbackOnly } from './loopback-only.ts';
 import { mountRoutes, principalOf, routeOf } from './mount.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { ROUTES } from './routes/index.ts';
@@ -19,6 +20,15 @@ export function createApp(deps: AppDeps): Express {
   // /V1/KEYS is not /v1/keys, and /v1/keys/ is neither: a path means one route or none.
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
+  app.use((_req, res, next) => {
+    // No answer is ever sniffed into another type; and none is a page that may load anything, but
+    // the HTML report, which sets its own policy.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+    next();
+  });
+
+  if (!deps.auth) app.use(loopbackOnly());
 
   const impact = new ImpactService({ analytics: deps.analytics, graph: deps.graph, registry: deps.registryService });
   const services: ApiServices = {
@@ -48,9 +58,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       if (err.status >= 500) logger.warn('request failed', { method: req.method, path: req.path, error: err });
       // OTLP exporters read failures as a google.rpc.Status in the request's own encoding.
       if (routeOf(res)?.otlpErrors) {
-        const code = err.status === 401 ? 16 : err.status === 403 ? 7 : err.status === 429 ? 8 : 3;
-        if (/protobuf/i.test(String(req.headers['content-type']))) res.status(err.status).type('application/x-protobuf').send(Buffer.from(encodeProtobufStatus(code, err.message)));
-        else res.status(err.status).json({ code, message: err.message });
+        sendOtlpFailure(res, otlpEncodingOf(req.headers['content-type']), err.status, err.message);
         return;
       }
       res.status(err.status).json({ error: { code: err.code, message: err.message } });

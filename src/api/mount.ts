@@ -14,7 +14,7 @@ import { parseInput } from './validate.ts';
 export function checkDeclarations(routes: readonly RouteDeclaration[]): void {
   const seen = new Set<string>();
   for (const r of routes) {
-    const id = `${String(r.method).toUpperCase()} ${r.path}`;
+    const id = `${r.method.toUpperCase()} ${r.path}`;
     if (!METHODS.includes(r.method)) throw new Error(`route ${id}: unknown method`);
     if (!ACCESS_LEVELS.has(r.access)) throw new Error(`route ${id}: no valid access declared (got ${JSON.stringify(r.access)})`);
     if (!r.path.startsWith('/') || r.path.includes('//') || (r.path.length > 1 && r.path.endsWith('/'))) throw new Error(`route ${id}: malformed path`);

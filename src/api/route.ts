@@ -71,7 +71,7 @@ export interface RouteDeclaration<P extends AnyObject = AnyObject, Q extends Any
 export function route<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends z.ZodType = z.ZodType>(
   declaration: RouteDeclaration<P, Q, B>,
 ): RouteDeclaration {
-  return declaration as unknown as RouteDeclaration;
+  return declaration;
 }
 
 /** /v1/prompts/{name} → /v1/prompts/:name, for Express. */

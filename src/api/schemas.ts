@@ -12,7 +12,7 @@ export const provenanceQuery = z
     span_id: hex(8).optional().describe('A span id (16 hex characters).'),
   })
   .refine((q) => [q.response_id, q.trace_id, q.span_id].filter((v) => v !== undefined).length === 1, {
-    message: 'give exactly one of response_id, trace_id or span_id',
+    error: 'give exactly one of response_id, trace_id or span_id',
   });
 
 export const promptLineage = z

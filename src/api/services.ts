@@ -12,13 +12,13 @@ import type { KeyStore } from '../storage/governance.ts';
 import type { LineageGraph } from '../storage/lineage-graph.ts';
 import type { Registry } from '../storage/registry.ts';
 import type { SpanAnalytics } from '../storage/span-analytics.ts';
-import type { SpanStore } from '../storage/span-store.ts';
+import type { SpanQueries } from '../storage/span-store.ts';
 
 /** What the composition root (server.ts) hands the API. */
 export interface AppDeps {
   version: string;
   logger: Logger;
-  spans: SpanStore;
+  spans: SpanQueries;
   graph: LineageGraph;
   spool: Spool;
   writer: SpanWriter;

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { ApiClient, serverUrl, UsageError } from './http.ts';
+import { terminalLine, terminalText } from './terminal.ts';
 
 // Flag parsing shared by the client commands: node:util parseArgs, strict, with --url, --json and
 // --help accepted by every command. A parse failure is a usage error (exit 2).
@@ -44,12 +45,13 @@ export function printJson(value: unknown): void {
 }
 
 export function print(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  const safe = terminalText(text);
+  process.stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
 }
 
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows].map((r) => r.map(terminalLine));
   const widths = header.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
   return all
     .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + c.length - [...c].length))).join('  ').trimEnd())
@@ -58,6 +60,6 @@ export function table(header: string[], rows: string[][]): string {
 
 /** A single line: newlines and runs of space shown as one space, cut at `max` characters. */
 export function oneLine(s: string, max = 80): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
+  const flat = terminalLine(s.replace(/\s+/g, ' ').trim());
   return [...flat].length > max ? `${[...flat].slice(0, max - 1).join('')}…` : flat;
 }

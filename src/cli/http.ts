@@ -46,7 +46,7 @@ export class ApiClient {
   readonly baseUrl: string;
   private readonly apiKey: string | undefined;
 
-  constructor(baseUrl: string, apiKey?: string | undefined) {
+  constructor(baseUrl: string, apiKey?: string) {
     this.baseUrl = baseUrl;
     this.apiKey = apiKey || undefined;
   }

@@ -1,3 +1,4 @@
+import { terminalText } from './terminal.ts';
 import { writeFileSync } from 'node:fs';
 import { COMMON_FLAGS_HELP, clientFrom, parse, print, printJson, table } from './args.ts';
 import { UsageError } from './http.ts';
@@ -33,7 +34,11 @@ export async function reportCommand(args: string[]): Promise<void> {
   if (values.out) {
     writeFileSync(values.out, text);
     print(`wrote ${values.out} (content hash ${headers.get('x-content-hash') ?? '?'})`);
-  } else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  } else {
+    // Piped, the report is the server's bytes; on a terminal, its control characters are made visible.
+    const out = process.stdout.isTTY ? terminalText(text) : text;
+    process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
+  }
 }
 
 const IMPACT_USAGE = `Usage:

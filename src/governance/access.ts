@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ApiKey, Permission, Role } from '../domain/governance.ts';
 import { PromptlineError, UnavailableError } from '../common/errors.ts';
+import { systemClock, type Clock } from '../common/clock.ts';
 import type { KeyStore } from '../storage/governance.ts';
 import { keyIdOf, verifyKey } from './keys.ts';
 
@@ -62,10 +63,12 @@ const CACHE_MS = 2_000;
  */
 export class Authenticator {
   private readonly keys: KeyStore;
+  private readonly clock: Clock;
   private readonly cache = new Map<string, { principal: Principal; expiresAt: Date | null; until: number }>();
 
-  constructor(keys: KeyStore) {
+  constructor(keys: KeyStore, clock: Clock = systemClock) {
     this.keys = keys;
+    this.clock = clock;
   }
 
   async authenticate(header: string | undefined): Promise<Principal> {
@@ -73,7 +76,7 @@ export class Authenticator {
     if (!m) throw new UnauthorizedError(header ? 'the Authorization header must be "Bearer <key>"' : 'this call needs an API key: send "Authorization: Bearer <key>"');
     const key = m[1]!;
     const fingerprint = createHash('sha256').update(key).digest('hex');
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     const hit = this.cache.get(fingerprint);
     if (hit && hit.until > now) {
       if (hit.expiresAt && hit.expiresAt.getTime() <= now) throw new UnauthorizedError('this API key has expired');
@@ -103,13 +106,16 @@ export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly perSecond: number;
   private readonly burst: number;
+  private readonly clock: Clock;
 
-  constructor(perSecond: number, burst: number) {
+  constructor(perSecond: number, burst: number, clock: Clock = systemClock) {
     this.perSecond = perSecond;
     this.burst = burst;
+    this.clock = clock;
   }
 
-  take(key: string, now = Date.now()): void {
+  take(key: string): void {
+    const now = this.clock.now().getTime();
     const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
     b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
     b.at = now;

@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AuditEntry, NewAuditEntry } from '../domain/governance.ts';
-import type { AuditFilter, AuditLog } from '../storage/governance.ts';
+import { GENESIS_HASH, type AuditFilter, type AuditLog } from '../storage/governance.ts';
 import type { Logger } from '../common/logger.ts';
 
 // The audit log: append-only and hash-chained. Each entry's hash covers its own content and the
 // hash of the entry before, so editing, deleting or reordering any entry breaks the chain from
 // there on. The seq and hash of the last entry this process wrote are also kept in a file beside
 // the data (the anchor), so that cutting entries off the end is caught too.
-
-export const GENESIS_HASH = '0'.repeat(64);
 
 function canonical(v: unknown): string {
   if (v === undefined || v === null) return 'null';

@@ -61,9 +61,16 @@ export const APP_VERSION_KEYS = ['gen_ai.agent.version', 'mlflow.modelId', 'lang
 
 export const CONVERSATION_KEYS = ['gen_ai.conversation.id', 'session.id', 'langfuse.session.id'] as const;
 
+// Evaluation results (OpenTelemetry GenAI), on a span of their own or on an event of the span they judge.
 export const EVALUATION_NAME_KEY = 'gen_ai.evaluation.name';
 export const EVALUATION_SCORE_KEY = 'gen_ai.evaluation.score.value';
 export const EVALUATION_LABEL_KEY = 'gen_ai.evaluation.score.label';
+/** The event names an evaluation result is carried under: the current one and its earlier form. */
+export const EVALUATION_EVENT_NAMES: ReadonlySet<string> = new Set(['gen_ai.evaluation.result', 'gen_ai.evaluation']);
+export const EVALUATION_RUN_KEYS = ['promptline.evaluation.run.id', 'gen_ai.evaluation.run.id'] as const;
+export const EVALUATION_ITEM_KEYS = ['promptline.evaluation.item.id', 'gen_ai.evaluation.item.id', 'langfuse.experiment.item.id'] as const;
+/** The response an evaluation result names, when it is not on that response's own span. */
+export const EVALUATED_RESPONSE_ID_KEY = 'gen_ai.response.id';
 
 /** The first non-empty value among `keys`, as a trimmed string. */
 export function firstString(attrs: AttrMap, keys: readonly string[]): string {
@@ -74,6 +81,13 @@ export function firstString(attrs: AttrMap, keys: readonly string[]): string {
     if (s !== '') return s;
   }
   return '';
+}
+
+/** An evaluation's score: null when it is absent or not a number. */
+export function evaluationScore(attrs: AttrMap): number | null {
+  const raw = firstString(attrs, [EVALUATION_SCORE_KEY]);
+  const score = raw === '' ? null : Number(raw);
+  return score === null || Number.isNaN(score) ? null : score;
 }
 
 /** A list attribute (array, JSON array text or comma-separated text) as trimmed, non-empty strings. */

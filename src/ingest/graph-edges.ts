@@ -1,5 +1,6 @@
 import { entity, entityKey, type EdgeKind, type EdgeObservation, type EntityRef } from '../domain/graph.ts';
 import type { ResolvedLineage } from '../domain/lineage.ts';
+import type { ResolvedBatch } from './lineage-resolver.ts';
 
 // The entities and edges one span's resolved lineage reveals. A batch repeats the same edges
 // many times (every span of an app version names it), so they are folded before writing.
@@ -75,4 +76,12 @@ export class EdgeCollector {
   toList(): EdgeObservation[] {
     return [...this.edges.values()];
   }
+}
+
+/** The edges a resolved batch reveals, its fixed spans' new lineage included, each observation folded. */
+export function edgesOfBatch(resolved: ResolvedBatch): EdgeObservation[] {
+  const edges = new EdgeCollector();
+  for (const s of resolved.spans) edges.add(s.resolved, Number(s.span.startTimeUnixNano / 1_000_000n));
+  for (const f of resolved.fixups) edges.add(f.resolved, f.startMs);
+  return edges.toList();
 }

@@ -65,7 +65,5 @@ function readApp(span: DecodedSpan): AppRef {
 function readEvaluation(span: DecodedSpan): EvaluationRef | null {
   const name = c.firstString(span.attributes, [c.EVALUATION_NAME_KEY]);
   if (!name) return null;
-  const rawScore = c.firstString(span.attributes, [c.EVALUATION_SCORE_KEY]);
-  const score = rawScore === '' ? null : Number(rawScore);
-  return { name, score: score === null || Number.isNaN(score) ? null : score, label: c.firstString(span.attributes, [c.EVALUATION_LABEL_KEY]) };
+  return { name, score: c.evaluationScore(span.attributes), label: c.firstString(span.attributes, [c.EVALUATION_LABEL_KEY]) };
 }

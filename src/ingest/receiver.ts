@@ -6,31 +6,22 @@ import { BadRequestError, PayloadTooLargeError, PromptlineError, UnavailableErro
 import type { Logger } from '../common/logger.ts';
 import { MalformedRequestError } from './otlp/convert.ts';
 import { decodeJsonExport } from './otlp/decode-json.ts';
-import { encodeProtobufExportResponse, encodeProtobufStatus } from './otlp/decode-protobuf.ts';
-import { scanProtobufExport } from './otlp/decode-protobuf-wire.ts';
 import { OTLP_LIMITS } from './otlp/limits.ts';
+import { otlpEncodingOf, sendOtlpFailure, sendOtlpSuccess, type OtlpEncoding } from './otlp/otlp-answers.ts';
+import { scanProtobufExport } from './otlp/scan-protobuf.ts';
 import { RECORD_JSON, RECORD_PROTOBUF, type RecordKind, type Spool } from './spool.ts';
 import type { WriterAttachment } from './writer.ts';
 
 // POST /v1/traces: the OTLP/HTTP receiver. It answers as the OTLP specification says — 400 for
 // bad data, 413 above 20 MiB after decompression, 415 for an unknown content type or encoding,
 // 503 with Retry-After when the spool is full, partial success for individually bad spans — in
-// the request's own content type. A 200 means the request is on disk (see spool.ts).
+// the request's own content type (otlp/otlp-answers.ts). A 200 means the request is on disk
+// (see spool.ts).
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
 
-type Encoding = { kind: RecordKind; contentType: string };
-
-// A Map, not an object: the key comes from a request header ("constructor" must find nothing).
-const CONTENT_TYPES = new Map<string, Encoding>([
-  ['application/x-protobuf', { kind: RECORD_PROTOBUF, contentType: 'application/x-protobuf' }],
-  ['application/protobuf', { kind: RECORD_PROTOBUF, contentType: 'application/x-protobuf' }],
-  ['application/json', { kind: RECORD_JSON, contentType: 'application/json' }],
-]);
-
-// google.rpc.Code values carried in the Status message of a failed export.
-const RPC_CODE_BY_STATUS: Record<number, number> = { 400: 3, 413: 8, 415: 3, 429: 8, 503: 14 };
+const RECORD_KIND: Record<OtlpEncoding, RecordKind> = { protobuf: RECORD_PROTOBUF, json: RECORD_JSON };
 
 export interface ReceiverDeps {
   spool: Spool;
@@ -45,7 +36,7 @@ export interface ReceiverDeps {
 export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Response) => Promise<void> {
   const inFlight = { bytes: 0 };
   return async (req, res) => {
-    const encoding = CONTENT_TYPES.get(mediaType(req.headers['content-type']));
+    const encoding = otlpEncodingOf(req.headers['content-type']);
     let held = 0;
     try {
       if (!encoding) {
@@ -61,7 +52,7 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
       const raw = await readBody(req, OTLP_LIMITS.maxBodyBytes);
       held += raw.length;
       inFlight.bytes += raw.length;
-      const body = await decompress(raw, String(req.headers['content-encoding'] ?? '').trim().toLowerCase());
+      const body = await decompress(raw, (req.headers['content-encoding'] ?? '').trim().toLowerCase());
       if (body !== raw) {
         held += body.length;
         inFlight.bytes += body.length;
@@ -72,7 +63,7 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
       let checked: { spans: number; rejected: number; rejectionReasons: string[]; attachment: WriterAttachment };
       const projectId = deps.projectOf(req);
       try {
-        if (encoding.kind === RECORD_PROTOBUF) {
+        if (encoding === 'protobuf') {
           const scan = scanProtobufExport(body);
           checked = { ...scan, attachment: { projectId, raw: body, spans: scan.spans } };
         } else {
@@ -84,9 +75,9 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
         if (err instanceof RangeError) throw new BadRequestError('the request is nested too deeply to decode');
         throw err;
       }
-      if (checked.spans > 0) await deps.spool.append(encoding.kind, projectId, body, checked.attachment);
+      if (checked.spans > 0) await deps.spool.append(RECORD_KIND[encoding], projectId, body, checked.attachment);
       const message = checked.rejected > 0 ? `rejected ${checked.rejected} span(s): ${checked.rejectionReasons.join('; ')}` : '';
-      sendExportResponse(res, encoding, checked.rejected, message);
+      sendOtlpSuccess(res, encoding, checked.rejected, message);
     } catch (err) {
       sendFailure(req, res, encoding, err, deps.logger);
     } finally {
@@ -114,10 +105,6 @@ function drainThenClose(req: Request): void {
   req.once('end', () => clearTimeout(timer));
   req.once('close', () => clearTimeout(timer));
   req.resume();
-}
-
-function mediaType(header: string | undefined): string {
-  return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 /** Reads the body, refusing (413) as soon as it passes `limit` bytes. */
@@ -182,16 +169,7 @@ async function decompress(raw: Buffer, contentEncoding: string): Promise<Buffer>
   }
 }
 
-function sendExportResponse(res: Response, encoding: Encoding, rejected: number, message: string): void {
-  res.status(200);
-  if (encoding.kind === RECORD_PROTOBUF) {
-    res.type(encoding.contentType).send(Buffer.from(encodeProtobufExportResponse(rejected, message)));
-  } else {
-    res.type('application/json').send(JSON.stringify(rejected > 0 ? { partialSuccess: { rejectedSpans: String(rejected), errorMessage: message } } : {}));
-  }
-}
-
-function sendFailure(req: Request, res: Response, encoding: Encoding | undefined, err: unknown, logger: Logger): void {
+function sendFailure(req: Request, res: Response, encoding: OtlpEncoding | undefined, err: unknown, logger: Logger): void {
   const known = err instanceof PromptlineError && err.operational;
   const status = known ? err.status : 500;
   const message = known ? err.message : 'internal error while receiving spans';
@@ -205,8 +183,5 @@ function sendFailure(req: Request, res: Response, encoding: Encoding | undefined
     res.setHeader('Connection', 'close');
     drainThenClose(req);
   }
-  res.status(status);
-  const code = RPC_CODE_BY_STATUS[status] ?? 13;
-  if (encoding?.kind === RECORD_PROTOBUF) res.type(encoding.contentType).send(Buffer.from(encodeProtobufStatus(code, message)));
-  else res.type('application/json').send(JSON.stringify({ code, message }));
+  sendOtlpFailure(res, encoding, status, message);
 }

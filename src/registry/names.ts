@@ -65,6 +65,6 @@ export const moveAliasBody = z
     expectSeq: z.number().int().min(0).optional().describe('Move only if the alias is still at this move (0: not yet set).'),
   })
   .strict()
-  .refine((b) => (b.version === undefined) !== (b.split === undefined), { message: 'give either a version or a split, not both' })
-  .refine((b) => !b.split || Math.abs(b.split.reduce((n, a) => n + a.weight, 0) - 100) < 1e-9, { message: 'the weights of a split add up to 100' })
-  .refine((b) => !b.split || new Set(b.split.map((a) => a.version)).size === b.split.length, { message: 'a version appears once in a split' });
+  .refine((b) => (b.version === undefined) !== (b.split === undefined), { error: 'give either a version or a split, not both' })
+  .refine((b) => !b.split || Math.abs(b.split.reduce((n, a) => n + a.weight, 0) - 100) < 1e-9, { error: 'the weights of a split add up to 100' })
+  .refine((b) => !b.split || new Set(b.split.map((a) => a.version)).size === b.split.length, { error: 'a version appears once in a split' });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RegistryService } from '../registry/registry-service.ts';
-import type { SpanStore } from '../storage/span-store.ts';
+import type { SpanLineage, SpanQueries } from '../storage/span-store.ts';
 import type { SpanAnalytics } from '../storage/span-analytics.ts';
 import type { ImpactService } from '../impact/impact-service.ts';
 import { BadRequestError, NotFoundError, PromptlineError } from '../common/errors.ts';
@@ -42,7 +42,7 @@ export interface ReportSection {
 }
 
 export interface ReportDeps {
-  spans: SpanStore;
+  spans: SpanQueries;
   analytics: SpanAnalytics;
   registry: RegistryService;
   impact: ImpactService;
@@ -120,7 +120,7 @@ async function responseReport(deps: ReportDeps, projectId: string, responseId: s
   sections.push({ heading: 'App version', facts: [['App', dash(l.app.name)], ['Version', dash(l.app.version)]] });
 
   if (l.prompt) {
-    const status = await deps.registry.registrationStatus(projectId, l.prompt);
+    const status = await registrationAtTheTime(deps, projectId, span, l.prompt);
     const v = status.version;
     sections.push({
       heading: 'Prompt version',
@@ -176,6 +176,16 @@ async function responseReport(deps: ReportDeps, projectId: string, responseId: s
   sections.push({ heading: 'Model', facts: [['Provider', dash(l.model?.provider)], ['Model', dash(l.model?.name)]] });
 
   return { title: `Decision chain for response ${responseId}`, subject: { responseId }, sections, auditEntries: sortAudit(audit) };
+}
+
+/**
+ * Whether the prompt was a registered version when the response was stored (the span says), and
+ * that version from the registry; a span stored unclassified has only what the registry says now.
+ */
+async function registrationAtTheTime(deps: ReportDeps, projectId: string, span: SpanLineage, prompt: NonNullable<SpanLineage['lineage']['prompt']>) {
+  if (span.registration === 'unregistered') return { status: 'unregistered' as const, version: null };
+  const found = await deps.registry.registrationStatus(projectId, prompt);
+  return span.registration === '' ? found : { status: span.registration, version: found.version };
 }
 
 async function promptVersionReport(deps: ReportDeps, projectId: string, name: string, version: number): Promise<Body> {

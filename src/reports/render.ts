@@ -1,26 +1,56 @@
+import { createHash } from 'node:crypto';
 import type { ComplianceReport } from './compliance.ts';
 
 // A report as Markdown (for a ticket or a repository) and as self-contained, printable HTML.
 
-const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+// Markdown from strangers' text stays text: the characters that make inline syntax (emphasis, code,
+// links, images, tables, strikethrough, math) are backslash-escaped, as CommonMark allows before any
+// ASCII punctuation; <, > and & become entities so that no renderer sees raw HTML; the starts of
+// autolinks (scheme://, www., e-mail addresses) are broken; line breaks of any kind become spaces,
+// so a table row or a heading stays one line; other control characters are shown as U+XXXX. Block
+// syntax needs no escape: every such text stands after a "| " or "# " on its line.
+const MD_INLINE = /[\\`*_{}[\]()!|~$@]/g;
+const LINE_BREAK = /\r\n|[\r\n\u0085\u2028\u2029]/g;
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+
+export function mdText(s: string): string {
+  return s
+    .replace(LINE_BREAK, ' ')
+    .replace(/\t/g, ' ')
+    .replace(CONTROL, codePoint)
+    .replace(MD_INLINE, (c) => `\\${c}`)
+    .replace(/:\/\//g, '\\://')
+    .replace(/\b(www)\./gi, '$1\\.')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+}
+
+/** A fenced block that no run of backticks inside can close: the fence is longer than any of them. */
+function mdFence(text: string): string[] {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return [`${fence}text`, text.replace(CONTROL, codePoint), fence];
+}
 
 export function toMarkdown(r: ComplianceReport): string {
-  const out: string[] = [`# ${r.title}`, '', `Generated ${r.generatedAt} by ${r.generator}.`, '', `Content hash (sha256 of the report's canonical JSON): \`${r.contentHash}\``, ''];
+  const out: string[] = [`# ${mdText(r.title)}`, '', `Generated ${mdText(r.generatedAt)} by ${mdText(r.generator)}.`, '', `Content hash (sha256 of the report's canonical JSON): \`${r.contentHash}\``, ''];
   for (const s of r.sections) {
-    out.push(`## ${s.heading}`, '');
-    out.push('| | |', '| --- | --- |', ...s.facts.map(([k, v]) => `| ${mdCell(k)} | ${mdCell(v)} |`), '');
-    if (s.block !== undefined) out.push('Template:', '', '```text', s.block.replace(/```/g, '`\u200b``'), '```', '');
+    out.push(`## ${mdText(s.heading)}`, '');
+    out.push('| | |', '| --- | --- |', ...s.facts.map(([k, v]) => `| ${mdText(k)} | ${mdText(v)} |`), '');
+    if (s.block !== undefined) out.push('Template:', '', ...mdFence(s.block), '');
     for (const t of s.tables ?? []) {
       if (t.rows.length === 0) {
-        out.push(`${t.caption}: none.`, '');
+        out.push(`${mdText(t.caption)}: none.`, '');
         continue;
       }
-      out.push(`${t.caption}:`, '', `| ${t.columns.map(mdCell).join(' | ')} |`, `| ${t.columns.map(() => '---').join(' | ')} |`, ...t.rows.map((row) => `| ${row.map(mdCell).join(' | ')} |`), '');
+      out.push(`${mdText(t.caption)}:`, '', `| ${t.columns.map(mdText).join(' | ')} |`, `| ${t.columns.map(() => '---').join(' | ')} |`, ...t.rows.map((row) => `| ${row.map(mdText).join(' | ')} |`), '');
     }
   }
   out.push('## Registry records behind it', '');
   if (r.auditEntries.length === 0) out.push('None.', '');
-  else out.push('| Time | Actor | Action | Detail |', '| --- | --- | --- | --- |', ...r.auditEntries.map((e) => `| ${e.at} | ${mdCell(e.actor)} | ${mdCell(e.action)} | ${mdCell(e.detail)} |`), '');
+  else out.push('| Time | Actor | Action | Detail |', '| --- | --- | --- | --- |', ...r.auditEntries.map((e) => `| ${mdText(e.at)} | ${mdText(e.actor)} | ${mdText(e.action)} | ${mdText(e.detail)} |`), '');
   return out.join('\n');
 }
 
@@ -35,6 +65,12 @@ const STYLE = `
   pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: .75rem; white-space: pre-wrap; }
   .hash { word-break: break-all; }
   @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } table, pre { break-inside: avoid; } }`;
+
+/**
+ * The Content-Security-Policy the HTML report is served with: nothing loads or runs but its own
+ * style sheet, named by hash, so even markup that escaped the escaping could not act.
+ */
+export const HTML_REPORT_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
 export function toHtml(r: ComplianceReport): string {
   const parts: string[] = [

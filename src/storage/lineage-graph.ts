@@ -1,5 +1,5 @@
 import type { Edge, EdgeKind, EdgeObservation, Entity, EntityRef } from '../domain/graph.ts';
-import type { PingResult } from './lifecycle.ts';
+import type { StoreLifecycle } from './lifecycle.ts';
 
 // The lineage graph port. Adapters: SQLite (embedded, node:sqlite) and Neo4j. Writes are
 // idempotent upserts keyed by entity identity; every traversal has a depth bound.
@@ -22,13 +22,9 @@ export interface WalkHit {
   path: Edge[];
 }
 
-export interface LineageGraph {
-  readonly backend: string;
-  migrate(): Promise<void>;
+export interface LineageGraph extends StoreLifecycle {
   recordEdges(projectId: string, edges: readonly EdgeObservation[]): Promise<void>;
   getEntity(projectId: string, ref: EntityRef): Promise<Entity | null>;
   edgesOf(projectId: string, ref: EntityRef, direction: 'out' | 'in'): Promise<Edge[]>;
   walk(projectId: string, start: EntityRef, opts: WalkOptions): Promise<WalkHit[]>;
-  ping(): Promise<PingResult>;
-  close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../domain/prompt.ts';
-import type { PingResult } from './lifecycle.ts';
+import type { StoreLifecycle } from './lifecycle.ts';
 
 // The prompt registry port. Adapters: SQLite (embedded) and Neo4j. Validation, URIs, splits and
 // rendering live above it (src/registry/); an adapter stores and answers, atomically.
@@ -39,9 +39,7 @@ export interface PromptSummary {
   updatedAt: Date;
 }
 
-export interface Registry {
-  readonly backend: string;
-  migrate(): Promise<void>;
+export interface Registry extends StoreLifecycle {
   /** Registers the next version of a prompt; numbers are assigned atomically, 1, 2, 3 … with no gaps. */
   registerVersion(projectId: string, v: NewVersion): Promise<PromptVersion>;
   getVersion(projectId: string, name: string, version: number): Promise<PromptVersion | null>;
@@ -58,6 +56,4 @@ export interface Registry {
   /** Every move, oldest first. */
   aliasHistory(projectId: string, name: string, alias: string): Promise<AliasMove[]>;
   listAliases(projectId: string, name: string): Promise<AliasState[]>;
-  ping(): Promise<PingResult>;
-  close(): Promise<void>;
 }

@@ -99,6 +99,10 @@ export interface VersionStats {
   lastSeen: string | null;
 }
 
+/**
+ * No lifecycle of its own (see StoreLifecycle): it runs on the span store's engine, which the span
+ * store migrates, checks and closes.
+ */
 export interface SpanAnalytics {
   impactFacts(projectId: string, filter: ImpactFilter, window: ImpactWindow): Promise<ImpactFacts>;
   impactItems(projectId: string, filter: ImpactFilter, window: ImpactWindow, page: { limit: number; after: ImpactCursor | null }): Promise<ImpactItem[]>;

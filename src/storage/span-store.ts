@@ -1,9 +1,17 @@
 import type { LineageFixup, ResolvedSpan, StoredNode } from '../domain/stored-span.ts';
 import type { ResolvedLineage } from '../domain/lineage.ts';
-import type { PingResult } from './lifecycle.ts';
+import type { StoreLifecycle } from './lifecycle.ts';
 
 // The span store: one row a span, with the resolved lineage beside the OpenTelemetry columns.
+// Ingest writes through SpanSink, the API reads through SpanQueries; one store may be both.
 // Adapters: ClickHouse SQL on the in-process engine (chdb) or on a server; the SQL is the same.
+
+/**
+ * Whether a span's prompt was a registered version when the span was stored: registered,
+ * template_mismatch (the version is registered with another template) or unregistered; '' when the
+ * span carries no prompt, or was stored without being classified (before the column existed).
+ */
+export type StoredRegistration = 'registered' | 'template_mismatch' | 'unregistered' | '';
 
 /** One span's lineage as the store answers lookups. */
 export interface SpanLineage {
@@ -16,8 +24,7 @@ export interface SpanLineage {
   timestamp: string;
   durationNs: string;
   lineage: ResolvedLineage;
-  /** What the collector found when it stored the span: registered, template_mismatch, unregistered, or '' (no prompt). */
-  registration: string;
+  registration: StoredRegistration;
 }
 
 export interface StoredSpanDetail extends SpanLineage {
@@ -31,33 +38,31 @@ export interface StoredSpanDetail extends SpanLineage {
   events: Array<{ timestamp: string; name: string; attributes: Map<string, string> }>;
 }
 
-/** What prepareSpans made of a batch; only the store that made it reads it. */
-export interface PreparedSpans {
-  readonly spans: readonly ResolvedSpan[];
+/** A batch's spans, ready to write. */
+export interface StagedSpans {
+  /** Stores them; `batchToken` makes a retried write of the same batch a no-op. After a failure, call it again to retry. */
+  write(batchToken: string): Promise<void>;
 }
 
-export interface SpanStore {
-  /** A name for logs and health answers, e.g. "clickhouse (embedded)". */
-  readonly backend: string;
-  /** Applies schema migrations not yet applied. Safe to call at every start. */
-  migrate(): Promise<void>;
+/** What ingest needs of the span store. */
+export interface SpanSink extends StoreLifecycle {
   /**
-   * Optional: the CPU work of writing these spans (encoding rows), done ahead — while an earlier
-   * batch is being written — and handed to writeSpans with the same spans.
+   * Makes a batch's spans ready to write: the CPU work of the write (encoding rows), which the
+   * writer does for the next batch while the store takes the current one. Nothing is stored until
+   * `write` is called.
    */
-  prepareSpans?(projectId: string, spans: readonly ResolvedSpan[]): Promise<PreparedSpans>;
-  /** Writes spans; `batchToken` makes a retried write of the same batch a no-op. */
-  writeSpans(projectId: string, spans: readonly ResolvedSpan[], batchToken: string, prepared?: PreparedSpans): Promise<void>;
+  stageSpans(projectId: string, spans: readonly ResolvedSpan[]): Promise<StagedSpans>;
   /** Writes new revisions of stored spans whose inherited lineage changed. */
   applyFixups(projectId: string, fixups: readonly LineageFixup[], batchToken: string): Promise<void>;
   /** The stored nodes of these traces, for lineage resolution. */
   loadStoredNodes(projectId: string, traceIds: readonly string[]): Promise<StoredNode[]>;
+}
+
+/** What the API asks of the span store. */
+export interface SpanQueries extends StoreLifecycle {
   findByResponseId(projectId: string, responseId: string): Promise<SpanLineage[]>;
   findBySpanId(projectId: string, spanId: string): Promise<SpanLineage[]>;
   findByTraceId(projectId: string, traceId: string): Promise<SpanLineage[]>;
   /** Every span of a trace with its attributes, oldest first. */
   getTraceDetail(projectId: string, traceId: string): Promise<StoredSpanDetail[]>;
-  countSpans(projectId: string): Promise<number>;
-  ping(): Promise<PingResult>;
-  close(): Promise<void>;
 }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredApiKey } from '../../src/domain/governance.ts';
+import type { Clock } from '../../src/common/clock.ts';
 import { auditHash, verifyChain } from '../../src/governance/audit.ts';
 import type { AuditLog, KeyStore } from '../../src/storage/governance.ts';
+import { ManualClock } from '../helpers/clock.ts';
 
 // Scenarios that must hold for every key store and audit log backend. Tampering tests are
 // backend-specific (they edit the store by hand) and live beside each backend's test file.
@@ -13,12 +15,14 @@ export interface GovernanceFixture {
   cleanup(): Promise<void>;
 }
 
-export function describeGovernanceContract(backend: string, open: () => Promise<GovernanceFixture>): void {
+/** `open` makes a fresh key store and audit log (an audit chain of their own) that take their time from `clock`. */
+export function describeGovernanceContract(backend: string, open: (clock: Clock) => Promise<GovernanceFixture>): void {
   describe(`keys and audit log contract: ${backend}`, () => {
     let fx: GovernanceFixture;
     const project = `contract-${randomUUID()}`;
+    const clock = new ManualClock();
     beforeAll(async () => {
-      fx = await open();
+      fx = await open(clock);
       await fx.keys.migrate();
       await fx.audit.migrate();
       await fx.keys.migrate();
@@ -85,6 +89,20 @@ export function describeGovernanceContract(backend: string, open: () => Promise<
       expect(await fx.audit.list({ project: `${project}-other`, limit: 10 })).toEqual([]);
       const page2 = await fx.audit.list({ project, limit: 5, beforeSeq: mine.at(-1)!.seq });
       expect(page2[0]!.seq).toBe(mine.at(-1)!.seq - 1);
+    });
+
+    it('stamps each entry with the time of its clock, never earlier than the entry before', async () => {
+      const append = () => fx.audit.append({ project, actor: 'clock', action: 'alias.move', target: 'prompt:clock@production', before: null, after: null }, auditHash);
+      clock.advance(1_000);
+      const first = await append();
+      expect(first.at).toEqual(clock.now());
+      clock.advance(-60_000);
+      const second = await append();
+      expect(second.at).toEqual(first.at);
+      clock.advance(60_005);
+      expect((await append()).at).toEqual(clock.now());
+      expect(await verifyChain((from, limit) => fx.audit.scan(from, limit), null)).toMatchObject({ ok: true, problem: null });
+      expect((await fx.audit.list({ project, actor: 'clock', since: first.at, until: clock.now(), limit: 10 })).map((e) => e.at)).toEqual([second.at, first.at]);
     });
   });
 }

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashTemplate, type PromptTemplate } from '../../src/domain/prompt.ts';
 import { ConflictError } from '../../src/common/errors.ts';
+import type { Clock } from '../../src/common/clock.ts';
 import type { NewVersion, Registry } from '../../src/storage/registry.ts';
+import { ManualClock } from '../helpers/clock.ts';
 
 // Scenarios that must hold for every registry backend.
 
@@ -12,18 +14,19 @@ export interface RegistryFixture {
 }
 
 const text = (t: string): PromptTemplate => ({ type: 'text', text: t });
-const pause = () => new Promise((r) => setTimeout(r, 5));
 
-export function describeRegistryContract(backend: string, open: () => Promise<RegistryFixture>): void {
+/** `open` makes a fresh registry that takes its time from `clock`. */
+export function describeRegistryContract(backend: string, open: (clock: Clock) => Promise<RegistryFixture>): void {
   describe(`registry contract: ${backend}`, () => {
     let fx: RegistryFixture;
     let reg: Registry;
+    const clock = new ManualClock();
     // Every run names its own project, so runs against a shared server never meet.
     const project = `contract-${randomUUID()}`;
     const other = `${project}-other`;
 
     beforeAll(async () => {
-      fx = await open();
+      fx = await open(clock);
       reg = fx.registry;
       await reg.migrate();
       await reg.migrate();
@@ -49,7 +52,7 @@ export function describeRegistryContract(backend: string, open: () => Promise<Re
       const v3 = await reg.registerVersion(project, version('support-answer', 'Answer kindly: {{q}}', { baseVersion: 1 }));
       expect([v1.version, v2.version, v3.version]).toEqual([1, 2, 3]);
       expect([v1.baseVersion, v2.baseVersion, v3.baseVersion]).toEqual([null, 1, 1]);
-      expect(v2).toMatchObject({ name: 'support-answer', commitMessage: 'commit Answer briefly: {{q}}', author: 'alice', tags: ['support'] });
+      expect(v2).toMatchObject({ name: 'support-answer', commitMessage: 'commit Answer briefly: {{q}}', author: 'alice', tags: ['support'], createdAt: clock.now() });
       expect(await reg.getVersion(project, 'support-answer', 2)).toEqual(v2);
       expect((await reg.latestVersion(project, 'support-answer'))?.version).toBe(3);
       const page = await reg.listVersions(project, 'support-answer', { limit: 2, offset: 0 });
@@ -76,9 +79,9 @@ export function describeRegistryContract(backend: string, open: () => Promise<Re
 
     it('moves an alias and keeps every move, with who, when, from and to, and why', async () => {
       const m1 = await reg.moveAlias(project, { name: 'support-answer', alias: 'production', to: { version: 1, split: null }, actor: 'alice', reason: 'first release', rollback: false });
-      await pause();
+      clock.advance(5);
       const m2 = await reg.moveAlias(project, { name: 'support-answer', alias: 'production', to: { version: 2, split: null }, actor: 'bob', reason: 'shorter answers', rollback: false });
-      await pause();
+      clock.advance(5);
       const m3 = await reg.moveAlias(project, { name: 'support-answer', alias: 'production', to: { version: 1, split: null }, actor: 'carol', reason: 'complaints', rollback: true });
       expect([m1.seq, m2.seq, m3.seq]).toEqual([1, 2, 3]);
       expect(m1.from).toBeNull();
@@ -86,7 +89,8 @@ export function describeRegistryContract(backend: string, open: () => Promise<Re
       expect(m3).toMatchObject({ from: { version: 2 }, to: { version: 1 }, rollback: true });
       const history = await reg.aliasHistory(project, 'support-answer', 'production');
       expect(history).toEqual([m1, m2, m3]);
-      expect(m2.at.getTime()).toBeGreaterThanOrEqual(m1.at.getTime());
+      expect([m1.at.getTime(), m2.at.getTime(), m3.at.getTime()]).toEqual([0, 5, 10].map((ms) => m1.at.getTime() + ms));
+      expect(m3.at).toEqual(clock.now());
     });
 
     it('answers where an alias pointed at any time: before, at and between its moves', async () => {
@@ -113,6 +117,16 @@ export function describeRegistryContract(backend: string, open: () => Promise<Re
         reg.moveAlias(project, { name: 'support-answer', alias: 'production', to: { version: 3, split: null }, actor: 'dave', reason: 'stale view', rollback: false, expectSeq: 2 }),
       ).rejects.toBeInstanceOf(ConflictError);
       expect((await reg.aliasHistory(project, 'support-answer', 'production')).length).toBe(3);
+    });
+
+    it('keeps the moves of an alias in time order when the clock steps back', async () => {
+      const move = (version: number) => reg.moveAlias(project, { name: 'clock-steps-back', alias: 'production', to: { version, split: null }, actor: 'alice', reason: `to ${version}`, rollback: false });
+      const first = await move(1);
+      clock.advance(-60_000);
+      const second = await move(2);
+      expect(second.at).toEqual(first.at);
+      clock.advance(60_005);
+      expect((await move(3)).at).toEqual(clock.now());
     });
 
     it('lists prompts with their latest version and aliases', async () => {

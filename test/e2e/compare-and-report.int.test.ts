@@ -15,7 +15,7 @@ describe('comparing versions, evaluations on spans, and compliance reports', () 
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${server.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
-    return { status: res.status, headers: res.headers, text, body: res.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as any) : undefined };
+    return { status: res.status, headers: res.headers, text, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined };
   };
 
   /** One response of `version`: an error when `error`, with a latency, tokens and an evaluation event. */

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeProtobufExportResponse, decodeProtobufStatus } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { decodeProtobufExportResponse, decodeProtobufStatus } from '../../src/ingest/otlp/otlp-answers.ts';
 import { OTLP_LIMITS } from '../../src/ingest/otlp/limits.ts';
 import { deepAnyValue, deepArrays, deepObjects, jsonCase, nonNumericDoubleValues, protobufCase, Rng, seedPayloads } from '../helpers/otlp-fuzz.ts';
 import { exportRequest, jsonSpan, llmCall, postJson, postProtobuf, spanId, str, toProtobuf, toProtobufWithRawIds, traceId } from '../helpers/otlp-payloads.ts';

@@ -137,7 +137,7 @@ describe.each(backends)('hostile strings on $backend', ({ backend, env }) => {
       signal: AbortSignal.timeout(30_000),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
   const enc = encodeURIComponent;
 

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { diag, DiagLogLevel, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../../examples/agent/fake-openai.ts';
-import { hashTemplate, PromptClient, register, withLineage } from '../../instrumentation/src/index.ts';
+import { hashTemplate, PromptClient, register } from '../../instrumentation/src/index.ts';
 import { removeDir, startServer, type ServerUnderTest } from '../helpers/server.ts';
 
 // The instrumentation package against a real `promptline serve`: the example agent end to end
@@ -46,8 +46,8 @@ function runExampleAgent(): Promise<any> {
     });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -113,8 +113,11 @@ describe('loadPrompt through a registry outage', () => {
       expect(first).toMatchObject({ version: 1, alias: 'live', source: 'registry' });
 
       expect(await own.stop()).toBe(0);
-      await new Promise((r) => setTimeout(r, 150)); // past the TTL: the next load asks the registry
+      // Past the TTL, which the client reads from Date.now(): the next load asks the registry.
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 100);
       const stale = await client.load(`prompts:/${name}@live`, { ttlMs: 100 });
+      vi.useRealTimers();
       expect(stale).toMatchObject({ version: 1, alias: 'live', templateHash: first.templateHash, source: 'stale' });
       expect(warnings.join('\n')).toMatch(new RegExp(`registry unreachable .*serving the last good prompts:/${name}@live, version 1`));
 
@@ -127,6 +130,7 @@ describe('loadPrompt through a registry outage', () => {
       await handle.forceFlush();
       expect(exporter.getFinishedSpans()[0]?.attributes).toMatchObject({ 'gen_ai.prompt.name': name, 'gen_ai.prompt.version': 1, 'promptline.prompt.alias': 'live' });
     } finally {
+      vi.useRealTimers();
       await handle.shutdown();
       diag.disable();
       await own.stop();

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeProtobufExportResponse, decodeProtobufStatus } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { decodeProtobufExportResponse, decodeProtobufStatus } from '../../src/ingest/otlp/otlp-answers.ts';
 import { OTLP_LIMITS, TRUNCATION_MARK } from '../../src/ingest/otlp/limits.ts';
 import {
   exportRequest,
@@ -232,7 +232,7 @@ describe('POST /v1/traces with a body over 20 MiB', () => {
         off += chunk;
       },
     });
-    const res = await fetch(`${server.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${server.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { message: string }).message).toMatch(/over the limit of 20971520 bytes/);
     await expectStillServing('json');

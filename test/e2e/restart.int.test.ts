@@ -1,7 +1,7 @@
 import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeProtobufExportResponse } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { decodeProtobufExportResponse } from '../../src/ingest/otlp/otlp-answers.ts';
 import { exportRequest, jsonSpan, llmCall, postJson, postProtobuf, str, toProtobuf, type LlmCall } from '../helpers/otlp-payloads.ts';
 import { eventually, provenance, removeDir, startServer, tempDataDir, type ServerUnderTest } from '../helpers/server.ts';
 

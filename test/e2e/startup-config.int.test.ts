@@ -11,14 +11,14 @@ const ROOT = resolve(import.meta.dirname, '../..');
 async function serve(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const dataDir = tempDataDir('promptline-config-');
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'serve'], {
+  const child = spawn(process.execPath, ['--conditions=@promptline/source', join(ROOT, 'src/cli.ts'), 'serve'], {
     cwd: ROOT,
     env: { ...process.env, NEO4J_URL: '', NEO4J_USER: '', NEO4J_PASSWORD: '', CLICKHOUSE_URL: '', PORT: String(port), PROMPTLINE_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d));
-  child.stderr.on('data', (d: Buffer) => (output += d));
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   removeDir(dataDir);
   return { code, output };

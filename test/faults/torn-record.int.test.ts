@@ -40,6 +40,6 @@ describe('a torn last record in the spool', () => {
     const res = await fetch(`${server.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(exportRequest([jsonSpan({ attributes: [str('gen_ai.response.id', 'torn-after')] })])) });
     expect(res.status).toBe(200);
     expect(await eventually(() => provenance(server!.url, { response_id: 'torn-after' }), 'a new request')).toBeDefined();
-    console.log(`torn record: acknowledged 5, cut 1 by hand, kept ${4} of 4 before it, torn records counted ${ready.spool.tornRecords}`);
+    console.log(`torn record: acknowledged 5, cut 1 by hand, kept 4 of 4 before it, torn records counted ${ready.spool.tornRecords}`);
   });
 });

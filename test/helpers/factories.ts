@@ -6,7 +6,7 @@ import type { AttrMap, AttrValue, DecodedSpan } from '../../src/domain/span.ts';
 export const newTraceId = () => randomBytes(16).toString('hex');
 export const newSpanId = () => randomBytes(8).toString('hex');
 
-export function attrs(o: Record<string, AttrValue>): AttrMap {
+function attrs(o: Record<string, AttrValue>): AttrMap {
   return new Map(Object.entries(o));
 }
 

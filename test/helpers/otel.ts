@@ -26,8 +26,8 @@ class RecordingExporter implements SpanExporter {
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     this.requests++;
     this.inner.export(spans, (result) => {
-      // ExportResultCode.SUCCESS is 0.
-      if (result.code !== 0) this.failures.push(`export of ${spans.length} span(s) failed: ${String(result.error ?? 'unknown error')}`);
+      // ExportResultCode.SUCCESS is 0 (@opentelemetry/core is not a dependency for one constant).
+      if ((result.code as number) !== 0) this.failures.push(`export of ${spans.length} span(s) failed: ${String(result.error ?? 'unknown error')}`);
       resultCallback(result);
     });
   }
@@ -80,7 +80,7 @@ export interface TracingOptions {
   resource?: Record<string, string>;
 }
 
-export function startTracing(opts: TracingOptions): Tracing {
+function startTracing(opts: TracingOptions): Tracing {
   if (!globalsRegistered) throw new Error('call registerOtelGlobals() first (in beforeAll)');
   const endpoint = `${opts.url}/v1/traces`;
   const exporter = new RecordingExporter(

@@ -1,4 +1,4 @@
-import { otlpRoot } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { otlpRoot } from '../../src/ingest/otlp/otlp-definitions.ts';
 import { OTLP_LIMITS, TRUNCATION_MARK } from '../../src/ingest/otlp/limits.ts';
 import type { AttrMap, AttrValue, DecodedExport } from '../../src/domain/span.ts';
 
@@ -10,7 +10,7 @@ import type { AttrMap, AttrValue, DecodedExport } from '../../src/domain/span.ts
 // PRNG
 
 /** mulberry32: a 32-bit seeded PRNG, good enough to drive a fuzzer and tiny. */
-export function mulberry32(seed: number): () => number {
+function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -75,7 +75,7 @@ const kvl = (key: string, values: Json[]): Json => ({ key, value: { kvlistValue:
 const T0 = 1_732_530_000_123_456_789n;
 
 /** One export request of a support agent: an agent step, an LLM call under it and a tool call. */
-export function realisticExport(rng: Rng, variant: number): Json {
+function realisticExport(rng: Rng, variant: number): Json {
   const traceId = rng.hexId(16);
   const root = rng.hexId(8);
   const llm = rng.hexId(8);
@@ -215,7 +215,7 @@ export function seedPayloads(seed: number, count = 4): Seeds {
 const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0x0a, 0x08, 0x12, 0x1a, 0x22, 0x5c, 0x7b, 0x5b, 0x2c, 0x3a, 0xc0, 0xed];
 
 /** Byte sequences that are not UTF-8: stray continuation, overlong, surrogate halves, truncated. */
-export const INVALID_UTF8: readonly number[][] = [[0xff], [0xfe, 0xff], [0x80], [0xc0, 0x80], [0xc1, 0xbf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xf0, 0x9f, 0x98]];
+const INVALID_UTF8: readonly number[][] = [[0xff], [0xfe, 0xff], [0x80], [0xc0, 0x80], [0xc1, 0xbf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xf0, 0x9f, 0x98]];
 
 function splice(b: Uint8Array, at: number, remove: number, insert: ArrayLike<number> = []): Uint8Array {
   const out = new Uint8Array(b.length - remove + insert.length);
@@ -318,7 +318,7 @@ function varint(n: bigint): number[] {
   return out;
 }
 
-export interface LengthField {
+interface LengthField {
   /** Offset of the length varint. */
   at: number;
   /** Bytes the varint takes. */
@@ -327,7 +327,7 @@ export interface LengthField {
 }
 
 /** The length-delimited fields of a protobuf message, nested ones included (where they parse). */
-export function lengthFields(buf: Uint8Array): LengthField[] {
+function lengthFields(buf: Uint8Array): LengthField[] {
   const walk = (start: number, end: number, depth: number): LengthField[] | null => {
     const found: LengthField[] = [];
     let p = start;
@@ -617,8 +617,17 @@ function slotsOf(root: Json): Slot[] {
   const stack: Json[] = [root];
   while (stack.length > 0) {
     const v = stack.pop()!;
-    if (Array.isArray(v)) v.forEach((x, k) => (out.push({ parent: v, key: k }), stack.push(x)));
-    else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) out.push({ parent: v, key: k }), stack.push(v[k]!);
+    if (Array.isArray(v)) {
+      v.forEach((x, k) => {
+        out.push({ parent: v, key: k });
+        stack.push(x);
+      });
+    } else if (v !== null && typeof v === 'object') {
+      for (const k of Object.keys(v)) {
+        out.push({ parent: v, key: k });
+        stack.push(v[k]!);
+      }
+    }
   }
   return out;
 }
@@ -735,7 +744,7 @@ export function jsonCase(rng: Rng, seeds: Seeds): FuzzCase {
 
 const HEX32 = /^[0-9a-f]{32}$/;
 const HEX16 = /^[0-9a-f]{16}$/;
-export const MAX_VALUE_CHARS = OTLP_LIMITS.maxAttributeValueChars + TRUNCATION_MARK.length;
+const MAX_VALUE_CHARS = OTLP_LIMITS.maxAttributeValueChars + TRUNCATION_MARK.length;
 const MAX_KEY_CHARS = OTLP_LIMITS.maxAttributeKeyChars + TRUNCATION_MARK.length;
 
 export interface Violation {

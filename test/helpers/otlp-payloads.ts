@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { otlpRoot } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { otlpRoot } from '../../src/ingest/otlp/otlp-definitions.ts';
 
 // OTLP export requests built by hand, as an SDK would send them: OTLP/JSON objects (hex ids,
 // int64 as strings), and the same objects encoded as OTLP/protobuf with the repo's descriptor.
 
-export type JsonAnyValue =
+type JsonAnyValue =
   | { stringValue: string }
   | { intValue: string }
   | { boolValue: boolean }
@@ -42,7 +42,7 @@ export const uniqueId = (prefix: string): string => `${prefix}-${randomUUID()}`;
 export const str = (key: string, value: string): JsonKeyValue => ({ key, value: { stringValue: value } });
 
 /** Attributes from a plain record of strings (keys given as data, never as object keys). */
-export const strAttrs = (pairs: ReadonlyArray<readonly [string, string]>): JsonKeyValue[] => pairs.map(([k, v]) => str(k, v));
+const strAttrs = (pairs: ReadonlyArray<readonly [string, string]>): JsonKeyValue[] => pairs.map(([k, v]) => str(k, v));
 
 export function jsonSpan(opts: { traceId?: string; spanId?: string; parentSpanId?: string; name?: string; attributes?: JsonKeyValue[] } = {}): JsonSpan {
   const start = BigInt(Date.now()) * 1_000_000n;
@@ -64,7 +64,7 @@ export function exportRequest(spans: JsonSpan[], resourceAttributes: JsonKeyValu
   };
 }
 
-export const defaultResource = (): JsonKeyValue[] => strAttrs([
+const defaultResource = (): JsonKeyValue[] => strAttrs([
   ['service.name', 'e2e-app'],
   ['service.version', '2.3.4'],
 ]);

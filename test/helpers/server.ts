@@ -53,14 +53,14 @@ export async function startServer(opts: { dataDir?: string; port?: number; env?:
   // are used only where a test asks for them in `env`: the run's NEO4J_URL is not inherited.
   const inherited = { ...process.env };
   for (const k of ['NEO4J_URL', 'NEO4J_USER', 'NEO4J_PASSWORD', 'CLICKHOUSE_URL']) delete inherited[k];
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'serve'], {
+  const child = spawn(process.execPath, ['--conditions=@promptline/source', join(ROOT, 'src/cli.ts'), 'serve'], {
     cwd: ROOT,
     env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', PROMPTLINE_DATA_DIR: dataDir, PROMPTLINE_FLUSH_INTERVAL_MS: '20', PROMPTLINE_DEV_NO_AUTH: opts.auth ? '' : '1', PROMPTLINE_RATE_LIMIT_PER_SECOND: '100000', PROMPTLINE_RATE_LIMIT_BURST: '100000', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`promptline serve did not start in 60 s:\n${out}`)), 60_000);
@@ -70,8 +70,8 @@ export async function startServer(opts: { dataDir?: string; port?: number; env?:
         res();
       }
     };
-    child.stdout!.on('data', check);
-    exited.then((code) => {
+    child.stdout.on('data', check);
+    void exited.then((code) => {
       clearTimeout(timer);
       rej(new Error(`promptline serve exited with ${code} before it was ready:\n${out}`));
     });
@@ -107,13 +107,13 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, what: stri
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.toString() : JSON.stringify(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** GET /v1/provenance?key=value; undefined while it answers 404 (not written yet). */
-export async function provenance(url: string, query: Record<string, string>): Promise<any | undefined> {
+export async function provenance(url: string, query: Record<string, string>): Promise<any> {
   const res = await fetch(`${url}/v1/provenance?${new URLSearchParams(query)}`);
   if (res.status === 404) return undefined;
   if (!res.ok) throw new Error(`provenance answered ${res.status}: ${await res.text()}`);

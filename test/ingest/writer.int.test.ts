@@ -8,7 +8,7 @@ import { StoreError } from '../../src/common/errors.ts';
 import { silentLogger } from '../../src/common/logger.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
-import type { SpanStore } from '../../src/storage/span-store.ts';
+import type { SpanSink, StagedSpans } from '../../src/storage/span-store.ts';
 import { SqliteLineageGraph } from '../../src/storage/sqlite/sqlite-lineage-graph.ts';
 import { exportRequest, llmCall } from '../helpers/otlp-payloads.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
@@ -22,24 +22,29 @@ class FaultySpanStore {
   outageLeft = 0;
   poison = '';
   refusals = 0;
-  readonly inner: SpanStore;
-  constructor(inner: SpanStore) {
+  readonly inner: SpanSink;
+  constructor(inner: SpanSink) {
     this.inner = inner;
   }
-  wrap(): SpanStore {
+  wrap(): SpanSink {
     return new Proxy(this.inner, {
       get: (target, prop, receiver) => {
-        if (prop === 'writeSpans') {
-          return async (project: string, spans: Parameters<SpanStore['writeSpans']>[1], token: string) => {
-            if (this.outageLeft > 0) {
-              this.outageLeft--;
-              throw new StoreError('clickhouse', 'connection refused (injected outage)', true);
-            }
-            if (this.poison && spans.some((s) => s.span.attributes.get('poison') === this.poison)) {
-              this.refusals++;
-              throw new StoreError('clickhouse', 'cannot parse input (injected refusal)', false);
-            }
-            return target.writeSpans(project, spans, token);
+        if (prop === 'stageSpans') {
+          return async (project: string, spans: Parameters<SpanSink['stageSpans']>[1]): Promise<StagedSpans> => {
+            const staged = await target.stageSpans(project, spans);
+            return {
+              write: async (token) => {
+                if (this.outageLeft > 0) {
+                  this.outageLeft--;
+                  throw new StoreError('clickhouse', 'connection refused (injected outage)', true);
+                }
+                if (this.poison && spans.some((s) => s.span.attributes.get('poison') === this.poison)) {
+                  this.refusals++;
+                  throw new StoreError('clickhouse', 'cannot parse input (injected refusal)', false);
+                }
+                return staged.write(token);
+              },
+            };
           };
         }
         const v = Reflect.get(target, prop, receiver);
@@ -52,7 +57,7 @@ class FaultySpanStore {
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
 
-async function setup() {
+async function setup(opts: { retry?: { initialMs: number; maxMs: number } } = {}) {
   const dir = tempDataDir('writer-test-');
   dirs.push(dir);
   const real = new ClickHouseSpanStore(new ChdbExecutor(join(dir, 'clickhouse')));
@@ -75,7 +80,7 @@ async function setup() {
     logger: silentLogger,
     batchMaxSpans: 1000,
     flushIntervalMs: 5,
-    retry: { initialMs: 5, maxMs: 20 },
+    retry: opts.retry ?? { initialMs: 5, maxMs: 20 },
     deadLetterDir: join(dir, 'dead-letter'),
   });
   writer.start();
@@ -97,6 +102,19 @@ describe('the writer drains the spool into the stores', () => {
     expect(t.writer.stats()).toMatchObject({ deadLettered: 0, failedAttempts: 5, lastError: null });
     expect(t.spool.stats().pendingRecords).toBe(0);
     await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+  });
+
+  it('stops within its timeout during an outage, however long the backoff, and leaves the batch in the spool', async () => {
+    const t = await setup({ retry: { initialMs: 60_000, maxMs: 60_000 } });
+    t.faults.outageLeft = Infinity;
+    await t.send([llmCall({ promptName: 'outage-at-stop' }).span]);
+    while (t.writer.stats().failedAttempts === 0) await new Promise((r) => setTimeout(r, 5));
+    const stopping = performance.now();
+    expect(await t.writer.stop(50)).toEqual({ drained: false });
+    expect(performance.now() - stopping).toBeLessThan(5_000);
+    expect(t.spool.stats().pendingRecords).toBe(1);
     await t.spool.close();
     await t.real.close();
   });

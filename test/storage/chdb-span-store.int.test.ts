@@ -4,13 +4,16 @@ import { StoreError } from '../../src/common/errors.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
 import { describeSpanStoreContract } from '../contract/span-store.contract.ts';
+import { countStoredSpans } from '../helpers/clickhouse.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
 
 describeSpanStoreContract('ClickHouse engine in-process (chdb)', async () => {
   const dir = tempDataDir('chdb-contract-');
-  const store = new ClickHouseSpanStore(new ChdbExecutor(join(dir, 'clickhouse')));
+  const exec = new ChdbExecutor(join(dir, 'clickhouse'));
+  const store = new ClickHouseSpanStore(exec);
   return {
     store,
+    countSpans: (projectId) => countStoredSpans(exec, projectId),
     async cleanup() {
       await store.close();
       removeDir(dir);

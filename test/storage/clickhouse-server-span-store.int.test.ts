@@ -3,6 +3,7 @@ import { describe, it } from 'vitest';
 import { ClickHouseServerExecutor } from '../../src/storage/clickhouse/server-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
 import { describeSpanStoreContract } from '../contract/span-store.contract.ts';
+import { countStoredSpans } from '../helpers/clickhouse.ts';
 
 // The span store contract on a ClickHouse server. No current ClickHouse server can be installed on
 // this project's machines (Debian's is 18.16, without query parameters), so this runs where
@@ -17,9 +18,11 @@ if (url) {
     await admin.command(`CREATE DATABASE ${database}`);
     const scoped = new URL(url);
     scoped.pathname = `/${database}`;
-    const store = new ClickHouseSpanStore(await ClickHouseServerExecutor.connect(scoped.toString()));
+    const exec = await ClickHouseServerExecutor.connect(scoped.toString());
+    const store = new ClickHouseSpanStore(exec);
     return {
       store,
+      countSpans: (projectId) => countStoredSpans(exec, projectId),
       async cleanup() {
         await store.close();
         await admin.command(`DROP DATABASE IF EXISTS ${database}`);

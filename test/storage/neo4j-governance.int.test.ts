@@ -40,8 +40,8 @@ async function checkRange(g: Neo4jGovernance, first: number, last: number): Prom
 if (neo.settings) {
   const settings = neo.settings;
 
-  describeGovernanceContract(`Neo4j (${settings.url})`, async () => {
-    const g = await Neo4jGovernance.connect({ ...settings, chain: `test-${randomUUID()}` });
+  describeGovernanceContract(`Neo4j (${settings.url})`, async (clock) => {
+    const g = await Neo4jGovernance.connect({ ...settings, chain: `test-${randomUUID()}`, clock });
     return { keys: g, audit: g, cleanup: () => g.close() };
   });
 

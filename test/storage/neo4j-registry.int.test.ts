@@ -9,8 +9,8 @@ const neo4j = neo4jFromEnv();
 
 if (neo4j.settings) {
   const settings = neo4j.settings;
-  describeRegistryContract(`Neo4j (${settings.url})`, async () => {
-    const registry = await Neo4jRegistry.connect(settings);
+  describeRegistryContract(`Neo4j (${settings.url})`, async (clock) => {
+    const registry = await Neo4jRegistry.connect({ ...settings, clock });
     return { registry, cleanup: () => registry.close() };
   });
 } else {

@@ -6,9 +6,9 @@ import { SqliteGovernance } from '../../src/storage/sqlite/sqlite-governance.ts'
 import { describeGovernanceContract } from '../contract/governance.contract.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
 
-describeGovernanceContract('SQLite (node:sqlite)', async () => {
+describeGovernanceContract('SQLite (node:sqlite)', async (clock) => {
   const dir = tempDataDir('sqlite-governance-');
-  const g = new SqliteGovernance(join(dir, 'governance.sqlite'));
+  const g = new SqliteGovernance(join(dir, 'governance.sqlite'), { clock });
   return { keys: g, audit: g, cleanup: async () => (await g.close(), removeDir(dir)) };
 });
 

@@ -6,9 +6,9 @@ import { SqliteRegistry } from '../../src/storage/sqlite/sqlite-registry.ts';
 import { describeRegistryContract } from '../contract/registry.contract.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
 
-describeRegistryContract('SQLite (node:sqlite)', async () => {
+describeRegistryContract('SQLite (node:sqlite)', async (clock) => {
   const dir = tempDataDir('sqlite-registry-');
-  const registry = new SqliteRegistry(join(dir, 'registry.sqlite'));
+  const registry = new SqliteRegistry(join(dir, 'registry.sqlite'), { clock });
   return {
     registry,
     async cleanup() {

@@ -2,7 +2,8 @@ import Long from 'long';
 import { describe, expect, it } from 'vitest';
 import { MalformedRequestError } from '../../src/ingest/otlp/convert.ts';
 import { decodeJsonExport } from '../../src/ingest/otlp/decode-json.ts';
-import { decodeProtobufExport, otlpRoot } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { decodeProtobufExport } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { otlpRoot } from '../../src/ingest/otlp/otlp-definitions.ts';
 import { OTLP_LIMITS, TRUNCATION_MARK } from '../../src/ingest/otlp/limits.ts';
 
 const ExportRequest = otlpRoot.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');

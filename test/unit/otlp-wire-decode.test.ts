@@ -3,17 +3,20 @@ import Long from 'long';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { MalformedRequestError } from '../../src/ingest/otlp/convert.ts';
-import { decodeProtobufExport, decodeProtobufExportReference, otlpRoot } from '../../src/ingest/otlp/decode-protobuf.ts';
-import { scanProtobufExport, type ScannedExport } from '../../src/ingest/otlp/decode-protobuf-wire.ts';
+import { decodeProtobufExport } from '../../src/ingest/otlp/decode-protobuf.ts';
+import { decodeProtobufExportReference } from '../../src/ingest/otlp/decode-protobuf-reference.ts';
+import { otlpRoot } from '../../src/ingest/otlp/otlp-definitions.ts';
+import { scanProtobufExport, type ScannedExport } from '../../src/ingest/otlp/scan-protobuf.ts';
 import { OTLP_LIMITS } from '../../src/ingest/otlp/limits.ts';
 import type { DecodedExport } from '../../src/domain/span.ts';
 import { buildTemplate, stamp } from '../../bench/payloads.ts';
 
-// The collector decodes OTLP/protobuf straight off the wire (src/ingest/otlp/decode-protobuf-wire.ts).
-// protobufjs + convert.ts is the reference: on valid requests, odd but legal encodings (fields
-// repeated, merged, out of order, unknown), every limit, and thousands of mutated requests, both
-// give the same spans — or both refuse the body with MalformedRequestError. The receiver's check
-// without decoding (scanProtobufExport) counts the same spans and refuses the same bodies.
+// The collector decodes OTLP/protobuf straight off the wire (src/ingest/otlp/decode-protobuf.ts).
+// protobufjs + convert.ts (decode-protobuf-reference.ts) is the reference: on valid requests, odd
+// but legal encodings (fields repeated, merged, out of order, unknown), every limit, and thousands
+// of mutated requests, both give the same spans — or both refuse the body with
+// MalformedRequestError. The receiver's check without decoding (scan-protobuf.ts) counts the same
+// spans and refuses the same bodies.
 
 const ExportRequest = otlpRoot.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
 const encode = (obj: unknown) => ExportRequest.encode(ExportRequest.fromObject(obj as Record<string, unknown>)).finish();
@@ -250,7 +253,7 @@ describe('the wire decoder gives the spans protobufjs + convert.ts give', () => 
       const ref = attempt(decodeProtobufExportReference, b);
       const wire = attempt(decodeProtobufExport, b);
       expectScanAgrees(b, wire, i);
-      if (wire.ok === false) expect(wire.error).toBeInstanceOf(MalformedRequestError);
+      if (!wire.ok) expect(wire.error).toBeInstanceOf(MalformedRequestError);
       if (ref.ok && wire.ok) {
         decoded++;
         if (!isDeepStrictEqual(ref.out, wire.out)) expect({ case: i, wire: wire.out }).toEqual({ case: i, wire: ref.out });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { evaluationEdges } from '../../ingest/evaluations.ts';
 import { BadRequestError } from '../../common/errors.ts';
@@ -69,7 +70,7 @@ export async function recordEvaluations(
     timestampNs: now,
     source: 'api',
   }));
-  await deps.analytics.writeEvaluations(projectId, rows, `api/${body.runId}/${body.scorer}/${now}`);
+  await deps.analytics.writeEvaluations(projectId, rows, evaluationToken(projectId, rows));
   await deps.graph.recordEdges(projectId, evaluationEdges(rows));
   const scores = rows.map((r) => r.score).filter((s): s is number => s !== null);
   return {
@@ -80,4 +81,14 @@ export async function recordEvaluations(
     results: rows.length,
     meanScore: scores.length > 0 ? scores.reduce((a, b) => a + b, 0) / scores.length : null,
   };
+}
+
+/**
+ * The insert's dedup token names the project and the content: a retried post of the same results is
+ * stored once, and no other post (another project's with the same run id, or other results of the
+ * same run and scorer) can ever be taken for it. The time of receipt is left out, so a retry matches.
+ */
+function evaluationToken(projectId: string, rows: readonly EvaluationRow[]): string {
+  const content = rows.map(({ timestampNs: _t, ...rest }) => rest);
+  return `api-evaluations/${createHash('sha256').update(JSON.stringify([projectId, content])).digest('hex')}`;
 }

@@ -1,17 +1,35 @@
-import type { SpanLineage, SpanStore, StoredSpanDetail } from '../../storage/span-store.ts';
+import type { SpanLineage, SpanQueries, StoredSpanDetail } from '../../storage/span-store.ts';
 import { NotFoundError } from '../../common/errors.ts';
 import type { PromptCatalog } from '../../domain/prompt.ts';
 import type { ProvenanceAnswer, ProvenanceRecord, TraceAnswer } from '../schemas.ts';
 
 // Which prompt version produced this response? The span store holds each span's resolved
-// lineage; the prompt catalog (the registry) says whether that version is registered.
+// lineage and whether its prompt was a registered version when the span arrived (what held at
+// the time, not what holds now); the prompt catalog (the registry) adds that version's commit
+// message and author.
 
 /** Until prompts are registered in this project, no version is. */
 export const emptyPromptCatalog: PromptCatalog = { lookup: async () => null };
 
 export interface ProvenanceDeps {
-  spans: SpanStore;
+  spans: SpanQueries;
   catalog: PromptCatalog;
+}
+
+interface Registration {
+  status: 'registered' | 'template_mismatch' | 'unregistered';
+  commitMessage: string | null;
+  author: string | null;
+}
+
+const UNREGISTERED: Registration = { status: 'unregistered', commitMessage: null, author: null };
+
+async function registrationOf(deps: ProvenanceDeps, projectId: string, s: SpanLineage, prompt: NonNullable<SpanLineage['lineage']['prompt']>): Promise<Registration> {
+  if (s.registration === 'unregistered') return UNREGISTERED;
+  const found = await deps.catalog.lookup(projectId, prompt);
+  // A span stored unclassified (before ingest recorded it) has only what the registry says now.
+  const status = s.registration === '' ? (found?.status ?? 'unregistered') : s.registration;
+  return { status, commitMessage: found?.commitMessage ?? null, author: found?.author ?? null };
 }
 
 const orNull = (s: string) => (s === '' ? null : s);
@@ -23,7 +41,7 @@ function versionValue(v: string): number | string | null {
 
 async function toRecord(deps: ProvenanceDeps, projectId: string, s: SpanLineage): Promise<ProvenanceRecord> {
   const l = s.lineage;
-  const registered = l.prompt ? await deps.catalog.lookup(projectId, l.prompt) : null;
+  const registration = l.prompt ? await registrationOf(deps, projectId, s, l.prompt) : UNREGISTERED;
   return {
     responseId: orNull(l.responseId),
     traceId: s.traceId,
@@ -36,10 +54,10 @@ async function toRecord(deps: ProvenanceDeps, projectId: string, s: SpanLineage)
           version: versionValue(l.prompt.version),
           alias: orNull(l.prompt.alias),
           templateHash: orNull(l.prompt.templateHash),
-          registered: registered?.status === 'registered',
-          registration: registered?.status ?? 'unregistered',
-          commitMessage: registered?.commitMessage ?? null,
-          author: registered?.author ?? null,
+          registered: registration.status === 'registered',
+          registration: registration.status,
+          commitMessage: registration.commitMessage,
+          author: registration.author,
         }
       : null,
     promptSpanId: orNull(l.promptSpanId),

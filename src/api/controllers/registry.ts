@@ -33,7 +33,7 @@ export function aliasStateAnswer(s: AliasState, at: Date, key: string | undefine
     ? key
       ? { version: assignArm(split, key).version, assignment: { splitId: split.id, version: assignArm(split, key).version, key } }
       : null
-    : { version: s.target.version!, assignment: null };
+    : { version: s.target.version, assignment: null };
   return { name: s.name, alias: s.alias, at: at.toISOString(), target: s.target, since: moveAnswer(s.since), resolved };
 }
 

@@ -7,7 +7,7 @@ import { route } from '../route.ts';
 
 // API keys (shown once, stored hashed) and the hash-chained audit log.
 
-const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 time, e.g. 2026-12-31T00:00:00Z' });
+const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time, e.g. 2026-12-31T00:00:00Z' });
 const err = (description: string) => ({ description, schema: errorAnswer });
 
 export const createKeyBody = z

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { compareVersions } from '../../impact/compare.ts';
 import { aliasName, promptName, versionNumber } from '../../registry/names.ts';
 import { buildReport, parseSubject } from '../../reports/compliance.ts';
-import { toHtml, toMarkdown } from '../../reports/render.ts';
+import { HTML_REPORT_CSP, toHtml, toMarkdown } from '../../reports/render.ts';
 import { evaluationBody, recordEvaluations } from '../controllers/evaluations.ts';
 import { errorAnswer } from '../schemas.ts';
 import { route } from '../route.ts';
@@ -10,7 +10,7 @@ import { route } from '../route.ts';
 // What a prompt version, an alias move, a dataset, a model or an app version touched; how two
 // versions compare; evaluation results; the compliance report behind a response.
 
-const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 time, e.g. 2026-11-25T14:02:00Z' });
+const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time, e.g. 2026-11-25T14:02:00Z' });
 const text = z.string().min(1).max(1024);
 const anyObject = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
 const err = (description: string) => ({ description, schema: errorAnswer });
@@ -136,7 +136,7 @@ export const impactRoutes = [
       const report = await buildReport(s.report, ctx.project, parseSubject(q));
       ctx.res.setHeader('X-Content-Hash', report.contentHash);
       if (q.format === 'markdown') ctx.res.type('text/markdown; charset=utf-8').send(toMarkdown(report));
-      else if (q.format === 'html') ctx.res.type('text/html; charset=utf-8').send(toHtml(report));
+      else if (q.format === 'html') ctx.res.setHeader('Content-Security-Policy', HTML_REPORT_CSP).type('text/html; charset=utf-8').send(toHtml(report));
       else ctx.res.json(report);
     },
   }),

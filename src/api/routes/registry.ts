@@ -10,7 +10,7 @@ import type { ApiServices } from '../services.ts';
 
 // The prompt registry: immutable numbered versions, and aliases with their whole history.
 
-const isoTime = z.iso.datetime({ offset: true, message: 'at must be an ISO-8601 time, e.g. 2026-11-25T14:02:00Z' });
+const isoTime = z.iso.datetime({ offset: true, error: 'at must be an ISO-8601 time, e.g. 2026-11-25T14:02:00Z' });
 const versionOrLatest = z.union([z.literal('latest'), versionNumber]).describe('A version number, or latest.');
 const splitKey = z.string().min(1).max(512);
 const JSON_LIMIT = '2mb';

@@ -1,5 +1,18 @@
 import type { AttrMap, AttrValue, DecodedExport, DecodedSpan, SpanEvent, SpanLink, SpanResource } from '../../domain/span.ts';
-import { OTLP_LIMITS, truncate } from './limits.ts';
+import { NESTED_TOO_DEEP_MARK, OTLP_LIMITS, truncate } from './limits.ts';
+import {
+  countRefusal,
+  hasParent,
+  isTooLate,
+  spanRefusal,
+  SPAN_ID_BYTES,
+  storedDouble,
+  storedEndTime,
+  storedEventTime,
+  storedInteger,
+  TRACE_ID_BYTES,
+  type Refusals,
+} from './span-rules.ts';
 
 // Turns a decoded ExportTraceServiceRequest — from protobufjs or from JSON.parse — into spans.
 // The two encodings differ only in how ids, 64-bit integers and bytes are written; a codec says how.
@@ -23,6 +36,9 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 const own = (o: Obj, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string => (typeof v !== 'string' ? '' : v.isWellFormed() ? v : v.toWellFormed());
+/** A codec's id as span-rules.ts counts it: its length in bytes, -1 when it was malformed. */
+const idBytes = (hex: string | null): number => (hex === null ? -1 : hex.length / 2);
+const isZeroHex = (hex: string | null): boolean => hex !== null && /^0+$/.test(hex);
 
 const KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
 const STATUS_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
@@ -31,17 +47,14 @@ export class MalformedRequestError extends Error {}
 
 export function convertExportRequest(req: unknown, codec: WireCodec): DecodedExport {
   if (!isObj(req)) throw new MalformedRequestError('the request body is not an ExportTraceServiceRequest object');
-  const out: DecodedExport = { spans: [], rejected: 0, rejectionReasons: [] };
-  const reject = (reason: string) => {
-    out.rejected++;
-    if (out.rejectionReasons.length < 5 && !out.rejectionReasons.includes(reason)) out.rejectionReasons.push(reason);
-  };
+  const spans: DecodedSpan[] = [];
+  const refusals: Refusals = { rejected: 0, reasons: [] };
   const resourceSpans = own(req, 'resourceSpans');
   if (resourceSpans !== undefined && !Array.isArray(resourceSpans)) throw new MalformedRequestError('resourceSpans must be a list');
   for (const rs of list(resourceSpans)) {
     if (!isObj(rs)) throw new MalformedRequestError('a resourceSpans entry is not an object');
     const resourceObj = own(rs, 'resource');
-    const resource: SpanResource = { attributes: isObj(resourceObj) ? attributes(own(resourceObj, 'attributes'), codec) : new Map() };
+    const resource: SpanResource = { attributes: isObj(resourceObj) ? attributes(own(resourceObj, 'attributes'), codec) : new Map<string, AttrValue>() };
     for (const ss of list(own(rs, 'scopeSpans'))) {
       if (!isObj(ss)) throw new MalformedRequestError('a scopeSpans entry is not an object');
       const scopeObj = own(ss, 'scope');
@@ -50,12 +63,12 @@ export function convertExportRequest(req: unknown, codec: WireCodec): DecodedExp
         : { name: '', version: '' };
       for (const s of list(own(ss, 'spans'))) {
         if (!isObj(s)) throw new MalformedRequestError('a span is not an object');
-        const span = convertSpan(s, codec, resource, scope, reject);
-        if (span) out.spans.push(span);
+        const span = convertSpan(s, codec, resource, scope, refusals);
+        if (span) spans.push(span);
       }
     }
   }
-  return out;
+  return { spans, rejected: refusals.rejected, rejectionReasons: refusals.reasons };
 }
 
 function convertSpan(
@@ -63,26 +76,32 @@ function convertSpan(
   codec: WireCodec,
   resource: SpanResource,
   scope: { name: string; version: string },
-  reject: (reason: string) => void,
+  refusals: Refusals,
 ): DecodedSpan | null {
-  const traceId = codec.id(own(s, 'traceId'), 16);
-  if (!traceId || /^0+$/.test(traceId)) return reject('traceId must be 16 bytes and not all zero'), null;
-  const spanId = codec.id(own(s, 'spanId'), 8);
-  if (!spanId || /^0+$/.test(spanId)) return reject('spanId must be 8 bytes and not all zero'), null;
-  const parentSpanId = codec.id(own(s, 'parentSpanId'), 8);
-  if (parentSpanId === null) return reject('parentSpanId must be 8 bytes or empty'), null;
+  const traceId = codec.id(own(s, 'traceId'), TRACE_ID_BYTES);
+  const spanId = codec.id(own(s, 'spanId'), SPAN_ID_BYTES);
+  const parentSpanId = codec.id(own(s, 'parentSpanId'), SPAN_ID_BYTES);
   const start = codec.u64(own(s, 'startTimeUnixNano') ?? 0);
   const end = codec.u64(own(s, 'endTimeUnixNano') ?? 0);
-  if (start === null || end === null) return reject('span times must be unsigned 64-bit nanoseconds'), null;
-  if (start > OTLP_LIMITS.maxTimeUnixNano || end > OTLP_LIMITS.maxTimeUnixNano) return reject('span times must be before 2262-04-11'), null;
+  const timesAreNanoseconds = start !== null && end !== null;
+  const refusal = spanRefusal(
+    idBytes(traceId),
+    isZeroHex(traceId),
+    idBytes(spanId),
+    isZeroHex(spanId),
+    idBytes(parentSpanId),
+    timesAreNanoseconds,
+    timesAreNanoseconds && (isTooLate(start) || isTooLate(end)),
+  );
+  if (refusal !== null) return countRefusal(refusals, refusal), null;
+  // Unreachable once spanRefusal has kept the span; it tells the compiler the values were read.
+  if (traceId === null || spanId === null || parentSpanId === null || start === null || end === null) return null;
 
   const events: SpanEvent[] = [];
   for (const e of list(own(s, 'events')).slice(0, OTLP_LIMITS.maxEventsPerSpan)) {
     if (!isObj(e)) continue;
-    const t = codec.u64(own(e, 'timeUnixNano') ?? 0);
     events.push({
-      // An event time that cannot be stored takes the span's start.
-      timeUnixNano: t === null || t > OTLP_LIMITS.maxTimeUnixNano ? start : t,
+      timeUnixNano: storedEventTime(codec.u64(own(e, 'timeUnixNano') ?? 0), start),
       name: truncate(str(own(e, 'name')), OTLP_LIMITS.maxAttributeKeyChars),
       attributes: attributes(own(e, 'attributes'), codec),
     });
@@ -90,9 +109,10 @@ function convertSpan(
   const links: SpanLink[] = [];
   for (const l of list(own(s, 'links')).slice(0, OTLP_LIMITS.maxLinksPerSpan)) {
     if (!isObj(l)) continue;
+    // A link's malformed id is dropped from the link; the span is kept.
     links.push({
-      traceId: codec.id(own(l, 'traceId'), 16) ?? '',
-      spanId: codec.id(own(l, 'spanId'), 8) ?? '',
+      traceId: codec.id(own(l, 'traceId'), TRACE_ID_BYTES) ?? '',
+      spanId: codec.id(own(l, 'spanId'), SPAN_ID_BYTES) ?? '',
       traceState: truncate(str(own(l, 'traceState')), OTLP_LIMITS.maxAttributeKeyChars),
       attributes: attributes(own(l, 'attributes'), codec),
     });
@@ -101,12 +121,12 @@ function convertSpan(
   return {
     traceId,
     spanId,
-    parentSpanId: /^0+$/.test(parentSpanId) ? '' : parentSpanId,
+    parentSpanId: hasParent(idBytes(parentSpanId), isZeroHex(parentSpanId)) ? parentSpanId : '',
     traceState: truncate(str(own(s, 'traceState')), OTLP_LIMITS.maxAttributeKeyChars),
     name: truncate(str(own(s, 'name')), OTLP_LIMITS.maxAttributeKeyChars),
     kind: codec.enumNumber(own(s, 'kind'), KIND_NAMES),
     startTimeUnixNano: start,
-    endTimeUnixNano: end < start ? start : end,
+    endTimeUnixNano: storedEndTime(start, end),
     attributes: attributes(own(s, 'attributes'), codec),
     events,
     links,
@@ -135,12 +155,11 @@ function anyValue(v: unknown, codec: WireCodec, depth: number): AttrValue {
   if (Object.hasOwn(v, 'boolValue')) return v.boolValue === true;
   if (Object.hasOwn(v, 'intValue')) {
     const n = codec.i64(v.intValue);
-    if (n === null) return null;
-    return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+    return n === null ? null : storedInteger(n);
   }
   if (Object.hasOwn(v, 'doubleValue')) {
     const x = v.doubleValue;
-    if (typeof x === 'number') return Number.isFinite(x) ? x : String(x);
+    if (typeof x === 'number') return storedDouble(x);
     // OTLP/JSON may write a double as a string ("1.5", "NaN", "Infinity"); anything else is not a double.
     if (typeof x === 'string') {
       const d = Number(x);
@@ -152,12 +171,12 @@ function anyValue(v: unknown, codec: WireCodec, depth: number): AttrValue {
   if (Object.hasOwn(v, 'arrayValue')) {
     const arr = v.arrayValue;
     const values = isObj(arr) ? list(own(arr, 'values')) : [];
-    if (depth >= OTLP_LIMITS.maxValueDepth) return truncate('[nested too deep]', 64);
+    if (depth >= OTLP_LIMITS.maxValueDepth) return NESTED_TOO_DEEP_MARK;
     return values.slice(0, OTLP_LIMITS.maxAttributesPerItem).map((x) => anyValue(x, codec, depth + 1));
   }
   if (Object.hasOwn(v, 'kvlistValue')) {
     const kvl = v.kvlistValue;
-    if (depth >= OTLP_LIMITS.maxValueDepth) return truncate('[nested too deep]', 64);
+    if (depth >= OTLP_LIMITS.maxValueDepth) return NESTED_TOO_DEEP_MARK;
     const m: AttrMap = new Map();
     for (const kv of isObj(kvl) ? list(own(kvl, 'values')) : []) {
       if (m.size >= OTLP_LIMITS.maxAttributesPerItem) break;

@@ -24,6 +24,9 @@ export const OTLP_LIMITS = Object.freeze({
 
 export const TRUNCATION_MARK = '…[truncated]';
 
+/** What an array or key-value list value nested past maxValueDepth is kept as. */
+export const NESTED_TOO_DEEP_MARK = '[nested too deep]';
+
 /**
  * Cuts a string to `max` characters and replaces lone UTF-16 surrogates (which JSON can carry but
  * UTF-8 cannot) with U+FFFD, so that every string the collector keeps can be stored.

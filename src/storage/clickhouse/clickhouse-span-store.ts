@@ -1,10 +1,10 @@
 import type { LineageFixup, ResolvedSpan, StoredNode } from '../../domain/stored-span.ts';
 import type { ResolvedLineage } from '../../domain/lineage.ts';
 import type { PingResult } from '../lifecycle.ts';
-import type { PreparedSpans, SpanLineage, SpanStore, StoredSpanDetail } from '../span-store.ts';
+import type { SpanLineage, SpanQueries, SpanSink, StagedSpans, StoredRegistration, StoredSpanDetail } from '../span-store.ts';
 import type { ClickHouseExecutor } from './executor.ts';
 import { migrate } from './migrations.ts';
-import { encodeSpanRows, encodeSpanRowsSliced, SPAN_COLUMNS, SPAN_ROWS_FORMAT } from './span-rows.ts';
+import { encodeSpanRowsSliced, SPAN_COLUMNS, SPAN_ROWS_FORMAT } from './span-rows.ts';
 
 // The span store on ClickHouse SQL, for any executor (the in-process engine or a server).
 // Every value is a typed query parameter.
@@ -61,6 +61,12 @@ function lineageOf(r: LineageRow): ResolvedLineage {
   };
 }
 
+const REGISTRATIONS = new Set<string>(['registered', 'template_mismatch', 'unregistered']);
+
+function registrationOf(r: LineageRow): StoredRegistration {
+  return REGISTRATIONS.has(r.PromptRegistration) ? (r.PromptRegistration as StoredRegistration) : '';
+}
+
 function toSpanLineage(r: LineageRow): SpanLineage {
   return {
     traceId: r.TraceId,
@@ -71,7 +77,7 @@ function toSpanLineage(r: LineageRow): SpanLineage {
     timestamp: toIso(r.Ts),
     durationNs: r.Dur,
     lineage: lineageOf(r),
-    registration: r.PromptRegistration,
+    registration: registrationOf(r),
   };
 }
 
@@ -96,24 +102,13 @@ const FIXUP_SQL = `
   WHERE t.ProjectId = {project:String} AND t.TraceId IN {traceIds:Array(String)}
   SETTINGS throw_on_max_partitions_per_insert_block = 0`;
 
-/** A batch's rows, encoded ahead by prepareSpans. */
-class EncodedSpans implements PreparedSpans {
-  readonly projectId: string;
-  readonly spans: readonly ResolvedSpan[];
-  readonly body: Buffer;
-
-  constructor(projectId: string, spans: readonly ResolvedSpan[], body: Buffer) {
-    this.projectId = projectId;
-    this.spans = spans;
-    this.body = body;
-  }
-}
-
 // A batch may hold spans of many days (a backfill); each day is a partition, and ClickHouse
 // refuses by default more than 100 partitions in one insert.
 const INSERT_SETTINGS = { throw_on_max_partitions_per_insert_block: 0 };
 
-export class ClickHouseSpanStore implements SpanStore {
+const NOTHING_TO_WRITE: StagedSpans = { write: async () => undefined };
+
+export class ClickHouseSpanStore implements SpanSink, SpanQueries {
   readonly backend: string;
   private readonly exec: ClickHouseExecutor;
 
@@ -126,15 +121,13 @@ export class ClickHouseSpanStore implements SpanStore {
     await migrate(this.exec);
   }
 
-  /** Encodes the rows ahead, in slices that let the event loop in (the receiver shares it). */
-  async prepareSpans(projectId: string, spans: readonly ResolvedSpan[]): Promise<PreparedSpans> {
-    return new EncodedSpans(projectId, spans, await encodeSpanRowsSliced(projectId, spans));
-  }
-
-  async writeSpans(projectId: string, spans: readonly ResolvedSpan[], batchToken: string, prepared?: PreparedSpans): Promise<void> {
-    if (spans.length === 0) return;
-    const body = prepared instanceof EncodedSpans && prepared.spans === spans && prepared.projectId === projectId ? prepared.body : encodeSpanRows(projectId, spans);
-    await this.exec.insertJsonEachRow('otel_traces', body, { dedupToken: batchToken, settings: INSERT_SETTINGS, format: SPAN_ROWS_FORMAT, columns: SPAN_COLUMNS });
+  /** Encodes the rows in slices that let the event loop in: the receiver shares it. */
+  async stageSpans(projectId: string, spans: readonly ResolvedSpan[]): Promise<StagedSpans> {
+    if (spans.length === 0) return NOTHING_TO_WRITE;
+    const rows = await encodeSpanRowsSliced(projectId, spans);
+    return {
+      write: (batchToken) => this.exec.insertJsonEachRow('otel_traces', rows, { dedupToken: batchToken, settings: INSERT_SETTINGS, format: SPAN_ROWS_FORMAT, columns: SPAN_COLUMNS }),
+    };
   }
 
   async applyFixups(projectId: string, fixups: readonly LineageFixup[]): Promise<void> {
@@ -279,14 +272,6 @@ export class ClickHouseSpanStore implements SpanStore {
       resourceAttributes: toMap(r.ResourceAttributes),
       events: r.EventNames.map((name, i) => ({ timestamp: toIso(r.EventTimes[i] ?? ''), name, attributes: toMap(r.EventAttributes[i] ?? {}) })),
     }));
-  }
-
-  async countSpans(projectId: string): Promise<number> {
-    const rows = await this.exec.query<{ n: string }>(
-      'SELECT count() AS n FROM otel_traces FINAL WHERE ProjectId = {project:String}',
-      { project: projectId },
-    );
-    return Number(rows[0]?.n ?? 0);
   }
 
   ping(): Promise<PingResult> {

@@ -6,7 +6,7 @@ import { ConfigError, StoreError } from '../../common/errors.ts';
 
 export function translateNeo4jError(err: unknown, what: string): StoreError {
   const e = err as { code?: string; message?: string };
-  const retryable = neo4j.isRetryableError(err as Error) || e?.code === 'ServiceUnavailable' || e?.code === 'SessionExpired' || /^Neo\.TransientError\./.test(e?.code ?? '');
+  const retryable = neo4j.isRetryableError(err) || e?.code === 'ServiceUnavailable' || e?.code === 'SessionExpired' || /^Neo\.TransientError\./.test(e?.code ?? '');
   return new StoreError('neo4j', `${what} failed: ${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}`, retryable, err);
 }
 

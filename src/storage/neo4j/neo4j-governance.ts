@@ -1,8 +1,10 @@
-import neo4j, { type ManagedTransaction } from 'neo4j-driver';
 import type { AuditEntry, NewAuditEntry, Role, StoredApiKey } from '../../domain/governance.ts';
-import type { AuditFilter, AuditLog, KeyStore } from '../governance.ts';
-import type { PingResult } from '../lifecycle.ts';
-import { Neo4jSessions } from './neo4j-sessions.ts';
+import { systemClock, type Clock } from '../../common/clock.ts';
+import { GENESIS_HASH, type AuditFilter, type AuditLog, type KeyStore } from '../governance.ts';
+import { jsonOrNull, nextInSequence } from '../values.ts';
+import { Neo4jSessions, type Neo4jConnectionOptions } from './neo4j-sessions.ts';
+import { Neo4jStore, type Neo4jSchema, type Neo4jStoreOptions } from './neo4j-store.ts';
+import { millis, millisOrNull, projection, toDate, toDateOrNull, toInt, toNumber } from './neo4j-values.ts';
 
 // Keys and the audit log on Neo4j, beside the registry. Their nodes have labels of their own,
 // apart from the lineage graph's :Entity nodes and the registry's nodes:
@@ -19,24 +21,29 @@ import { Neo4jSessions } from './neo4j-sessions.ts';
 // Values are always parameters. Integers (seq, milliseconds, LIMIT) go as neo4j.int, as the driver
 // sends a plain JS number as a float; an entry's before and after are JSON text.
 
-const CONSTRAINTS = [
-  'CREATE CONSTRAINT promptline_api_key_identity IF NOT EXISTS FOR (k:ApiKeyRecord) REQUIRE k.id IS UNIQUE',
-  'CREATE INDEX promptline_api_key_by_project IF NOT EXISTS FOR (k:ApiKeyRecord) ON (k.project, k.createdAt)',
-  'DROP CONSTRAINT promptline_audit_record_identity IF EXISTS',
-  'CREATE CONSTRAINT promptline_audit_chain_seq IF NOT EXISTS FOR (r:AuditRecord) REQUIRE (r.chain, r.seq) IS UNIQUE',
-  'CREATE INDEX promptline_audit_record_by_project IF NOT EXISTS FOR (r:AuditRecord) ON (r.chain, r.project, r.seq)',
-  'CREATE CONSTRAINT promptline_audit_head_identity IF NOT EXISTS FOR (h:AuditHead) REQUIRE h.id IS UNIQUE',
-];
+const SCHEMA: Neo4jSchema = {
+  what: 'creating governance constraints',
+  statements: [
+    'CREATE CONSTRAINT promptline_api_key_identity IF NOT EXISTS FOR (k:ApiKeyRecord) REQUIRE k.id IS UNIQUE',
+    'CREATE INDEX promptline_api_key_by_project IF NOT EXISTS FOR (k:ApiKeyRecord) ON (k.project, k.createdAt)',
+    'DROP CONSTRAINT promptline_audit_record_identity IF EXISTS',
+    'CREATE CONSTRAINT promptline_audit_chain_seq IF NOT EXISTS FOR (r:AuditRecord) REQUIRE (r.chain, r.seq) IS UNIQUE',
+    'CREATE INDEX promptline_audit_record_by_project IF NOT EXISTS FOR (r:AuditRecord) ON (r.chain, r.project, r.seq)',
+    'CREATE CONSTRAINT promptline_audit_head_identity IF NOT EXISTS FOR (h:AuditHead) REQUIRE h.id IS UNIQUE',
+  ],
+  // Appends queue on the audit head; the first appends on a fresh database may deadlock on the
+  // head's index entry, which is retried for up to this long.
+  maxRetryMs: 10_000,
+};
 
 /** The id of the single :AuditHead node. */
 const HEAD_ID = 'promptline';
-const GENESIS_HASH = '0'.repeat(64);
 
 interface KeyValue {
   id: string;
   name: string;
   role: string;
-  promote: boolean;
+  promote: boolean | null;
   project: string;
   secretHash: string;
   createdAt: number;
@@ -61,14 +68,8 @@ interface AuditValue {
 
 const KEY_FIELDS = ['id', 'name', 'role', 'promote', 'project', 'secretHash', 'createdAt', 'createdBy', 'expiresAt', 'revokedAt', 'revokedBy'];
 const AUDIT_FIELDS = ['seq', 'at', 'project', 'actor', 'action', 'target', 'before', 'after', 'prevHash', 'hash'];
-const projection = (fields: string[]) => (variable: string) => `${variable} {${fields.map((f) => `.${f}`).join(', ')}}`;
 const keyMap = projection(KEY_FIELDS);
 const auditMap = projection(AUDIT_FIELDS);
-
-const num = (v: unknown): number => (neo4j.isInt(v) ? (v as { toNumber(): number }).toNumber() : Number(v));
-const int = (n: number) => neo4j.int(n);
-const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(num(v)));
-const jsonOrNull = (v: string | null | undefined): unknown => (v === null || v === undefined ? null : JSON.parse(v));
 
 const toKey = (r: KeyValue): StoredApiKey => ({
   id: r.id,
@@ -77,16 +78,16 @@ const toKey = (r: KeyValue): StoredApiKey => ({
   promote: r.promote === true,
   project: r.project,
   secretHash: r.secretHash,
-  createdAt: new Date(num(r.createdAt)),
+  createdAt: toDate(r.createdAt),
   createdBy: r.createdBy,
-  expiresAt: dateOrNull(r.expiresAt),
-  revokedAt: dateOrNull(r.revokedAt),
+  expiresAt: toDateOrNull(r.expiresAt),
+  revokedAt: toDateOrNull(r.revokedAt),
   revokedBy: r.revokedBy ?? null,
 });
 
 const toEntry = (r: AuditValue): AuditEntry => ({
-  seq: num(r.seq),
-  at: new Date(num(r.at)),
+  seq: toNumber(r.seq),
+  at: toDate(r.at),
   project: r.project,
   actor: r.actor,
   action: r.action,
@@ -97,57 +98,37 @@ const toEntry = (r: AuditValue): AuditEntry => ({
   hash: r.hash,
 });
 
-export interface Neo4jGovernanceOptions {
-  url: string;
-  user: string;
-  password: string;
-  /** A Neo4j database name; the server's default when not given. */
-  database?: string;
+export interface Neo4jGovernanceOptions extends Neo4jStoreOptions {
   /** Which audit chain (default "promptline"): tests keep theirs apart from the installation's. */
   chain?: string;
+  /** Stamps audit entries. */
+  clock?: Clock;
 }
 
-export class Neo4jGovernance implements KeyStore, AuditLog {
-  readonly backend: string;
-  private readonly db: Neo4jSessions;
+export class Neo4jGovernance extends Neo4jStore implements KeyStore, AuditLog {
   private readonly chain: string;
+  private readonly clock: Clock;
 
-  private constructor(db: Neo4jSessions, opts: Neo4jGovernanceOptions) {
-    this.db = db;
+  constructor(sessions: Neo4jSessions, opts: Neo4jGovernanceOptions = {}) {
+    super(sessions, SCHEMA, opts);
     this.chain = opts.chain ?? HEAD_ID;
-    this.backend = `neo4j (${opts.url})`;
+    this.clock = opts.clock ?? systemClock;
   }
 
-  /** Connects and checks the server answers and takes the credentials; a clear ConfigError if not. */
-  static async connect(opts: Neo4jGovernanceOptions): Promise<Neo4jGovernance> {
-    // Appends queue on the audit head; the first appends on a fresh database may deadlock on the
-    // head's index entry, which the driver retries for up to this long.
-    return new Neo4jGovernance(await Neo4jSessions.connect(opts, 10_000), opts);
-  }
-
-  private write<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    return this.db.write(what, work);
-  }
-
-  private read<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    return this.db.read(what, work);
-  }
-
-  async migrate(): Promise<void> {
-    await this.write('creating governance constraints', async (tx) => {
-      for (const statement of CONSTRAINTS) await tx.run(statement);
-    });
+  /** On a driver of its own, closed with the key store and audit log. */
+  static async connect(opts: Neo4jConnectionOptions & Omit<Neo4jGovernanceOptions, 'closesSessions'>): Promise<Neo4jGovernance> {
+    return new Neo4jGovernance(await Neo4jSessions.connect(opts), { ...opts, closesSessions: true });
   }
 
   async countKeys(): Promise<number> {
-    return this.read('counting keys', async (tx) => {
+    return this.db.read('counting keys', async (tx) => {
       const r = await tx.run('MATCH (k:ApiKeyRecord) RETURN count(k) AS n');
-      return num(r.records[0]!.get('n'));
+      return toNumber(r.records[0]!.get('n'));
     });
   }
 
   async createKey(k: StoredApiKey): Promise<void> {
-    await this.write('creating a key', async (tx) => {
+    await this.db.write('creating a key', async (tx) => {
       await tx.run(
         `CREATE (:ApiKeyRecord {id: $id, name: $name, role: $role, promote: $promote, project: $project, secretHash: $secretHash,
                                 createdAt: $createdAt, createdBy: $createdBy, expiresAt: $expiresAt, revokedAt: null, revokedBy: null})`,
@@ -158,16 +139,16 @@ export class Neo4jGovernance implements KeyStore, AuditLog {
           promote: k.promote,
           project: k.project,
           secretHash: k.secretHash,
-          createdAt: int(k.createdAt.getTime()),
+          createdAt: millis(k.createdAt),
           createdBy: k.createdBy,
-          expiresAt: k.expiresAt === null ? null : int(k.expiresAt.getTime()),
+          expiresAt: millisOrNull(k.expiresAt),
         },
       );
     });
   }
 
   async getKey(id: string): Promise<StoredApiKey | null> {
-    return this.read('reading a key', async (tx) => {
+    return this.db.read('reading a key', async (tx) => {
       const r = await tx.run(`MATCH (k:ApiKeyRecord {id: $id}) RETURN ${keyMap('k')} AS k`, { id });
       const k = r.records[0]?.get('k') as KeyValue | undefined;
       return k ? toKey(k) : null;
@@ -175,30 +156,30 @@ export class Neo4jGovernance implements KeyStore, AuditLog {
   }
 
   async listKeys(project: string): Promise<StoredApiKey[]> {
-    return this.read('listing keys', async (tx) => {
+    return this.db.read('listing keys', async (tx) => {
       const r = await tx.run(`MATCH (k:ApiKeyRecord {project: $project}) RETURN ${keyMap('k')} AS k ORDER BY k.createdAt, k.id`, { project });
       return r.records.map((rec) => toKey(rec.get('k') as KeyValue));
     });
   }
 
   async revokeKey(id: string, at: Date, by: string): Promise<boolean> {
-    return this.write('revoking a key', async (tx) => {
+    return this.db.write('revoking a key', async (tx) => {
       const r = await tx.run(
         `MATCH (k:ApiKeyRecord {id: $id})
          WHERE k.revokedAt IS NULL
          SET k.revokedAt = $at, k.revokedBy = $by
          RETURN count(k) AS n`,
-        { id, at: int(at.getTime()), by },
+        { id, at: millis(at), by },
       );
-      return num(r.records[0]!.get('n')) === 1;
+      return toNumber(r.records[0]!.get('n')) === 1;
     });
   }
 
   async append(entry: NewAuditEntry, hashOf: (e: Omit<AuditEntry, 'hash'>) => string): Promise<AuditEntry> {
-    // The whole function is the transaction: should the driver retry it (a deadlock, a lost
+    // The whole function is the transaction: should it be retried (a deadlock, a lost
     // leader), the head's bump is rolled back with the record, and the seq, the previous entry and
     // the time are all taken again.
-    return this.write('appending to the audit log', async (tx) => {
+    return this.db.write('appending to the audit log', async (tx) => {
       const head = await tx.run(
         `MERGE (h:AuditHead {id: $head})
          SET h.lastSeq = coalesce(h.lastSeq, 0) + 1
@@ -208,11 +189,10 @@ export class Neo4jGovernance implements KeyStore, AuditLog {
         { head: this.chain },
       );
       const rec = head.records[0]!;
-      const seq = num(rec.get('seq'));
+      const seq = toNumber(rec.get('seq'));
       const lastAt = rec.get('lastAt') as number | null;
       const lastHash = rec.get('lastHash') as string | null;
-      // Entries are ordered in time as in sequence, even if the clock steps back.
-      const at = Math.max(Date.now(), lastAt === null ? 0 : num(lastAt));
+      const at = nextInSequence(this.clock, lastAt === null ? null : toNumber(lastAt));
       const unhashed: Omit<AuditEntry, 'hash'> = { ...entry, seq, at: new Date(at), prevHash: lastHash ?? GENESIS_HASH };
       const full: AuditEntry = { ...unhashed, hash: hashOf(unhashed) };
       await tx.run(
@@ -220,8 +200,8 @@ export class Neo4jGovernance implements KeyStore, AuditLog {
                                before: $before, after: $after, prevHash: $prevHash, hash: $hash})`,
         {
           chain: this.chain,
-          seq: int(full.seq),
-          at: int(at),
+          seq: toInt(full.seq),
+          at: toInt(at),
           project: full.project,
           actor: full.actor,
           action: full.action,
@@ -239,7 +219,7 @@ export class Neo4jGovernance implements KeyStore, AuditLog {
   async list(f: AuditFilter): Promise<AuditEntry[]> {
     // Only fixed clauses are joined here; every value is a parameter.
     const where: string[] = ['r.chain = $chain'];
-    const params: Record<string, unknown> = { limit: int(f.limit), chain: this.chain };
+    const params: Record<string, unknown> = { limit: toInt(f.limit), chain: this.chain };
     const add = (clause: string, name: string, v: unknown) => {
       if (v === undefined) return;
       where.push(clause);
@@ -249,31 +229,23 @@ export class Neo4jGovernance implements KeyStore, AuditLog {
     add('r.actor = $actor', 'actor', f.actor);
     add('r.action = $action', 'action', f.action);
     add('r.target = $target', 'target', f.target);
-    add('r.at >= $since', 'since', f.since === undefined ? undefined : int(f.since.getTime()));
-    add('r.at < $until', 'until', f.until === undefined ? undefined : int(f.until.getTime()));
-    add('r.seq < $beforeSeq', 'beforeSeq', f.beforeSeq === undefined ? undefined : int(f.beforeSeq));
-    return this.read('reading the audit log', async (tx) => {
+    add('r.at >= $since', 'since', f.since === undefined ? undefined : millis(f.since));
+    add('r.at < $until', 'until', f.until === undefined ? undefined : millis(f.until));
+    add('r.seq < $beforeSeq', 'beforeSeq', f.beforeSeq === undefined ? undefined : toInt(f.beforeSeq));
+    return this.db.read('reading the audit log', async (tx) => {
       const r = await tx.run(`MATCH (r:AuditRecord) WHERE ${where.join(' AND ')} RETURN ${auditMap('r')} AS r ORDER BY r.seq DESC LIMIT $limit`, params);
       return r.records.map((rec) => toEntry(rec.get('r') as AuditValue));
     });
   }
 
   async scan(fromSeq: number, limit: number): Promise<AuditEntry[]> {
-    return this.read('reading the audit log', async (tx) => {
+    return this.db.read('reading the audit log', async (tx) => {
       const r = await tx.run(`MATCH (r:AuditRecord) WHERE r.chain = $chain AND r.seq >= $fromSeq RETURN ${auditMap('r')} AS r ORDER BY r.seq LIMIT $limit`, {
         chain: this.chain,
-        fromSeq: int(fromSeq),
-        limit: int(limit),
+        fromSeq: toInt(fromSeq),
+        limit: toInt(limit),
       });
       return r.records.map((rec) => toEntry(rec.get('r') as AuditValue));
     });
-  }
-
-  ping(): Promise<PingResult> {
-    return this.db.ping();
-  }
-
-  close(): Promise<void> {
-    return this.db.close();
   }
 }

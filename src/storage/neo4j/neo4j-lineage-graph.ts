@@ -1,10 +1,10 @@
-import neo4j, { type ManagedTransaction } from 'neo4j-driver';
 import { EDGE_KINDS, ENTITY_KINDS, entityKey, type Edge, type EdgeKind, type EdgeObservation, type Entity, type EntityKind, type EntityRef } from '../../domain/graph.ts';
 import { BadRequestError } from '../../common/errors.ts';
 import type { LineageGraph, WalkHit, WalkOptions } from '../lineage-graph.ts';
 import { MAX_WALK_DEPTH } from '../lineage-graph.ts';
-import type { PingResult } from '../lifecycle.ts';
-import { Neo4jSessions } from './neo4j-sessions.ts';
+import { Neo4jSessions, type Neo4jConnectionOptions } from './neo4j-sessions.ts';
+import { Neo4jStore, type Neo4jSchema, type Neo4jStoreOptions } from './neo4j-store.ts';
+import { toDate, toInt, toNumber } from './neo4j-values.ts';
 
 // The lineage graph on Neo4j. Every entity is an :Entity node unique by (project, kind, key), with
 // its kind as a second label for people reading the graph; edges are typed relationships. Writes
@@ -53,46 +53,25 @@ interface NodeValue {
   lastSeen: number;
 }
 
-const num = (v: unknown): number => (neo4j.isInt(v) ? (v as { toNumber(): number }).toNumber() : Number(v));
-const toEntity = (n: NodeValue): Entity => ({ kind: n.kind as EntityKind, parts: n.parts, firstSeen: new Date(num(n.firstSeen)), lastSeen: new Date(num(n.lastSeen)) });
+const toEntity = (n: NodeValue): Entity => ({ kind: n.kind as EntityKind, parts: n.parts, firstSeen: toDate(n.firstSeen), lastSeen: toDate(n.lastSeen) });
 const refOf = (n: NodeValue): EntityRef => ({ kind: n.kind as EntityKind, parts: n.parts });
 
-export interface Neo4jGraphOptions {
-  url: string;
-  user: string;
-  password: string;
-  /** A Neo4j database name; the server's default when not given. */
-  database?: string;
-}
+const SCHEMA: Neo4jSchema = {
+  what: 'creating constraints',
+  statements: ['CREATE CONSTRAINT promptline_entity_identity IF NOT EXISTS FOR (n:Entity) REQUIRE (n.project, n.kind, n.key) IS UNIQUE'],
+  // The writer retries with backoff itself and keeps the data in the spool meanwhile, so a
+  // transaction gives up early and lets an outage show in /readyz within seconds.
+  maxRetryMs: 3_000,
+};
 
-export class Neo4jLineageGraph implements LineageGraph {
-  readonly backend: string;
-  private readonly db: Neo4jSessions;
-
-  private constructor(db: Neo4jSessions, opts: Neo4jGraphOptions) {
-    this.db = db;
-    this.backend = `neo4j (${opts.url})`;
+export class Neo4jLineageGraph extends Neo4jStore implements LineageGraph {
+  constructor(sessions: Neo4jSessions, opts: Neo4jStoreOptions = {}) {
+    super(sessions, SCHEMA, opts);
   }
 
-  /** Connects and checks the server answers and takes the credentials; a clear ConfigError if not. */
-  static async connect(opts: Neo4jGraphOptions): Promise<Neo4jLineageGraph> {
-    // The writer retries with backoff itself and keeps the data in the spool meanwhile, so the
-    // driver gives up early and lets an outage show in /readyz within seconds.
-    return new Neo4jLineageGraph(await Neo4jSessions.connect(opts, 3_000), opts);
-  }
-
-  private write<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    return this.db.write(what, work);
-  }
-
-  private read<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    return this.db.read(what, work);
-  }
-
-  async migrate(): Promise<void> {
-    await this.write('creating constraints', async (tx) => {
-      await tx.run('CREATE CONSTRAINT promptline_entity_identity IF NOT EXISTS FOR (n:Entity) REQUIRE (n.project, n.kind, n.key) IS UNIQUE');
-    });
+  /** On a driver of its own, closed with the graph. */
+  static async connect(opts: Neo4jConnectionOptions): Promise<Neo4jLineageGraph> {
+    return new Neo4jLineageGraph(await Neo4jSessions.connect(opts), { closesSessions: true });
   }
 
   async recordEdges(projectId: string, edges: readonly EdgeObservation[]): Promise<void> {
@@ -108,12 +87,12 @@ export class Neo4jLineageGraph implements LineageGraph {
         toKey: entityKey(e.to.parts),
         toParts: [...e.to.parts],
         // Integers, not the floats the driver makes of plain numbers.
-        first: neo4j.int(Math.trunc(e.firstSeenMs)),
-        last: neo4j.int(Math.trunc(e.lastSeenMs)),
+        first: toInt(Math.trunc(e.firstSeenMs)),
+        last: toInt(Math.trunc(e.lastSeenMs)),
       });
     }
     // One transaction: a batch's edges land together or not at all, and a retry repeats them whole.
-    await this.write('recording edges', async (tx) => {
+    await this.db.write('recording edges', async (tx) => {
       for (const g of groups.values()) {
         const cypher = mergeEdgesCypher(g.fromKind, g.rel, g.toKind);
         for (let i = 0; i < g.rows.length; i += ROWS_PER_STATEMENT) {
@@ -124,7 +103,7 @@ export class Neo4jLineageGraph implements LineageGraph {
   }
 
   async getEntity(projectId: string, ref: EntityRef): Promise<Entity | null> {
-    return this.read('reading an entity', async (tx) => {
+    return this.db.read('reading an entity', async (tx) => {
       const r = await tx.run(
         'MATCH (n:Entity {project: $project, kind: $kind, key: $key}) RETURN n {.kind, .parts, .firstSeen, .lastSeen} AS n',
         { project: projectId, kind: ref.kind, key: entityKey(ref.parts) },
@@ -136,7 +115,7 @@ export class Neo4jLineageGraph implements LineageGraph {
 
   async edgesOf(projectId: string, ref: EntityRef, direction: 'out' | 'in'): Promise<Edge[]> {
     const pattern = direction === 'out' ? '(s)-[r]->(o:Entity)' : '(s)<-[r]-(o:Entity)';
-    return this.read('reading edges', async (tx) => {
+    return this.db.read('reading edges', async (tx) => {
       const res = await tx.run(
         `MATCH (s:Entity {project: $project, kind: $kind, key: $key})
          MATCH ${pattern}
@@ -152,8 +131,8 @@ export class Neo4jLineageGraph implements LineageGraph {
           from: direction === 'out' ? refOf(s) : refOf(o),
           rel: rec.get('rel') as EdgeKind,
           to: direction === 'out' ? refOf(o) : refOf(s),
-          firstSeen: new Date(num(rec.get('first'))),
-          lastSeen: new Date(num(rec.get('last'))),
+          firstSeen: toDate(rec.get('first')),
+          lastSeen: toDate(rec.get('last')),
         };
       });
     });
@@ -165,7 +144,7 @@ export class Neo4jLineageGraph implements LineageGraph {
     }
     const rels = opts.rels && opts.rels.length > 0 ? opts.rels.map(relType) : null;
     const step = opts.direction === 'out' ? `-[r WHERE $rels IS NULL OR type(r) IN $rels]->` : `<-[r WHERE $rels IS NULL OR type(r) IN $rels]-`;
-    return this.read('walking the graph', async (tx) => {
+    return this.db.read('walking the graph', async (tx) => {
       const res = await tx.run(
         `MATCH (s:Entity {project: $project, kind: $kind, key: $key})
          MATCH p = SHORTEST 1 (s)(()${step}()){1,${opts.maxDepth}}(x:Entity)
@@ -175,7 +154,7 @@ export class Neo4jLineageGraph implements LineageGraph {
                 [e IN relationships(p) | {rel: type(e), first: e.firstSeen, last: e.lastSeen}] AS es
          ORDER BY depth, x.kind, x.key
          LIMIT $limit`,
-        { project: projectId, kind: start.kind, key: entityKey(start.parts), rels, limit: neo4j.int(opts.limit ?? 10_000) },
+        { project: projectId, kind: start.kind, key: entityKey(start.parts), rels, limit: toInt(opts.limit ?? 10_000) },
       );
       return res.records.map((rec) => {
         const ns = rec.get('ns') as NodeValue[];
@@ -187,20 +166,12 @@ export class Neo4jLineageGraph implements LineageGraph {
             from: opts.direction === 'out' ? near : far,
             rel: e.rel as EdgeKind,
             to: opts.direction === 'out' ? far : near,
-            firstSeen: new Date(num(e.first)),
-            lastSeen: new Date(num(e.last)),
+            firstSeen: toDate(e.first),
+            lastSeen: toDate(e.last),
           };
         });
-        return { entity: toEntity(rec.get('x') as NodeValue), depth: num(rec.get('depth')), path };
+        return { entity: toEntity(rec.get('x') as NodeValue), depth: toNumber(rec.get('depth')), path };
       });
     });
-  }
-
-  ping(): Promise<PingResult> {
-    return this.db.ping();
-  }
-
-  close(): Promise<void> {
-    return this.db.close();
   }
 }

@@ -1,10 +1,12 @@
-import neo4j, { type Driver, type ManagedTransaction } from 'neo4j-driver';
+import { setTimeout as sleep } from 'node:timers/promises';
+import neo4j, { type Driver, type Transaction } from 'neo4j-driver';
 import { PromptlineError } from '../../common/errors.ts';
 import type { PingResult } from '../lifecycle.ts';
 import { startupError, translateNeo4jError } from './neo4j-errors.ts';
 
-// What the Neo4j adapters share: a driver checked at start, read and write transactions with
-// driver errors translated at the boundary, ping and close.
+// What the Neo4j adapters share: one driver for the process (one connection pool for the graph,
+// the registry and governance), checked at start, and read and write transactions with driver
+// errors translated at the boundary.
 
 export interface Neo4jConnectionOptions {
   url: string;
@@ -14,25 +16,34 @@ export interface Neo4jConnectionOptions {
   database?: string;
 }
 
+/** What a unit of work does inside a transaction: run statements. */
+type Neo4jTransaction = Pick<Transaction, 'run'>;
+
+type Work<T> = (tx: Neo4jTransaction) => Promise<T>;
+
+// The driver's own back-off for transient failures: a second, doubling, give or take a fifth.
+const FIRST_RETRY_DELAY_MS = 1_000;
+const RETRY_DELAY_MULTIPLIER = 2;
+const RETRY_DELAY_JITTER = 0.2;
+
+/** The process's one Neo4j driver. Whoever connects it closes it; the adapters handed it do not. */
 export class Neo4jSessions {
+  readonly url: string;
   private readonly driver: Driver;
   private readonly database: string | undefined;
 
-  private constructor(driver: Driver, database: string | undefined) {
+  private constructor(driver: Driver, opts: Neo4jConnectionOptions) {
     this.driver = driver;
-    this.database = database;
+    this.url = opts.url;
+    this.database = opts.database;
   }
 
-  /**
-   * Connects and checks the server answers and takes the credentials; a clear ConfigError if not.
-   * `maxTransactionRetryTime` is how long the driver retries a transient failure (a deadlock) itself.
-   */
-  static async connect(opts: Neo4jConnectionOptions, maxTransactionRetryTime: number): Promise<Neo4jSessions> {
+  /** Connects and checks the server answers and takes the credentials; a clear ConfigError if not. */
+  static async connect(opts: Neo4jConnectionOptions): Promise<Neo4jSessions> {
     const driver = neo4j.driver(opts.url, neo4j.auth.basic(opts.user, opts.password), {
       maxConnectionPoolSize: 20,
       connectionTimeout: 5_000,
       connectionAcquisitionTimeout: 10_000,
-      maxTransactionRetryTime,
       disableLosslessIntegers: true,
     });
     try {
@@ -42,40 +53,81 @@ export class Neo4jSessions {
       await driver.close();
       throw startupError(err, opts.url, opts.user);
     }
-    return new Neo4jSessions(driver, opts.database);
+    return new Neo4jSessions(driver, opts);
   }
 
-  private async run<T>(mode: 'READ' | 'WRITE', what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
-    const session = this.driver.session({ defaultAccessMode: mode === 'READ' ? neo4j.session.READ : neo4j.session.WRITE, ...(this.database ? { database: this.database } : {}) });
-    try {
-      return mode === 'READ' ? await session.executeRead(work) : await session.executeWrite(work);
-    } catch (err) {
-      // Our own errors (a conflict found inside the transaction) pass as they are.
-      if (err instanceof PromptlineError) throw err;
-      throw translateNeo4jError(err, what);
-    } finally {
-      await session.close();
-    }
+  /**
+   * Transactions on this driver that retry a transient failure (a deadlock, a server away) for up
+   * to `maxRetryMs`. The driver's own retry time is one for the whole driver, and the adapters
+   * sharing it want different ones, so the retrying is done here.
+   */
+  transactions(maxRetryMs: number): Neo4jTransactions {
+    return new Neo4jTransactions(this.driver, this.database, maxRetryMs);
   }
 
-  write<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+}
+
+export class Neo4jTransactions {
+  private readonly driver: Driver;
+  private readonly database: string | undefined;
+  private readonly maxRetryMs: number;
+
+  constructor(driver: Driver, database: string | undefined, maxRetryMs: number) {
+    this.driver = driver;
+    this.database = database;
+    this.maxRetryMs = maxRetryMs;
+  }
+
+  /** The whole of `work` is the transaction: a retry runs it again from the start. */
+  write<T>(what: string, work: Work<T>): Promise<T> {
     return this.run('WRITE', what, work);
   }
 
-  read<T>(what: string, work: (tx: ManagedTransaction) => Promise<T>): Promise<T> {
+  read<T>(what: string, work: Work<T>): Promise<T> {
     return this.run('READ', what, work);
   }
 
   async ping(): Promise<PingResult> {
     try {
-      await this.driver.executeQuery('RETURN 1', {}, this.database ? { database: this.database } : {});
+      await this.read('ping', (tx) => tx.run('RETURN 1'));
       return { ok: true };
     } catch (err) {
-      return { ok: false, error: translateNeo4jError(err, 'ping') };
+      return { ok: false, error: err as Error };
     }
   }
 
-  close(): Promise<void> {
-    return this.driver.close();
+  private async run<T>(mode: 'READ' | 'WRITE', what: string, work: Work<T>): Promise<T> {
+    let firstFailureAt: number | null = null;
+    for (let delayMs = FIRST_RETRY_DELAY_MS; ; delayMs *= RETRY_DELAY_MULTIPLIER) {
+      try {
+        return await this.attempt(mode, work);
+      } catch (err) {
+        // Our own errors (a conflict found inside the transaction) pass as they are.
+        if (err instanceof PromptlineError) throw err;
+        firstFailureAt ??= Date.now();
+        if (!neo4j.isRetryableError(err) || Date.now() - firstFailureAt > this.maxRetryMs) throw translateNeo4jError(err, what);
+      }
+      await sleep(delayMs * (1 - RETRY_DELAY_JITTER + 2 * RETRY_DELAY_JITTER * Math.random()));
+    }
+  }
+
+  private async attempt<T>(mode: 'READ' | 'WRITE', work: Work<T>): Promise<T> {
+    const session = this.driver.session({ defaultAccessMode: mode === 'READ' ? neo4j.session.READ : neo4j.session.WRITE, ...(this.database ? { database: this.database } : {}) });
+    try {
+      const tx = await session.beginTransaction();
+      try {
+        const result = await work(tx);
+        await tx.commit();
+        return result;
+      } catch (err) {
+        if (tx.isOpen()) await tx.rollback().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await session.close();
+    }
   }
 }

@@ -1,10 +1,11 @@
-import type { DatabaseSync } from 'node:sqlite';
 import type { AuditEntry, NewAuditEntry, Role, StoredApiKey } from '../../domain/governance.ts';
-import type { AuditFilter, AuditLog, KeyStore } from '../governance.ts';
-import type { PingResult } from '../lifecycle.ts';
-import { migrateDatabase, openDatabase, sqliteError, transaction } from './sqlite-db.ts';
+import { systemClock, type Clock } from '../../common/clock.ts';
+import { GENESIS_HASH, type AuditFilter, type AuditLog, type KeyStore } from '../governance.ts';
+import { dateOrNull, jsonOrNull, nextInSequence } from '../values.ts';
+import { SqliteStore } from './sqlite-store.ts';
+import { fromFlag, toFlag } from './sqlite-values.ts';
 
-// Keys and the audit log in SQLite (the registry's file: promptline.sqlite). The audit table
+// Keys and the audit log in SQLite (governance.sqlite, beside the registry). The audit table
 // refuses UPDATE and DELETE by trigger; the hash chain makes any change made around the triggers
 // (editing the file) visible to `promptline audit verify`.
 
@@ -73,13 +74,13 @@ const toKey = (r: KeyRow): StoredApiKey => ({
   id: r.id,
   name: r.name,
   role: r.role as Role,
-  promote: r.promote === 1,
+  promote: fromFlag(r.promote),
   project: r.project,
   secretHash: r.secret_hash,
   createdAt: new Date(r.created_at),
   createdBy: r.created_by,
-  expiresAt: r.expires_at === null ? null : new Date(r.expires_at),
-  revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at),
+  expiresAt: dateOrNull(r.expires_at),
+  revokedAt: dateOrNull(r.revoked_at),
   revokedBy: r.revoked_by,
 });
 
@@ -90,33 +91,25 @@ const toEntry = (r: AuditRow): AuditEntry => ({
   actor: r.actor,
   action: r.action,
   target: r.target,
-  before: r.before === null ? null : JSON.parse(r.before),
-  after: r.after === null ? null : JSON.parse(r.after),
+  before: jsonOrNull(r.before),
+  after: jsonOrNull(r.after),
   prevHash: r.prev_hash,
   hash: r.hash,
 });
 
 const AUDIT_COLUMNS = 'seq, at, project, actor, action, target, before, after, prev_hash, hash';
-export const GENESIS_HASH = '0'.repeat(64);
 
-export class SqliteGovernance implements KeyStore, AuditLog {
-  readonly backend = 'sqlite (embedded)';
-  private readonly db: DatabaseSync;
+export interface SqliteGovernanceOptions {
+  /** Stamps audit entries. */
+  clock?: Clock;
+}
 
-  constructor(file: string) {
-    this.db = openDatabase(file);
-  }
+export class SqliteGovernance extends SqliteStore implements KeyStore, AuditLog {
+  private readonly clock: Clock;
 
-  async migrate(): Promise<void> {
-    migrateDatabase(this.db, MIGRATIONS);
-  }
-
-  private run<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw sqliteError(what, err);
-    }
+  constructor(file: string, opts: SqliteGovernanceOptions = {}) {
+    super(file, MIGRATIONS);
+    this.clock = opts.clock ?? systemClock;
   }
 
   async countKeys(): Promise<number> {
@@ -127,7 +120,7 @@ export class SqliteGovernance implements KeyStore, AuditLog {
     this.run('creating a key', () =>
       this.db
         .prepare('INSERT INTO api_keys (id, name, role, promote, project, secret_hash, created_at, created_by, expires_at, revoked_at, revoked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)')
-        .run(k.id, k.name, k.role, k.promote ? 1 : 0, k.project, k.secretHash, k.createdAt.getTime(), k.createdBy, k.expiresAt?.getTime() ?? null),
+        .run(k.id, k.name, k.role, toFlag(k.promote), k.project, k.secretHash, k.createdAt.getTime(), k.createdBy, k.expiresAt?.getTime() ?? null),
     );
   }
 
@@ -148,9 +141,9 @@ export class SqliteGovernance implements KeyStore, AuditLog {
 
   async append(entry: NewAuditEntry, hashOf: (e: Omit<AuditEntry, 'hash'>) => string): Promise<AuditEntry> {
     return this.run('appending to the audit log', () =>
-      transaction(this.db, () => {
+      this.transaction(() => {
         const last = this.db.prepare('SELECT seq, at, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { seq: number; at: number; hash: string } | undefined;
-        const unhashed = { ...entry, seq: (last?.seq ?? 0) + 1, at: new Date(Math.max(Date.now(), last?.at ?? 0)), prevHash: last?.hash ?? GENESIS_HASH };
+        const unhashed = { ...entry, seq: (last?.seq ?? 0) + 1, at: new Date(nextInSequence(this.clock, last?.at)), prevHash: last?.hash ?? GENESIS_HASH };
         const full: AuditEntry = { ...unhashed, hash: hashOf(unhashed) };
         this.db
           .prepare(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -182,18 +175,5 @@ export class SqliteGovernance implements KeyStore, AuditLog {
 
   async scan(fromSeq: number, limit: number): Promise<AuditEntry[]> {
     return this.run('reading the audit log', () => (this.db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?`).all(fromSeq, limit) as unknown as AuditRow[]).map(toEntry));
-  }
-
-  async ping(): Promise<PingResult> {
-    try {
-      this.db.prepare('SELECT 1').get();
-      return { ok: true };
-    } catch (err) {
-      return { ok: false, error: err as Error };
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.db.isOpen) this.db.close();
   }
 }

@@ -1,10 +1,8 @@
-import type { DatabaseSync } from 'node:sqlite';
 import { entityKey, type Edge, type EdgeKind, type EdgeObservation, type Entity, type EntityKind, type EntityRef } from '../../domain/graph.ts';
 import { BadRequestError } from '../../common/errors.ts';
 import type { LineageGraph, WalkHit, WalkOptions } from '../lineage-graph.ts';
 import { MAX_WALK_DEPTH } from '../lineage-graph.ts';
-import type { PingResult } from '../lifecycle.ts';
-import { migrateDatabase, openDatabase, sqliteError, transaction } from './sqlite-db.ts';
+import { SqliteStore } from './sqlite-store.ts';
 
 // The lineage graph in one SQLite file (node:sqlite). Entities are unique by (project, kind, key);
 // an edge by (source, relation, target); both keep first and last seen.
@@ -65,16 +63,9 @@ const toEntity = (r: EntityRow): Entity => ({
 
 const ref = (e: Entity): EntityRef => ({ kind: e.kind, parts: e.parts });
 
-export class SqliteLineageGraph implements LineageGraph {
-  readonly backend = 'sqlite (embedded)';
-  private readonly db: DatabaseSync;
-
+export class SqliteLineageGraph extends SqliteStore implements LineageGraph {
   constructor(file: string) {
-    this.db = openDatabase(file);
-  }
-
-  async migrate(): Promise<void> {
-    migrateDatabase(this.db, MIGRATIONS);
+    super(file, MIGRATIONS);
   }
 
   async recordEdges(projectId: string, edges: readonly EdgeObservation[]): Promise<void> {
@@ -90,7 +81,7 @@ export class SqliteLineageGraph implements LineageGraph {
        ON CONFLICT (src, rel, dst) DO UPDATE SET
          first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`,
     );
-    try {
+    this.run('recording edges', () =>
       this.transaction(() => {
         for (const e of edges) {
           const first = Math.trunc(e.firstSeenMs);
@@ -99,10 +90,8 @@ export class SqliteLineageGraph implements LineageGraph {
           const dst = upsertEntity.get(projectId, e.to.kind, entityKey(e.to.parts), first, last) as { id: number };
           upsertEdge.run(src.id, e.rel, dst.id, first, last);
         }
-      });
-    } catch (err) {
-      throw sqliteError('recording edges', err);
-    }
+      }),
+    );
   }
 
   async getEntity(projectId: string, r: EntityRef): Promise<Entity | null> {
@@ -184,22 +173,5 @@ export class SqliteLineageGraph implements LineageGraph {
       | { id: number }
       | undefined;
     return row?.id;
-  }
-
-  private transaction(fn: () => void): void {
-    transaction(this.db, fn);
-  }
-
-  async ping(): Promise<PingResult> {
-    try {
-      this.db.prepare('SELECT 1').get();
-      return { ok: true };
-    } catch (err) {
-      return { ok: false, error: err as Error };
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.db.isOpen) this.db.close();
   }
 }

@@ -1,9 +1,10 @@
-import type { DatabaseSync } from 'node:sqlite';
 import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
 import { ConflictError } from '../../common/errors.ts';
+import { systemClock, type Clock } from '../../common/clock.ts';
 import type { NewAliasMove, NewVersion, PromptSummary, Registry, VersionPage } from '../registry.ts';
-import type { PingResult } from '../lifecycle.ts';
-import { migrateDatabase, openDatabase, sqliteError, transaction } from './sqlite-db.ts';
+import { jsonOrNull, nextInSequence } from '../values.ts';
+import { SqliteStore } from './sqlite-store.ts';
+import { fromFlag, toFlag } from './sqlite-values.ts';
 
 // The prompt registry in SQLite. Versions and alias moves are append-only: triggers refuse any
 // UPDATE or DELETE of them, so even a bug above cannot rewrite history. A version's number comes
@@ -97,39 +98,31 @@ const toMove = (r: MoveRow): AliasMove => ({
   at: new Date(r.at),
   actor: r.actor,
   reason: r.reason,
-  from: r.from_target === null ? null : (JSON.parse(r.from_target) as AliasTarget),
+  from: jsonOrNull(r.from_target) as AliasTarget | null,
   to: JSON.parse(r.to_target) as AliasTarget,
-  rollback: r.rollback === 1,
+  rollback: fromFlag(r.rollback),
 });
 
 const VERSION_COLUMNS = 'name, version, template, template_hash, commit_message, author, tags, base_version, created_at';
 const MOVE_COLUMNS = 'name, alias, seq, at, actor, reason, from_target, to_target, rollback';
 
-export class SqliteRegistry implements Registry {
-  readonly backend = 'sqlite (embedded)';
-  private readonly db: DatabaseSync;
+export interface SqliteRegistryOptions {
+  /** Stamps versions and alias moves. */
+  clock?: Clock;
+}
 
-  constructor(file: string) {
-    this.db = openDatabase(file);
-  }
+export class SqliteRegistry extends SqliteStore implements Registry {
+  private readonly clock: Clock;
 
-  async migrate(): Promise<void> {
-    migrateDatabase(this.db, MIGRATIONS);
-  }
-
-  private run<T>(what: string, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof ConflictError) throw err;
-      throw sqliteError(what, err);
-    }
+  constructor(file: string, opts: SqliteRegistryOptions = {}) {
+    super(file, MIGRATIONS);
+    this.clock = opts.clock ?? systemClock;
   }
 
   async registerVersion(projectId: string, v: NewVersion): Promise<PromptVersion> {
     return this.run('registering a prompt version', () =>
-      transaction(this.db, () => {
-        const now = Date.now();
+      this.transaction(() => {
+        const now = this.clock.now().getTime();
         const prompt = this.db.prepare('SELECT last_version FROM prompts WHERE project = ? AND name = ?').get(projectId, v.name) as { last_version: number } | undefined;
         const version = (prompt?.last_version ?? 0) + 1;
         if (prompt) this.db.prepare('UPDATE prompts SET last_version = ?, updated_at = ? WHERE project = ? AND name = ?').run(version, now, projectId, v.name);
@@ -198,7 +191,7 @@ export class SqliteRegistry implements Registry {
 
   async moveAlias(projectId: string, move: NewAliasMove): Promise<AliasMove> {
     return this.run('moving an alias', () =>
-      transaction(this.db, () => {
+      this.transaction(() => {
         const last = this.db
           .prepare(`SELECT ${MOVE_COLUMNS} FROM alias_moves WHERE project = ? AND name = ? AND alias = ? ORDER BY seq DESC LIMIT 1`)
           .get(projectId, move.name, move.alias) as MoveRow | undefined;
@@ -206,8 +199,7 @@ export class SqliteRegistry implements Registry {
         if (move.expectSeq !== undefined && move.expectSeq !== lastSeq) {
           throw new ConflictError(`alias ${move.alias} of ${move.name} moved meanwhile (now at move ${lastSeq}, expected ${move.expectSeq})`);
         }
-        // Moves of one alias are ordered in time as in sequence, even if the clock steps back.
-        const at = Math.max(Date.now(), last?.at ?? 0);
+        const at = nextInSequence(this.clock, last?.at);
         const row: MoveRow = {
           name: move.name,
           alias: move.alias,
@@ -217,7 +209,7 @@ export class SqliteRegistry implements Registry {
           reason: move.reason,
           from_target: last ? last.to_target : null,
           to_target: JSON.stringify(move.to),
-          rollback: move.rollback ? 1 : 0,
+          rollback: toFlag(move.rollback),
         };
         this.db
           .prepare(`INSERT INTO alias_moves (project, ${MOVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -259,18 +251,5 @@ export class SqliteRegistry implements Registry {
         return { name, alias: r.alias, target: since.to, since };
       }),
     );
-  }
-
-  async ping(): Promise<PingResult> {
-    try {
-      this.db.prepare('SELECT 1').get();
-      return { ok: true };
-    } catch (err) {
-      return { ok: false, error: err as Error };
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.db.isOpen) this.db.close();
   }
 }

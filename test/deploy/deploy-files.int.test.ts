@@ -18,7 +18,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 type Service = {
   image?: string;
   build?: unknown;
-  environment?: Record<string, string>;
+  environment?: Record<string, string | number | boolean>;
   ports?: string[];
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
@@ -89,7 +89,7 @@ describe('the Grafana dashboard', () => {
     const step = createSpan({ traceId, attrs: { 'gen_ai.prompt.name': 'support-answer', 'gen_ai.prompt.version': 3, 'promptline.prompt.alias': 'production' } });
     const call = createSpan({ traceId, parentSpanId: step.spanId, attrs: { 'gen_ai.response.model': 'gpt-4o', 'gen_ai.provider.name': 'openai', 'gen_ai.response.id': 'dash-1' } });
     const out = await new LineageResolver({ load: async () => [] }).resolve('default', [step, call].map((span) => ({ span, own: readOwnLineage(span) })));
-    await store.writeSpans('default', out.spans, 'dashboard');
+    await (await store.stageSpans('default', out.spans)).write('dashboard');
   });
   afterAll(async () => {
     await store.close();

@@ -1,0 +1,128 @@
+import { batchToken, type BatchRecord } from './batch.ts';
+import type { BatchPreparer, PreparedBatch } from './batch-preparer.ts';
+import type { Checkpoint } from './checkpoint.ts';
+import type { RecordReader } from './record-reader.ts';
+import type { RefusedRecords } from './refused-records.ts';
+import type { StoreWriteStep } from './store-write.ts';
+import { ATTEMPTS_BEFORE_REFUSAL, isRefusal } from './write-failures.ts';
+import type { QueueEntry, WriteQueue } from './write-queue.ts';
+
+// Batches are written one at a time and in order; while the stores take one batch, the next is
+// prepared (read, its lineage resolved, its edges and evaluations collected, its rows encoded),
+// so that the JavaScript work and ClickHouse's work overlap instead of taking turns.
+
+/** A batch taken from the queue, its preparation under way. */
+interface BatchInFlight {
+  entries: QueueEntry[];
+  records: BatchRecord[];
+  token: string;
+  prepared: Promise<PreparedBatch>;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class BatchPipeline {
+  private readonly spoolId: string;
+  private readonly queue: WriteQueue;
+  private readonly batchMaxSpans: number;
+  private readonly reader: RecordReader;
+  private readonly preparer: BatchPreparer;
+  private readonly storeWrite: StoreWriteStep;
+  private readonly refused: RefusedRecords;
+  private readonly checkpoint: Checkpoint;
+  private readonly signal: AbortSignal;
+  private ahead: BatchInFlight | null = null;
+
+  constructor(o: {
+    spoolId: string;
+    queue: WriteQueue;
+    batchMaxSpans: number;
+    reader: RecordReader;
+    preparer: BatchPreparer;
+    storeWrite: StoreWriteStep;
+    refused: RefusedRecords;
+    checkpoint: Checkpoint;
+    signal: AbortSignal;
+  }) {
+    this.spoolId = o.spoolId;
+    this.queue = o.queue;
+    this.batchMaxSpans = o.batchMaxSpans;
+    this.reader = o.reader;
+    this.preparer = o.preparer;
+    this.storeWrite = o.storeWrite;
+    this.refused = o.refused;
+    this.checkpoint = o.checkpoint;
+    this.signal = o.signal;
+  }
+
+  /** Whether the next batch is prepared already (and the queue need not be waited on). */
+  get hasBatchAhead(): boolean {
+    return this.ahead !== null;
+  }
+
+  /**
+   * Writes the next batch — the one prepared ahead, else one taken from the queue — and moves the
+   * checkpoint past it. On a failure the batch goes back to the head of the queue.
+   */
+  async writeNext(): Promise<void> {
+    const current = this.ahead ?? this.begin(this.queue.take(this.batchMaxSpans));
+    this.ahead = null;
+    try {
+      await this.write(current);
+    } catch (err) {
+      await this.undoAhead();
+      if (!this.signal.aborted) this.queue.putBack(current.entries);
+      throw err;
+    }
+  }
+
+  /** Starts reading and preparing a batch. */
+  private begin(entries: QueueEntry[]): BatchInFlight {
+    const records: BatchRecord[] = entries.map((entry) => ({ entry, decoded: null }));
+    const prepared = (async () => {
+      // Record by record, letting the receiver in between: a batch decodes in a few hundred ms.
+      for (const r of records) {
+        r.decoded = this.reader.read(r.entry);
+        await yieldToEventLoop();
+      }
+      return this.preparer.prepare(records, ATTEMPTS_BEFORE_REFUSAL);
+    })();
+    // Failures are handled where it is awaited; this keeps an unawaited rejection quiet meanwhile.
+    prepared.catch(() => undefined);
+    return { entries, records, token: batchToken(this.spoolId, records), prepared };
+  }
+
+  /**
+   * The stores are busy with the batch being written: the next one is prepared meanwhile, if one
+   * is waiting, as if the current one were stored.
+   */
+  private prepareAhead(): void {
+    if (!this.signal.aborted && this.queue.length > 0) this.ahead = this.begin(this.queue.take(this.batchMaxSpans));
+  }
+
+  /** The current batch is not stored after all: the batch prepared ahead goes back, to be prepared again later. */
+  private async undoAhead(): Promise<void> {
+    const undone = this.ahead;
+    if (!undone) return;
+    this.ahead = null;
+    await undone.prepared.catch(() => undefined);
+    this.preparer.forget(undone.records);
+    this.queue.putBack(undone.entries);
+  }
+
+  /** A batch the stores refuse for good goes the careful way, record by record, after the batch ahead is put back. */
+  private async write(current: BatchInFlight): Promise<void> {
+    const { records, token } = current;
+    try {
+      await this.storeWrite.write(await current.prepared, token, ATTEMPTS_BEFORE_REFUSAL, () => this.prepareAhead());
+    } catch (err) {
+      this.preparer.forget(records);
+      if (!isRefusal(err) || this.signal.aborted) throw err;
+      await this.undoAhead();
+      await this.refused.isolate(records, err);
+      return;
+    }
+    if (this.signal.aborted) return;
+    await this.checkpoint.movePast(records);
+  }
+}

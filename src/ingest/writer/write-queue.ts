@@ -1,0 +1,120 @@
+import type { DecodedExport } from '../../domain/span.ts';
+import type { SpoolPosition } from '../spool.ts';
+
+// The records that are durable in the spool and not yet in the stores, in spool order. A request
+// is kept in memory as the receiver handed it over while the queue is short; past the budgets, a
+// record is read back from the spool when its turn comes.
+
+/** A record's spans, decoded, and the project they belong to. */
+export interface DecodedRecord {
+  projectId: string;
+  export: DecodedExport;
+}
+
+/**
+ * What the receiver hands over with a record once it is durable: a JSON request decoded, or a
+ * protobuf request's bytes, checked (the writer decodes them when their turn comes).
+ */
+export type WriterAttachment = DecodedRecord | { projectId: string; raw: Buffer; spans: number };
+
+export interface QueueEntry {
+  position: SpoolPosition;
+  /** The request as the receiver handed it over, while the memory budget allows; else null (re-read from the spool). */
+  held: WriterAttachment | null;
+  /** 0 for a record recovered at start: it is not read until its turn. */
+  spanCount: number;
+}
+
+/** Bytes of spooled requests in one batch at most, whatever their span count (recovered records have none yet). */
+const BATCH_MAX_BYTES = 32 * 1024 * 1024;
+
+export interface QueueBudgets {
+  /** Decoded spans (of JSON requests) held in memory at most. */
+  maxSpansInMemory: number;
+  /** Bytes of checked protobuf requests held in memory at most. */
+  maxBytesInMemory: number;
+}
+
+export class WriteQueue {
+  private readonly entries: QueueEntry[] = [];
+  private readonly budgets: QueueBudgets;
+  private readonly onPush: () => void;
+  private queuedSpans = 0;
+  private inMemorySpans = 0;
+  private inMemoryBytes = 0;
+
+  constructor(budgets: QueueBudgets, onPush: () => void) {
+    this.budgets = budgets;
+    this.onPush = onPush;
+  }
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  /** Spans of the records queued or being written, as far as they are known. */
+  get spans(): number {
+    return this.queuedSpans;
+  }
+
+  /** A record found in the spool at start, or one handed over without its request. */
+  pushUnread(position: SpoolPosition): void {
+    this.pushEntry({ position, held: null, spanCount: 0 });
+  }
+
+  push(position: SpoolPosition, attachment: WriterAttachment): void {
+    if ('raw' in attachment) {
+      const keep = this.inMemoryBytes + attachment.raw.length <= this.budgets.maxBytesInMemory;
+      if (keep) this.inMemoryBytes += attachment.raw.length;
+      return this.pushEntry({ position, held: keep ? attachment : null, spanCount: attachment.spans });
+    }
+    const spans = attachment.export.spans.length;
+    const keep = this.inMemorySpans + spans <= this.budgets.maxSpansInMemory;
+    if (keep) this.inMemorySpans += spans;
+    this.pushEntry({ position, held: keep ? attachment : null, spanCount: spans });
+  }
+
+  private pushEntry(e: QueueEntry): void {
+    this.entries.push(e);
+    this.queuedSpans += e.spanCount;
+    this.onPush();
+  }
+
+  /** The next batch: records from the head, up to `maxSpans` spans (one record at least) and BATCH_MAX_BYTES. */
+  take(maxSpans: number): QueueEntry[] {
+    const batch: QueueEntry[] = [];
+    let spans = 0;
+    let bytes = 0;
+    while (
+      this.entries.length > 0 &&
+      (batch.length === 0 || (spans + this.entries[0]!.spanCount <= maxSpans && bytes + this.entries[0]!.position.size <= BATCH_MAX_BYTES))
+    ) {
+      const e = this.entries.shift()!;
+      spans += e.spanCount;
+      bytes += e.position.size;
+      batch.push(e);
+    }
+    return batch;
+  }
+
+  /** Puts taken records back at the head, to be written again; what they held is read back from the spool then. */
+  putBack(batch: QueueEntry[]): void {
+    for (const e of batch) this.takeHeld(e);
+    this.entries.unshift(...batch);
+  }
+
+  /** The request an entry holds, if any, out of the memory budget: the caller decodes it or reads it back. */
+  takeHeld(entry: QueueEntry): WriterAttachment | null {
+    const held = entry.held;
+    entry.held = null;
+    if (!held) return null;
+    if ('raw' in held) this.inMemoryBytes -= held.raw.length;
+    else this.inMemorySpans -= entry.spanCount;
+    return held;
+  }
+
+  /** These records are in the stores: they no longer count. */
+  settled(entries: Iterable<QueueEntry>): void {
+    for (const e of entries) this.queuedSpans -= e.spanCount;
+  }
+}

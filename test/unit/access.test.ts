@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import type { StoredApiKey } from '../../src/domain/governance.ts';
+import { UnavailableError } from '../../src/common/errors.ts';
+import { Authenticator, RateLimiter, UnauthorizedError } from '../../src/governance/access.ts';
+import { generateKey, hashKey } from '../../src/governance/keys.ts';
+import type { KeyStore } from '../../src/storage/governance.ts';
+import { ManualClock } from '../helpers/clock.ts';
+
+// Key expiry, the key cache and rate limits as time passes, on a clock the test moves.
+
+class KeysInMemory implements KeyStore {
+  readonly backend = 'memory';
+  private readonly keys = new Map<string, StoredApiKey>();
+  async migrate(): Promise<void> {}
+  async ping() {
+    return { ok: true as const };
+  }
+  async close(): Promise<void> {}
+  async countKeys(): Promise<number> {
+    return this.keys.size;
+  }
+  async createKey(key: StoredApiKey): Promise<void> {
+    this.keys.set(key.id, key);
+  }
+  async getKey(id: string): Promise<StoredApiKey | null> {
+    return this.keys.get(id) ?? null;
+  }
+  async listKeys(project: string): Promise<StoredApiKey[]> {
+    return [...this.keys.values()].filter((k) => k.project === project);
+  }
+  async revokeKey(id: string, at: Date, by: string): Promise<boolean> {
+    const k = this.keys.get(id);
+    if (!k || k.revokedAt) return false;
+    this.keys.set(id, { ...k, revokedAt: at, revokedBy: by });
+    return true;
+  }
+}
+
+async function storedKey(keys: KeyStore, clock: ManualClock, expiresInMs: number | null): Promise<string> {
+  const { id, key } = generateKey();
+  const now = clock.now();
+  await keys.createKey({ id, name: 'reader', role: 'read', promote: false, project: 'default', secretHash: await hashKey(key), createdAt: now, createdBy: 'test', expiresAt: expiresInMs === null ? null : new Date(now.getTime() + expiresInMs), revokedAt: null, revokedBy: null });
+  return key;
+}
+
+describe('the authenticator, as time passes', () => {
+  it('takes a key until it expires, whether remembered or not', async () => {
+    const clock = new ManualClock();
+    const keys = new KeysInMemory();
+    const auth = new Authenticator(keys, clock);
+    const key = await storedKey(keys, clock, 1_500);
+    expect((await auth.authenticate(`Bearer ${key}`)).role).toBe('read');
+    clock.advance(1_500); // expired, while still remembered
+    await expect(auth.authenticate(`Bearer ${key}`)).rejects.toThrow(/expired/);
+    clock.advance(5_000); // expired, and forgotten: read from the store again
+    await expect(auth.authenticate(`Bearer ${key}`)).rejects.toBeInstanceOf(UnauthorizedError);
+    await expect(auth.authenticate(`Bearer ${key}`)).rejects.toThrow(/expired/);
+  });
+
+  it('remembers a verified key for two seconds, so a revocation elsewhere counts within them', async () => {
+    const clock = new ManualClock();
+    const keys = new KeysInMemory();
+    const auth = new Authenticator(keys, clock);
+    const key = await storedKey(keys, clock, null);
+    const { id } = (await keys.listKeys('default'))[0]!;
+    await auth.authenticate(`Bearer ${key}`);
+    // Revoked by another process: this one does not hear of it.
+    await keys.revokeKey(id, clock.now(), 'admin');
+    clock.advance(1_999);
+    expect((await auth.authenticate(`Bearer ${key}`)).keyId).toBe(id);
+    clock.advance(1);
+    await expect(auth.authenticate(`Bearer ${key}`)).rejects.toThrow(/revoked/);
+  });
+});
+
+describe('the rate limiter, as time passes', () => {
+  it('allows a burst, then a call per 1/rate seconds, each key on its own', () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter(2, 3, clock);
+    for (let i = 0; i < 3; i++) limiter.take('a');
+    expect(() => limiter.take('a')).toThrow(UnavailableError);
+    limiter.take('b');
+    clock.advance(499);
+    expect(() => limiter.take('a')).toThrow(/more than 2 calls a second/);
+    clock.advance(1);
+    limiter.take('a');
+    expect(() => limiter.take('a')).toThrow(UnavailableError);
+    clock.advance(10_000); // refilled, up to the burst only
+    for (let i = 0; i < 3; i++) limiter.take('a');
+    expect(() => limiter.take('a')).toThrow(UnavailableError);
+  });
+
+  it('says when to come back', () => {
+    const clock = new ManualClock();
+    const limiter = new RateLimiter(1, 1, clock);
+    limiter.take('a');
+    let refused: unknown;
+    try {
+      limiter.take('a');
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toMatchObject({ status: 429, retryAfterSeconds: 1 });
+  });
+});
