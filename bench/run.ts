@@ -596,7 +596,7 @@ The suite took ${r0((finished.getTime() - started.getTime()) / 60_000)} minutes.
 
 ![throughput, latency and memory over the ingest benchmark](results.svg)
 
-## Against the targets (DESIGN.md)
+## Against the targets
 
 ${table(['figure', 'target', 'measured', ''], rows)}
 

@@ -1,6 +1,7 @@
 // Writes the sample compliance reports in docs/reports/ from a real server: a support agent's
 // prompt with three versions and a production alias that moved, an agent trace that used it with
-// two datasets, and evaluation evidence from a run before the release and from the response itself.
+// two datasets, and evaluation evidence from a run before the release and from the response itself;
+// and an earlier response from a version registered only after it.
 //
 //   npx node scripts/sample-reports.ts
 import { randomBytes } from 'node:crypto';
@@ -45,15 +46,32 @@ try {
       },
     ],
   });
-  await eventually(async () => {
-    const r = (await (await fetch(`${server.url}/readyz`)).json()) as { writer: { queuedRecords: number }; spool: { pendingRecords: number } };
-    return r.writer.queuedRecords === 0 && r.spool.pendingRecords === 0 ? true : undefined;
-  }, 'ingest');
-  for (const format of ['markdown', 'html'] as const) {
-    const res = await call('GET', `/v1/reports/compliance?response_id=${responseId}&format=${format}`);
-    const file = join(out, `response-${responseId}.${format === 'markdown' ? 'md' : 'html'}`);
-    writeFileSync(file, await res.text());
-    console.log(`wrote ${file} (content hash ${res.headers.get('x-content-hash')})`);
+  // An hour earlier, an answer from a version 3 the app had but no one had registered; it was
+  // registered after the incident. Its report says so, and shows nothing of version 3 as behind it.
+  const earlier = BigInt(Date.now() - 3_600_000) * 1_000_000n;
+  const laterId = 'chatcmpl-9Qx2refund6950';
+  await call('POST', '/v1/traces', {
+    resourceSpans: [
+      {
+        resource: { attributes: [kv('service.name', 'support-bot'), kv('service.version', '3.1.9')] },
+        scopeSpans: [{ scope: { name: '@promptline/instrumentation' }, spans: [{ traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex'), name: 'chat gpt-4o', kind: 3, startTimeUnixNano: earlier.toString(), endTimeUnixNano: (earlier + 1_900_000_000n).toString(), attributes: [kv('gen_ai.prompt.name', prompt), kv('gen_ai.prompt.version', 3), kv('gen_ai.provider.name', 'openai'), kv('gen_ai.response.model', 'gpt-4o-2024-08-06'), kv('gen_ai.response.id', laterId), kv('gen_ai.conversation.id', 'conv-57940')] }] }],
+      },
+    ],
+  });
+  const ingested = () =>
+    eventually(async () => {
+      const r = (await (await fetch(`${server.url}/readyz`)).json()) as { writer: { queuedRecords: number }; spool: { pendingRecords: number } };
+      return r.writer.queuedRecords === 0 && r.spool.pendingRecords === 0 ? true : undefined;
+    }, 'ingest');
+  await ingested();
+  await call('POST', `/v1/prompts/${prompt}/versions`, { template: { messages: [{ role: 'system', content: 'You answer refund questions for {{shop}}. Quote the policy section by number.' }, { role: 'user', content: '{{question}}' }] }, commitMessage: 'Register the version support-bot 3.1.9 shipped with (INC-4471)', tags: ['refunds'] });
+  for (const id of [responseId, laterId]) {
+    for (const format of ['markdown', 'html'] as const) {
+      const res = await call('GET', `/v1/reports/compliance?response_id=${id}&format=${format}`);
+      const file = join(out, `response-${id}.${format === 'markdown' ? 'md' : 'html'}`);
+      writeFileSync(file, await res.text());
+      console.log(`wrote ${file} (content hash ${res.headers.get('x-content-hash')})`);
+    }
   }
 } finally {
   await server.stop();

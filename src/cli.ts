@@ -5,13 +5,15 @@ import { CliError, UsageError } from './cli/http.ts';
 import { terminalLine, terminalText } from './cli/terminal.ts';
 import { promptsCommand } from './cli/prompts.ts';
 import { impactCommand, reportCommand } from './cli/report.ts';
-import { auditCommand, keysCommand } from './cli/governance.ts';
+import { auditCommand } from './cli/audit.ts';
+import { keysCommand } from './cli/governance.ts';
 import { loadConfig } from './config.ts';
 import { ConfigError } from './common/errors.ts';
 import { createJsonLogger } from './common/logger.ts';
 
 // The server (and its stores) is loaded only by `serve`: the other commands are HTTP clients of a
-// running server and start without it.
+// running server and start without it, but for `audit verify --file | --data-dir`, which verifies
+// with no server and loads the stores' code for that alone.
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const USAGE = `promptline ${VERSION}
@@ -30,7 +32,9 @@ Prompt registry (an HTTP client of a running server: --url or PROMPTLINE_URL, de
   promptline alias rollback NAME ALIAS --reason R
   promptline impact (--prompt NAME [--version N | --alias A [--move SEQ]] | --dataset ID | --model NAME | --app NAME --app-version V)
   promptline keys create --role R [--project P] [--promote] [--expires ISO] | keys list | keys revoke ID
-  promptline audit list [--actor A] [--action A] … | audit verify
+  promptline audit list [--actor A] [--action A] … | audit export --out FILE
+  promptline audit verify [--head SEQ:HASH]                   (through the server)
+  promptline audit verify (--file EXPORT | --data-dir DIR) [--head SEQ:HASH]   (offline, no server)
   promptline report (--response-id ID | --prompt NAME --version N | --app NAME --app-version V) [--format markdown|html|json] [--out FILE]
   Each takes --json (print the API's answer) and --url; "promptline prompts --help" and
   "promptline alias --help" say more. PROMPTLINE_API_KEY, when set, is sent as a bearer token.

@@ -23,6 +23,8 @@ export const envSchema = z
       .enum(['', '0', '1', 'true', 'false'], { error: 'PROMPTLINE_DEV_NO_AUTH is 1 or true to turn authentication off (local development only)' })
       .default('')
       .transform((v) => v === '1' || v === 'true'),
+    PROMPTLINE_AUDIT_SECRET: z.string().min(16, 'PROMPTLINE_AUDIT_SECRET must be at least 16 characters').optional(),
+    PROMPTLINE_AUDIT_HEAD_FILE: z.string().trim().min(1).optional(),
     PROMPTLINE_PROTECTED_ALIASES: z
       .string()
       .default('production')
@@ -59,6 +61,8 @@ export interface Config {
   dataDir: string;
   apiKey: string | undefined;
   auth: { disabled: boolean; protectedAliases: string[]; ratePerSecond: number; rateBurst: number };
+  /** The audit head's signing secret, and a file elsewhere the head is also written to on every append. */
+  audit: { secret: string | undefined; headFile: string | undefined };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   spool: { dir: string; maxBytes: number; segmentBytes: number };
   receiver: { maxInFlightBytes: number };
@@ -81,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.PROMPTLINE_DATA_DIR),
     apiKey: e.PROMPTLINE_API_KEY,
     auth: { disabled: e.PROMPTLINE_DEV_NO_AUTH, protectedAliases: e.PROMPTLINE_PROTECTED_ALIASES, ratePerSecond: e.PROMPTLINE_RATE_LIMIT_PER_SECOND, rateBurst: e.PROMPTLINE_RATE_LIMIT_BURST },
+    audit: { secret: e.PROMPTLINE_AUDIT_SECRET, headFile: e.PROMPTLINE_AUDIT_HEAD_FILE ? resolve(e.PROMPTLINE_AUDIT_HEAD_FILE) : undefined },
     logLevel: e.PROMPTLINE_LOG_LEVEL,
     spool: {
       dir: e.PROMPTLINE_SPOOL_DIR ? resolve(e.PROMPTLINE_SPOOL_DIR) : join(resolve(e.PROMPTLINE_DATA_DIR), 'spool'),

@@ -1,15 +1,17 @@
 import { createServer, type Server } from 'node:http';
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Spool } from './ingest/spool.ts';
 import { SpanWriter } from './ingest/writer.ts';
 import { createApp } from './api/app.ts';
 import { RegistryService } from './registry/registry-service.ts';
-import type { Registry } from './storage/registry.ts';
+import type { Registry, RegistryHistory } from './storage/registry.ts';
 import { SqliteRegistry } from './storage/sqlite/sqlite-registry.ts';
 import { SqliteGovernance } from './storage/sqlite/sqlite-governance.ts';
+import { openRecords } from './storage/sqlite/sqlite-records.ts';
 import type { AuditLog, KeyStore } from './storage/governance.ts';
 import { AuditService } from './governance/audit.ts';
+import { ANCHOR_FILE } from './governance/audit-anchor.ts';
 import { Authenticator, RateLimiter } from './governance/access.ts';
 import { bootstrapAdminKey } from './governance/bootstrap.ts';
 import type { Config } from './config.ts';
@@ -21,6 +23,7 @@ import { Neo4jRegistry } from './storage/neo4j/neo4j-registry.ts';
 import { Neo4jGovernance } from './storage/neo4j/neo4j-governance.ts';
 import type { StoreLifecycle } from './storage/lifecycle.ts';
 import type { Logger } from './common/logger.ts';
+import { systemClock } from './common/clock.ts';
 import { ChdbExecutor } from './storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from './storage/clickhouse/clickhouse-span-store.ts';
 import { ClickHouseSpanAnalytics } from './storage/clickhouse/clickhouse-span-analytics.ts';
@@ -32,7 +35,7 @@ import { SqliteLineageGraph } from './storage/sqlite/sqlite-lineage-graph.ts';
 // One process, one port: the OTLP receiver and the API, the spool, the writer and the stores.
 // start() and stop() are the whole lifecycle; nothing here is global.
 
-export const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
+export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface RunningPromptline {
   url: string;
@@ -64,9 +67,11 @@ async function openStores(config: Config): Promise<Stores> {
       const governance = new Neo4jGovernance(neo4j);
       return { spans, analytics, graph, registry, governance, close: closing([spans, graph, registry, governance], neo4j) };
     }
+    // The registry, keys and the audit log in one file: a change and its audit entry are one transaction.
+    const records = openRecords(config.dataDir);
     const graph = new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite'));
-    const registry = new SqliteRegistry(join(config.dataDir, 'registry.sqlite'));
-    const governance = new SqliteGovernance(join(config.dataDir, 'governance.sqlite'));
+    const registry = new SqliteRegistry(records);
+    const governance = new SqliteGovernance(records);
     return { spans, analytics, graph, registry, governance, close: closing([spans, graph, registry, governance]) };
   } catch (err) {
     await spans.close();
@@ -78,7 +83,7 @@ interface Stores {
   spans: SpanSink & SpanQueries;
   analytics: SpanAnalytics;
   graph: LineageGraph;
-  registry: Registry;
+  registry: Registry & RegistryHistory;
   governance: KeyStore & AuditLog;
   /** Closes every store, then the connection they share, if any. */
   close(): Promise<void>;
@@ -91,12 +96,23 @@ function closing(stores: readonly StoreLifecycle[], shared?: { close(): Promise<
   };
 }
 
+/**
+ * The data directory holds key hashes, the registry, the audit log, raw spans and the embedded
+ * ClickHouse engine's files (whose modes are the engine's): closed to everyone but its owner, it
+ * keeps all of them so. One made by an earlier version, or by hand, is closed too when it is ours.
+ */
+function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir);
+  if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(dir, 0o700);
+}
+
 /** One process per data directory: a second one would corrupt the embedded stores. */
 function lockDataDir(dataDir: string): () => void {
   const path = join(dataDir, 'promptline.pid');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, 'wx');
+      const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
       return () => {
@@ -128,7 +144,10 @@ function isAlive(pid: number): boolean {
 }
 
 export async function startPromptline(config: Config, logger: Logger): Promise<RunningPromptline> {
-  mkdirSync(config.dataDir, { recursive: true });
+  // The head file is written after every change, when it is too late to refuse one: a path that
+  // cannot be written stops the start instead.
+  if (config.audit.headFile && !existsSync(dirname(config.audit.headFile))) throw new ConfigError(`PROMPTLINE_AUDIT_HEAD_FILE: the directory of ${config.audit.headFile} does not exist`);
+  privateDir(config.dataDir);
   const unlock = lockDataDir(config.dataDir);
   let stores: Stores;
   try {
@@ -148,26 +167,25 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     unlock();
     throw err;
   }
-  const audit = new AuditService({ log: governance, anchorFile: join(config.dataDir, 'audit-head.json'), logger });
+  const audit = new AuditService({ log: governance, anchorFile: join(config.dataDir, ANCHOR_FILE), headFile: config.audit.headFile, secret: config.audit.secret, history: registry, logger });
   let bootstrapKey: string | null = null;
   if (config.auth.disabled) {
     logger.warn('AUTHENTICATION IS OFF (PROMPTLINE_DEV_NO_AUTH): every caller is an admin; bound to loopback only. Never run this way with real data.');
   } else {
-    const boot = await bootstrapAdminKey(governance, audit, config.apiKey);
-    bootstrapKey = boot.generatedKey;
-    if (boot.created) logger.info('bootstrap: admin key created', { keyId: boot.id, source: config.apiKey ? 'PROMPTLINE_API_KEY' : 'generated' });
+    bootstrapKey = (await bootstrapAdminKey(governance, audit, config.apiKey, { clock: systemClock, logger })).generatedKey;
   }
 
-  let writer: SpanWriter | undefined;
+  // onDurable runs only when an appended record is on disk, and only the receiver appends (it is
+  // made below, after the writer): the writer it names is never read before it is assigned.
   const spool = await Spool.open({
     dir: config.spool.dir,
     maxBytes: config.spool.maxBytes,
     segmentBytes: config.spool.segmentBytes,
     logger,
-    onDurable: (position, attachment) => writer!.enqueue(position, attachment as never),
+    onDurable: (position, attachment) => writer.enqueue(position, attachment as never),
   });
   const registryService = new RegistryService({ registry, graph, logger, audit });
-  writer = new SpanWriter({
+  const writer = new SpanWriter({
     analytics,
     classifyPrompt: async (projectId, prompt) => (await registryService.registrationStatus(projectId, prompt)).status,
     spool,
@@ -196,7 +214,8 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     receiverMaxInFlightBytes: config.receiver.maxInFlightBytes,
     keys: governance,
     audit,
-    auth: config.auth.disabled ? null : new Authenticator(governance),
+    clock: systemClock,
+    auth: config.auth.disabled ? null : new Authenticator(governance, systemClock),
     limiter: new RateLimiter(config.auth.ratePerSecond, config.auth.rateBurst),
     protectedAliases: config.auth.protectedAliases,
   });

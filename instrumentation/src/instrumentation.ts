@@ -49,11 +49,15 @@ function endOnFailure(original: Create): Create {
   return wrapped;
 }
 
+/** A resource class of the SDK (Completions, Responses, ...): only its prototype's create is hooked. */
+type ResourceClass = { prototype?: { create?: Create } } | undefined;
+type OpenAIClass = { Chat?: { Completions?: ResourceClass }; Responses?: ResourceClass; Completions?: ResourceClass; Embeddings?: ResourceClass };
+
 function hookFailures(module: unknown): void {
-  const OpenAI = (module as { OpenAI?: Record<string, any> } | undefined)?.OpenAI;
+  const OpenAI = (module as { OpenAI?: OpenAIClass } | undefined)?.OpenAI;
   if (!OpenAI) return;
   for (const cls of [OpenAI.Chat?.Completions, OpenAI.Responses, OpenAI.Completions, OpenAI.Embeddings]) {
-    const proto = cls?.prototype as { create?: Create } | undefined;
+    const proto = cls?.prototype;
     if (proto && typeof proto.create === 'function' && !proto.create[HOOKED]) proto.create = endOnFailure(proto.create);
   }
 }

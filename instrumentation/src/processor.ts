@@ -1,4 +1,4 @@
-import type { Attributes, AttributeValue, Context } from '@opentelemetry/api';
+import type { Attributes, Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { lineageAttributes } from './attributes.ts';
 import { currentLineage } from './context.ts';
@@ -17,7 +17,7 @@ function stampMissing(span: Span, attrs: Attributes): void {
   const existing = span.attributes;
   for (const key in attrs) {
     if (existing[key] !== undefined) continue;
-    span.setAttribute(key, attrs[key] as AttributeValue);
+    span.setAttribute(key, attrs[key]);
   }
 }
 

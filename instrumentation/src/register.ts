@@ -8,6 +8,7 @@ import { lineageSettings } from './context.ts';
 import { instrumentOpenAI, type LlmInstrumentations } from './instrumentation.ts';
 import { PromptlineSpanProcessor } from './processor.ts';
 import { defaultPromptClient } from './load-prompt.ts';
+import { RefusalReportingExporter, refusalStatus } from './refusals.ts';
 import type { PromptlineHandle, RegisterOptions } from './types.ts';
 import { DEFAULT_ENDPOINT, reportError, trimSlash, warn } from './utils.ts';
 
@@ -80,7 +81,9 @@ export function register(options: RegisterOptions = {}): PromptlineHandle {
       };
     }
 
-    const exporter = options.exporter ?? new OTLPTraceExporter({ url: `${endpoint}/v1/traces`, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
+    // Promptline's own exporter says once, loudly, when the key is refused (refusals.ts).
+    const tracesUrl = `${endpoint}/v1/traces`;
+    const exporter = options.exporter ?? new RefusalReportingExporter(new OTLPTraceExporter({ url: tracesUrl, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} }), tracesUrl);
     const resource = defaultResource().merge(
       resourceFromAttributes({
         ...(options.serviceName ?? process.env.OTEL_SERVICE_NAME ? { 'service.name': options.serviceName ?? process.env.OTEL_SERVICE_NAME } : {}),
@@ -105,7 +108,11 @@ export function register(options: RegisterOptions = {}): PromptlineHandle {
     let stopped: Promise<void> | undefined;
     return {
       tracerProvider: provider,
-      forceFlush: () => provider.forceFlush().catch((err: unknown) => reportError('flushing spans failed', err)),
+      // A refused key was reported once already by the exporter; a flush does not repeat it.
+      forceFlush: () =>
+        provider.forceFlush().catch((err: unknown) => {
+          if (refusalStatus(err) === null) reportError('flushing spans failed', err);
+        }),
       shutdown: () =>
         (stopped ??= (async () => {
           llm.disable();

@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import { PromptlineError, UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { ImpactService } from '../impact/impact-service.ts';
@@ -39,18 +39,25 @@ export function createApp(deps: AppDeps): Express {
     protectedAliasSet: new Set(deps.protectedAliases),
     openapi: buildOpenApiDocument(deps.version, ROUTES),
   };
-  app.use(mountRoutes(ROUTES, services));
-
-  app.use((req, res) => {
-    res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+  // No route answers OPTIONS (the console is served from the same origin; there is no CORS), so
+  // none is answered for a route either: Express would otherwise list a path's methods to anyone.
+  app.use((req, res, next) => {
+    if (req.method === 'OPTIONS') noRoute(req, res);
+    else next();
   });
+  app.use(mountRoutes(ROUTES, services));
+  app.use(noRoute);
   app.use(errorHandler(deps.logger));
   return app;
 }
 
+function noRoute(req: Request, res: Response): void {
+  res.status(404).json({ error: { code: 'not_found', message: `no route for ${req.method} ${req.path}` } });
+}
+
 /** The one place where errors become answers: typed errors keep their status; others are 500s. */
 function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+  return (err: unknown, req, res, _next) => {
     if (res.headersSent) return;
     if (err instanceof PromptlineError && err.operational) {
       if (err instanceof UnavailableError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
@@ -65,12 +72,26 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     // Body-parser and Express errors carry a status of their own (a malformed URL, say).
-    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    const status = clientStatusOf(err);
     if (status === 500) {
       logger.error('request failed', { method: req.method, path: req.path, error: err });
       res.status(500).json({ error: { code: 'internal', message: 'internal error; see the server log' } });
       return;
     }
-    res.status(status).json({ error: { code: 'bad_request', message: String(err.message ?? 'bad request') } });
+    // Errors given a 4xx status (body-parser's, Express's) are Errors: their message is a string.
+    const message = propertyOf(err, 'message');
+    res.status(status).json({ error: { code: 'bad_request', message: typeof message === 'string' ? message : 'bad request' } });
   };
+}
+
+/** The status an error carries when it is a client error's (400-499); else 500. */
+function clientStatusOf(err: unknown): number {
+  const status = propertyOf(err, 'status');
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
+}
+
+/** A property of what was thrown, which may be any value: undefined when it has none. */
+function propertyOf(thrown: unknown, key: 'status' | 'message'): unknown {
+  if ((typeof thrown !== 'object' || thrown === null) && typeof thrown !== 'function') return undefined;
+  return (thrown as Partial<Record<typeof key, unknown>>)[key];
 }

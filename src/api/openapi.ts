@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { Permission } from '../domain/governance.ts';
+import { rolesWith } from '../governance/access.ts';
 import type { Access, ResponseDoc, RouteDeclaration } from './route.ts';
 
 // The OpenAPI 3.1 document, derived from the route declarations and the zod schemas the routes
@@ -27,12 +29,15 @@ function response(doc: ResponseDoc) {
   return { description: doc.description };
 }
 
+// The roles named are read from the grants themselves, so the document cannot drift from the check.
+const roles = (p: Permission) => rolesWith(p).join(', ');
 const ACCESS_TEXT: Record<Access, string> = {
   public: 'No key needed.',
   authenticated: 'Any valid key.',
-  ingest: 'A key whose role may ingest (ingest, admin).',
-  read: 'A key whose role may read (read, edit, admin).',
-  edit: 'A key whose role may edit (edit, admin).',
+  ingest: `A key whose role may send spans (${roles('ingest')}).`,
+  prompts: `A key whose role may read prompts and aliases (${roles('prompts')}).`,
+  read: `A key whose role may read lineage, impact and reports (${roles('read')}).`,
+  edit: `A key whose role may edit (${roles('edit')}).`,
   promote: 'An admin key, or an edit key with the promote right.',
   admin: 'An admin key.',
 };

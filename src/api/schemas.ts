@@ -21,12 +21,21 @@ export const promptLineage = z
     version: z.union([z.number().int(), z.string()]).nullable().describe('The prompt version; a number where the app sent one.'),
     alias: z.string().nullable().describe('The alias the app asked for (e.g. production), if it said.'),
     templateHash: z.string().nullable().describe('sha256 of the template text, hex.'),
-    registered: z.boolean().describe('Whether the prompt the app sent is a registered version (name, version and template).'),
+    registered: z
+      .boolean()
+      .describe('Whether the prompt the app sent was a registered version (name, version and template) when the response was produced.'),
     registration: z
-      .enum(['registered', 'template_mismatch', 'unregistered'])
-      .describe('template_mismatch: the version is registered, but the app sent another template (a local fallback or an unregistered edit).'),
-    commitMessage: z.string().nullable(),
-    author: z.string().nullable(),
+      .enum(['registered', 'template_mismatch', 'registered_later', 'unregistered'])
+      .describe(
+        'What held when the response was produced. template_mismatch: the version was registered, but the app sent another template (a local fallback or an unregistered edit); ' +
+          'registered_later: the version was not registered yet, it was registered afterwards (at registeredAt); unregistered: it is not registered.',
+      ),
+    registeredAt: z
+      .string()
+      .nullable()
+      .describe('When the version was registered (ISO-8601), if it is; with registered_later, a time after the response.'),
+    commitMessage: z.string().nullable().describe('The commit message of the registered version behind the response; null when none was (also with registered_later).'),
+    author: z.string().nullable().describe('Who registered the version behind the response; null when none was (also with registered_later).'),
   })
   .nullable();
 
@@ -75,10 +84,12 @@ export const errorAnswer = z.object({ error: z.object({ code: z.string(), messag
 
 export const healthAnswer = z.object({ status: z.literal('ok') });
 
+// Only an instance admin sees the details (backends, store errors, spool and writer figures):
+// they describe the whole installation, not the caller's project.
 export const readyAnswer = z.object({
   status: z.enum(['ready', 'degraded']),
-  stores: z.record(z.string(), z.object({ backend: z.string(), ok: z.boolean(), error: z.string().optional() })),
-  spool: z.object({ pendingBytes: z.number(), pendingRecords: z.number(), maxBytes: z.number(), segments: z.number(), tornRecords: z.number() }),
+  stores: z.record(z.string(), z.object({ backend: z.string().optional(), ok: z.boolean(), error: z.string().optional() })),
+  spool: z.object({ pendingBytes: z.number(), pendingRecords: z.number(), maxBytes: z.number(), segments: z.number(), tornRecords: z.number() }).optional(),
   writer: z.object({
     queuedRecords: z.number(),
     queuedSpans: z.number(),
@@ -87,7 +98,7 @@ export const readyAnswer = z.object({
     failedAttempts: z.number(),
     deadLettered: z.number().describe('Requests the stores refused for good; kept whole in the dead-letter folder of the data directory.'),
     lastError: z.string().nullable(),
-  }),
+  }).optional(),
 });
 
 export type ProvenanceRecord = z.infer<typeof provenanceRecord>;

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { PromptCatalog } from '../domain/prompt.ts';
 import type { Authenticator, RateLimiter } from '../governance/access.ts';
@@ -29,6 +30,8 @@ export interface AppDeps {
   receiverMaxInFlightBytes: number;
   keys: KeyStore;
   audit: AuditService;
+  /** The time recorded and the time that decides (key expiry) in route handlers. */
+  clock: Clock;
   /** null: authentication is off (PROMPTLINE_DEV_NO_AUTH, loopback only). */
   auth: Authenticator | null;
   limiter: RateLimiter;

@@ -1,6 +1,7 @@
-// A small HTTP client for the CLI. The CLI never opens the stores: every command is a call to a
-// running `promptline serve`. Failures become a CliError carrying one line for stderr and the exit
-// code: 1 when the server refused or could not be reached, 2 for usage errors (see UsageError).
+// A small HTTP client for the CLI. Every command but offline verification (audit verify --file |
+// --data-dir) is a call to a running `promptline serve`. Failures become a CliError carrying one
+// line for stderr and the exit code: 1 when the server refused or could not be reached, 2 for usage
+// errors (see UsageError).
 
 export const DEFAULT_URL = 'http://127.0.0.1:4318';
 const TIMEOUT_MS = 30_000;
@@ -22,11 +23,6 @@ export class UsageError extends CliError {
     this.name = 'UsageError';
     this.usage = usage;
   }
-}
-
-export interface ClientOptions {
-  url?: string | undefined;
-  apiKey?: string | undefined;
 }
 
 /** The server URL from --url, else PROMPTLINE_URL, else the default; checked to be http(s). */

@@ -15,7 +15,7 @@ const REDACTED_KEYS = new Set(['authorization', 'apikey', 'api_key', 'key', 'pas
 
 function redact(fields: LogFields | undefined): LogFields | undefined {
   if (!fields) return undefined;
-  const out: LogFields = Object.create(null);
+  const out = Object.create(null) as LogFields;
   for (const [k, v] of Object.entries(fields)) {
     if (REDACTED_KEYS.has(k.toLowerCase())) out[k] = '[redacted]';
     else if (v instanceof Error) out[k] = { name: v.name, message: v.message, stack: v.stack };

@@ -1,10 +1,15 @@
 // Who may do what, and the record of who did.
 
-export const ROLES = ['ingest', 'read', 'edit', 'admin'] as const;
+// `app` is the one key an agent app needs: it sends spans and loads its prompts, and reads nothing
+// else (no lineage, impact or reports of other apps' responses).
+export const ROLES = ['ingest', 'read', 'edit', 'admin', 'app'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** What a call needs; a key's role grants some of these (see api/access.ts). */
-export type Permission = 'ingest' | 'read' | 'edit' | 'promote' | 'admin';
+/**
+ * What a call needs; a key's role grants some of these (see governance/access.ts). `prompts` reads
+ * prompts and aliases (what an app loads); `read` reads lineage, impact and reports.
+ */
+export type Permission = 'ingest' | 'prompts' | 'read' | 'edit' | 'promote' | 'admin';
 
 export interface ApiKey {
   /** Public: names the key in lists, logs and the audit log; part of the key string. */
@@ -14,6 +19,11 @@ export interface ApiKey {
   /** May move protected aliases (production) without being admin. */
   promote: boolean;
   project: string;
+  /**
+   * An admin key that administers every project (keys anywhere, the whole audit chain), not only its
+   * own: the bootstrap key, and admin keys an instance admin creates as such.
+   */
+  instanceAdmin: boolean;
   createdAt: Date;
   createdBy: string;
   expiresAt: Date | null;
@@ -27,9 +37,18 @@ export interface StoredApiKey extends ApiKey {
   secretHash: string;
 }
 
+/** Who creates and rotates the bootstrap key: its createdBy, and the actor of its audit entries. */
+export const BOOTSTRAP_ACTOR = 'bootstrap';
+
 export interface AuditEntry {
-  /** 1, 2, 3 … across the whole log. */
+  /** 1, 2, 3 … across the whole log: the chain. */
   seq: number;
+  /**
+   * 1, 2, 3 … within the entry's project, so that a project's own log has no gaps. Not hashed: it
+   * follows from the chain (the rank of the entry among its project's), and verification checks it.
+   * null only on an entry an older Promptline appended and no start has numbered yet.
+   */
+  projectSeq: number | null;
   at: Date;
   project: string;
   actor: string;
@@ -43,4 +62,4 @@ export interface AuditEntry {
   hash: string;
 }
 
-export type NewAuditEntry = Omit<AuditEntry, 'seq' | 'at' | 'prevHash' | 'hash'>;
+export type NewAuditEntry = Omit<AuditEntry, 'seq' | 'projectSeq' | 'at' | 'prevHash' | 'hash'>;

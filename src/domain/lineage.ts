@@ -47,8 +47,6 @@ export interface ResolvedLineage {
   conversationId: string;
 }
 
-export const EMPTY_APP: AppRef = Object.freeze({ name: '', version: '' });
-
 export function sameResolved(a: ResolvedLineage, b: ResolvedLineage): boolean {
   return (
     a.promptSpanId === b.promptSpanId &&

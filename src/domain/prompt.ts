@@ -72,6 +72,34 @@ export interface RegisteredPromptVersion {
   author: string | null;
   /** registered: name, version and template match a registered version; template_mismatch: the version is registered with another template. */
   status: 'registered' | 'template_mismatch';
+  /** When the version was registered: a response produced before it was made without it. */
+  createdAt: Date;
+}
+
+/**
+ * Whether a response's prompt was a registered version when the response was produced:
+ * registered_later when the version exists now but was registered after the response.
+ */
+export type RegistrationAtTheTime = 'registered' | 'template_mismatch' | 'registered_later' | 'unregistered';
+
+/**
+ * Decides what held when a response was produced from what ingest recorded with its span (`stored`:
+ * registered, template_mismatch, unregistered, or '' for a span stored unclassified), what the
+ * registry knows of the version now (`found`), and the span's start time (`respondedAt`, ISO-8601).
+ *
+ * A version the writer did not find when it classified the span did not exist when the response
+ * was produced, which was earlier still, so a stored unregistered that the registry knows now was
+ * registered later, whatever the app's clock says: claiming a registration that was not there is
+ * the mistake a compliance record must not make. Otherwise the version's registration time against
+ * the span's start decides: a span stored after the version existed may still describe a response
+ * from before it (replayed from the spool, sent late, or from a client whose clock runs behind).
+ */
+export function registrationAtTheTime(stored: string, found: { status: 'registered' | 'template_mismatch'; createdAt: Date } | null, respondedAt: string): RegistrationAtTheTime {
+  if (found === null) return stored === 'registered' || stored === 'template_mismatch' ? stored : 'unregistered';
+  if (stored === 'unregistered') return 'registered_later';
+  const at = Date.parse(respondedAt);
+  if (Number.isFinite(at) && found.createdAt.getTime() > at) return 'registered_later';
+  return stored === 'registered' || stored === 'template_mismatch' ? stored : found.status;
 }
 
 /** What the registry knows of a prompt version; null when it is not registered. */

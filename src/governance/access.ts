@@ -25,15 +25,20 @@ export interface Principal {
   role: Role;
   promote: boolean;
   project: string;
+  /** Administers every project, not only its own (see isInstanceAdmin). */
+  instanceAdmin: boolean;
   /** How changes by this caller are attributed (authors, alias history, audit log). */
   actor: string;
 }
 
+// `prompts` is split from `read` so that an app's key can load its prompts without reading the
+// lineage, impact and reports of every response in the project.
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   ingest: new Set(['ingest']),
-  read: new Set(['read']),
-  edit: new Set(['read', 'edit']),
-  admin: new Set(['ingest', 'read', 'edit', 'promote', 'admin']),
+  app: new Set(['ingest', 'prompts']),
+  read: new Set(['prompts', 'read']),
+  edit: new Set(['prompts', 'read', 'edit']),
+  admin: new Set(['ingest', 'prompts', 'read', 'edit', 'promote', 'admin']),
 };
 
 export function may(p: Principal, permission: Permission): boolean {
@@ -41,18 +46,45 @@ export function may(p: Principal, permission: Permission): boolean {
   return GRANTS[p.role].has(permission);
 }
 
+/** The roles that grant a permission, for messages and documentation. */
+export function rolesWith(permission: Permission): Role[] {
+  return (Object.keys(GRANTS) as Role[]).filter((r) => GRANTS[r].has(permission));
+}
+
+/**
+ * May administer any project: keys in every project and the audit chain of the whole installation.
+ * Only an admin key can be one; an admin key without the flag administers its own project only.
+ */
+export function isInstanceAdmin(p: Principal): boolean {
+  return p.role === 'admin' && p.instanceAdmin;
+}
+
+/**
+ * The project an admin call acts on: the caller's own, or `requested` when the caller is an
+ * instance admin. An admin of one project asking for another is refused, not answered with its own.
+ */
+export function administeredProject(p: Principal, requested: string | undefined, what: string): string {
+  if (requested === undefined || requested === p.project) return p.project;
+  if (!isInstanceAdmin(p)) throw new ForbiddenError(`this key (an admin of project ${p.project}) may not ${what} in project ${requested}: it administers its own project only; an instance admin key may administer any`);
+  return requested;
+}
+
 export function require(p: Principal, permission: Permission, what: string): void {
   if (!may(p, permission)) {
-    throw new ForbiddenError(`this key (role ${p.role}${p.promote ? ', promote' : ''}) may not ${what}${permission === 'promote' ? ': it needs the admin role or the promote right' : `: it needs ${permission === 'admin' ? 'the admin role' : `a role with ${permission}`}`}`);
+    const needs = permission === 'promote' ? 'the admin role or the promote right' : permission === 'admin' ? 'the admin role' : `one of the roles ${rolesWith(permission).join(', ')}`;
+    throw new ForbiddenError(`this key (role ${p.role}${p.promote ? ', promote' : ''}) may not ${what}: it needs ${needs}`);
   }
 }
 
 export function principalOf(k: ApiKey): Principal {
-  return { keyId: k.id, name: k.name, role: k.role, promote: k.promote, project: k.project, actor: `${k.name} [key ${k.id}]` };
+  return { keyId: k.id, name: k.name, role: k.role, promote: k.promote, project: k.project, instanceAdmin: k.role === 'admin' && k.instanceAdmin, actor: `${k.name} [key ${k.id}]` };
 }
 
-/** Everything allowed, in one project: for PROMPTLINE_DEV_NO_AUTH on loopback only. */
-export const DEV_PRINCIPAL: Principal = { keyId: 'dev', name: 'local development', role: 'admin', promote: true, project: 'default', actor: 'local development (no auth)' };
+/**
+ * Everything allowed: for PROMPTLINE_DEV_NO_AUTH on loopback only. An instance admin, as the one
+ * person at the machine is; its own project is `default`.
+ */
+export const DEV_PRINCIPAL: Principal = { keyId: 'dev', name: 'local development', role: 'admin', promote: true, project: 'default', instanceAdmin: true, actor: 'local development (no auth)' };
 
 const CACHE_MS = 2_000;
 

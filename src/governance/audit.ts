@@ -1,116 +1,100 @@
-import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AuditEntry, NewAuditEntry } from '../domain/governance.ts';
-import { GENESIS_HASH, type AuditFilter, type AuditLog } from '../storage/governance.ts';
 import type { Logger } from '../common/logger.ts';
+import type { AuditDraft, AuditFilter, AuditLog } from '../storage/governance.ts';
+import type { RegistryHistory } from '../storage/registry.ts';
+import { readHeadFile, writeHeadFile, type AuditHead } from './audit-anchor.ts';
+import { auditHash } from './audit-hash.ts';
+import { verifyAudit, type VerifyResult } from './audit-verify.ts';
 
-// The audit log: append-only and hash-chained. Each entry's hash covers its own content and the
-// hash of the entry before, so editing, deleting or reordering any entry breaks the chain from
-// there on. The seq and hash of the last entry this process wrote are also kept in a file beside
-// the data (the anchor), so that cutting entries off the end is caught too.
+export { auditHash } from './audit-hash.ts';
+export type { VerifyResult } from './audit-verify.ts';
 
-function canonical(v: unknown): string {
-  if (v === undefined || v === null) return 'null';
-  if (v instanceof Date) return JSON.stringify(v.toISOString());
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
+// The audit log: append-only and hash-chained (audit-hash.ts). A change writes its entries in its
+// own transaction (a draft handed to the store that makes it); what has no transaction to share
+// (evaluations, kept in the span store) is recorded on its own. After each commit the new head is
+// written beside the data (the anchor) and, when configured, to a head file elsewhere, signed when
+// a secret is set (audit-anchor.ts), so that cutting entries off the end is caught too.
 
-export function auditHash(e: Omit<AuditEntry, 'hash'>): string {
-  return createHash('sha256')
-    .update(canonical({ seq: e.seq, at: e.at, project: e.project, actor: e.actor, action: e.action, target: e.target, before: e.before, after: e.after, prevHash: e.prevHash }))
-    .digest('hex');
-}
-
-export interface VerifyResult {
-  ok: boolean;
-  entries: number;
-  /** The first entry where the chain breaks, and why. */
-  problem: { seq: number | null; reason: string } | null;
-  head: { seq: number; hash: string } | null;
+export interface AuditServiceDeps {
+  log: AuditLog;
+  /** The anchor beside the data (audit-head.json). */
+  anchorFile?: string | undefined;
+  /** A copy of the head, written on every append, somewhere the data's owner cannot rewrite (PROMPTLINE_AUDIT_HEAD_FILE). */
+  headFile?: string | undefined;
+  /** Signs the head written (PROMPTLINE_AUDIT_SECRET). */
+  secret?: string | undefined;
+  /** The registry, whose versions and alias moves verification checks against their entries. */
+  history?: RegistryHistory | undefined;
+  logger: Logger;
 }
 
 export class AuditService {
-  private readonly log: AuditLog;
-  private readonly anchorFile: string | undefined;
-  private readonly logger: Logger;
+  private readonly deps: AuditServiceDeps;
+  /** The newest entry this process anchored: an older commit told later does not move the anchor back. */
+  private anchoredSeq = 0;
 
-  constructor(deps: { log: AuditLog; anchorFile?: string; logger: Logger }) {
-    this.log = deps.log;
-    this.anchorFile = deps.anchorFile;
-    this.logger = deps.logger;
+  constructor(deps: AuditServiceDeps) {
+    this.deps = deps;
   }
 
+  /** The entries a change writes in its own transaction, made from the change as stored. */
+  draft<T>(make: (stored: T) => NewAuditEntry | NewAuditEntry[]): AuditDraft<T> {
+    return { entries: (stored) => [make(stored)].flat(), hashOf: auditHash, committed: (entries) => this.anchor(entries) };
+  }
+
+  /** An entry on its own, for what the audit log's store does not hold (evaluations). */
   async record(entry: NewAuditEntry): Promise<AuditEntry> {
-    const e = await this.log.append(entry, auditHash);
-    if (this.anchorFile) writeAnchor(this.anchorFile, { seq: e.seq, hash: e.hash });
+    const e = await this.deps.log.append(entry, auditHash);
+    this.anchor([e]);
     return e;
   }
 
   list(filter: AuditFilter): Promise<AuditEntry[]> {
-    return this.log.list(filter);
+    return this.deps.log.list(filter);
   }
 
-  /** Walks the whole chain in seq order; checks every hash, every link, and the anchor. */
-  async verify(): Promise<VerifyResult> {
-    return verifyChain((from, limit) => this.log.scan(from, limit), this.anchorFile ? readAnchor(this.anchorFile) : null);
-  }
-}
-
-export async function verifyChain(scan: (fromSeq: number, limit: number) => Promise<AuditEntry[]>, anchor: { seq: number; hash: string } | null): Promise<VerifyResult> {
-  let expectedSeq = 1;
-  let prev = GENESIS_HASH;
-  let count = 0;
-  let head: { seq: number; hash: string } | null = null;
-  let atAnchor: string | null = null;
-  const fail = (seq: number | null, reason: string): VerifyResult => ({ ok: false, entries: count, problem: { seq, reason }, head });
-  for (let from = 1; ; ) {
-    const page = await scan(from, 1000);
-    if (page.length === 0) break;
-    for (const e of page) {
-      if (e.seq !== expectedSeq) return fail(expectedSeq, e.seq > expectedSeq ? `entry ${expectedSeq} is missing (the next entry is ${e.seq})` : `entry ${e.seq} is out of order`);
-      if (e.prevHash !== prev) return fail(e.seq, `entry ${e.seq} does not follow entry ${e.seq - 1}: an entry before it was changed, removed or moved`);
-      if (auditHash(e) !== e.hash) return fail(e.seq, `entry ${e.seq} was changed after it was written`);
-      prev = e.hash;
-      head = { seq: e.seq, hash: e.hash };
-      if (anchor && e.seq === anchor.seq) atAnchor = e.hash;
-      expectedSeq++;
-      count++;
+  /** Every entry, in seq order, page by page. */
+  async *entries(): AsyncGenerator<AuditEntry> {
+    for (let from = 1; ; ) {
+      const page = await this.deps.log.scan(from, 1000);
+      if (page.length === 0) return;
+      yield* page;
+      from = page.at(-1)!.seq + 1;
     }
-    from = expectedSeq;
   }
-  // Other processes sharing the store may have appended since this one wrote its anchor: the
-  // anchored entry must still be there, unchanged.
-  if (anchor && (!head || anchor.seq > head.seq)) {
-    return fail(head ? head.seq + 1 : 1, `the log ends at entry ${head?.seq ?? 0}, but entry ${anchor.seq} was written: entries were removed from the end`);
+
+  /** The whole chain, the anchors, the head an auditor kept (when given) and the registry against it. */
+  verify(opts: { kept?: AuditHead | undefined } = {}): Promise<VerifyResult> {
+    const { anchorFile, headFile } = this.deps;
+    return verifyAudit({
+      scan: (from, limit) => this.deps.log.scan(from, limit),
+      kept: opts.kept,
+      anchor: anchorFile ? { label: anchorFile, file: readHeadFile(anchorFile) } : undefined,
+      headFile: headFile ? { label: headFile, file: readHeadFile(headFile) } : undefined,
+      secret: this.deps.secret,
+      history: this.deps.history,
+    });
   }
-  if (anchor && atAnchor !== anchor.hash) return fail(anchor.seq, `entry ${anchor.seq} is not the one this server wrote`);
-  return { ok: true, entries: count, problem: null, head };
+
+  private anchor(entries: readonly AuditEntry[]): void {
+    const last = entries.reduce<AuditEntry | null>((a, e) => (a === null || e.seq > a.seq ? e : a), null);
+    if (last === null || last.seq <= this.anchoredSeq) return;
+    this.anchoredSeq = last.seq;
+    const head = { seq: last.seq, hash: last.hash };
+    // The change is committed: failing its request now would only invite a retry that makes it
+    // twice. The anchor lags behind until the next append, which verification tolerates.
+    for (const file of [this.deps.anchorFile, this.deps.headFile]) {
+      if (!file) continue;
+      try {
+        writeHeadFile(file, head, this.deps.secret);
+      } catch (err) {
+        this.deps.logger.error('audit: the head was not written', { error: err as Error, file, seq: head.seq });
+      }
+    }
+  }
 }
 
-function writeAnchor(file: string, head: { seq: number; hash: string }): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeFileSync(fd, JSON.stringify(head));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
-export function readAnchor(file: string): { seq: number; hash: string } | null {
-  try {
-    const a = JSON.parse(readFileSync(file, 'utf8')) as { seq: number; hash: string };
-    return Number.isInteger(a.seq) && typeof a.hash === 'string' ? a : null;
-  } catch {
-    return null;
-  }
+/** The chain alone, against an anchor (a head this process wrote), without the checks around it. */
+export function verifyChain(scan: (fromSeq: number, limit: number) => Promise<AuditEntry[]>, anchor: AuditHead | null): Promise<VerifyResult> {
+  return verifyAudit({ scan, anchor: anchor ? { label: 'anchor', file: { state: 'present', head: anchor, signature: null } } : undefined });
 }

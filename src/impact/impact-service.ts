@@ -4,7 +4,7 @@ import { BadRequestError, NotFoundError } from '../common/errors.ts';
 import type { RegistryService } from '../registry/registry-service.ts';
 import { parsePromptUri } from '../registry/uri.ts';
 import type { LineageGraph, WalkHit } from '../storage/lineage-graph.ts';
-import type { EvaluationSummary, ImpactCursor, ImpactFacts, ImpactFilter, ImpactItem, SpanAnalytics } from '../storage/span-analytics.ts';
+import type { EvaluationSummary, ImpactCursor, ImpactFilter, SpanAnalytics } from '../storage/span-analytics.ts';
 
 // What else did it touch? An impact query starts from a prompt version, an alias move (from the
 // move until the next one), a dataset, a model or an app version. The span store counts and lists
@@ -180,7 +180,7 @@ export class ImpactService {
       if (index < 0) throw new NotFoundError(`alias ${alias} of prompt ${name} has no move ${q.move}`);
       const move = history[index]!;
       const next = history[index + 1];
-      const versions = move.to.split ? move.to.split.arms.map((a) => a.version) : [move.to.version!];
+      const versions = move.to.split ? move.to.split.arms.map((a) => a.version) : [move.to.version];
       const moveFrom = new Date(Math.max(move.at.getTime(), from.getTime()));
       const moveTo = next ? new Date(Math.min(next.at.getTime(), to.getTime())) : to;
       return {
@@ -230,5 +230,3 @@ function pickBucket(from: Date, to: Date): number {
   return BUCKETS.find((b) => span / b <= 120) ?? 30 * 86400;
 }
 
-export type ImpactAnswer = Awaited<ReturnType<ImpactService['impact']>>;
-export type { ImpactItem };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { attrToString, type AttrMap, type AttrValue } from '../domain/span.ts';
 
-// Where each field of the canonical lineage record is read from, in the order of DESIGN.md's
+// Where each field of the canonical lineage record is read from, in the order of the README's
 // table: the first attribute present wins. One list per field, so adding a convention is one line.
 
 export const PROMPT_NAME_KEYS = [
@@ -63,7 +63,7 @@ export const CONVERSATION_KEYS = ['gen_ai.conversation.id', 'session.id', 'langf
 
 // Evaluation results (OpenTelemetry GenAI), on a span of their own or on an event of the span they judge.
 export const EVALUATION_NAME_KEY = 'gen_ai.evaluation.name';
-export const EVALUATION_SCORE_KEY = 'gen_ai.evaluation.score.value';
+const EVALUATION_SCORE_KEY = 'gen_ai.evaluation.score.value';
 export const EVALUATION_LABEL_KEY = 'gen_ai.evaluation.score.label';
 /** The event names an evaluation result is carried under: the current one and its earlier form. */
 export const EVALUATION_EVENT_NAMES: ReadonlySet<string> = new Set(['gen_ai.evaluation.result', 'gen_ai.evaluation']);
@@ -133,7 +133,15 @@ export function readPromptFromMlflow(attrs: AttrMap): { name: string; version: s
   const name = (first as { name?: unknown }).name;
   const version = (first as { version?: unknown }).version;
   if (typeof name !== 'string' || name.trim() === '') return null;
-  return { name: name.trim(), version: version === undefined || version === null ? '' : String(version).trim() };
+  return { name: name.trim(), version: jsonVersionText(version).trim() };
+}
+
+/** A version parsed from JSON: a string, number or boolean as its text; an object or array (not a version) as JSON. */
+function jsonVersionText(version: unknown): string {
+  if (version === undefined || version === null) return '';
+  if (typeof version === 'string') return version;
+  if (typeof version === 'number' || typeof version === 'boolean') return String(version);
+  return JSON.stringify(version); // JSON.parse makes nothing else: an object or an array
 }
 
 const MAX_OUTPUT_JSON_BYTES = 1024 * 1024;

@@ -103,12 +103,13 @@ export class Spool {
   }
 
   private async init(): Promise<void> {
-    mkdirSync(this.opts.dir, { recursive: true });
+    // Segments hold raw requests (prompts, messages, responses): readable by their owner only.
+    mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 });
     try {
       this.id = readFileSync(join(this.opts.dir, SPOOL_ID), 'utf8').trim();
     } catch {
       this.id = randomUUID();
-      const fd = openSync(join(this.opts.dir, SPOOL_ID), 'w');
+      const fd = openSync(join(this.opts.dir, SPOOL_ID), 'w', 0o600);
       try {
         writeFileSync(fd, this.id);
         fsyncSync(fd);
@@ -181,7 +182,7 @@ export class Spool {
   }
 
   private async openSegment(n: number): Promise<void> {
-    const fh = await open(join(this.opts.dir, segName(n)), 'a');
+    const fh = await open(join(this.opts.dir, segName(n)), 'a', 0o600);
     this.active = { n, fh, size: 0 };
     this.segmentSizes.set(n, 0);
     fsyncDir(this.opts.dir);
@@ -302,7 +303,7 @@ export class Spool {
     if (cp.segment < this.checkpoint.segment || (cp.segment === this.checkpoint.segment && cp.offset <= this.checkpoint.offset)) return;
     const freed = this.bytesBetween(this.checkpoint, cp);
     const tmp = join(this.opts.dir, `${CHECKPOINT}.tmp`);
-    const fd = openSync(tmp, 'w');
+    const fd = openSync(tmp, 'w', 0o600);
     try {
       writeFileSync(fd, JSON.stringify(cp));
       fsyncSync(fd);

@@ -30,9 +30,18 @@ export const aliasName = z
 
 export const versionNumber = z.coerce.number().int('a version is a whole number').min(1, 'versions start at 1').max(1_000_000_000);
 
+/**
+ * Free text as it will be stored and answered. A lone UTF-16 surrogate (JSON can carry one, UTF-8
+ * cannot) becomes U+FFFD here, once, as the OTLP decoders do for span text: otherwise a store
+ * would change it on the way in, and the registry's answer, the stored record and its audit entry
+ * would hold different strings. Refusing it would fail a commit over a character no one can see,
+ * usually half an emoji cut by a client. Template hashes do not change: they hash the UTF-8 bytes,
+ * where a lone surrogate already is U+FFFD.
+ */
+export const text = () => z.string().overwrite((s) => s.toWellFormed());
+
 const nonBlank = (max: number, what: string) =>
-  z
-    .string()
+  text()
     .max(max, `${what} is longer than ${max} characters`)
     .refine((s) => s.trim().length > 0, `${what} is empty`);
 
@@ -50,7 +59,7 @@ export const registerVersionBody = z
   .object({
     template: templateInput,
     commitMessage: nonBlank(LIMITS.commitMessageChars, 'the commit message'),
-    tags: z.array(z.string().min(1).max(LIMITS.tagChars)).max(LIMITS.tags).default([]),
+    tags: z.array(text().min(1).max(LIMITS.tagChars)).max(LIMITS.tags).default([]),
     baseVersion: versionNumber.optional().describe('The version this one is derived from; by default the latest.'),
   })
   .strict();

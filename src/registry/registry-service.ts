@@ -3,6 +3,7 @@ import { hashTemplate, type AliasMove, type AliasState, type AliasTarget, type P
 import { BadRequestError, ConflictError, NotFoundError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { AuditService } from '../governance/audit.ts';
+import { moveEntry, versionEntry } from '../governance/audit-content.ts';
 import type { LineageGraph } from '../storage/lineage-graph.ts';
 import type { Registry } from '../storage/registry.ts';
 import { diffVersions, type VersionDiff } from './diff.ts';
@@ -12,7 +13,8 @@ import { parsePromptUri, type PromptRef } from './uri.ts';
 
 // The registry's behaviour above the storage port: hashing, alias targets that must exist, splits,
 // rollbacks, URIs, rendering, diffs — and the lineage graph entities each change creates, so that
-// an impact query can start from a version or an alias move.
+// an impact query can start from a version or an alias move. Each change is stored with its audit
+// entry in one transaction (the registry is handed the entry to write with it).
 
 export interface RegisterInput {
   name: string;
@@ -71,7 +73,7 @@ export class RegistryService {
       author: actor,
       tags: [...new Set(input.tags)],
       baseVersion: input.baseVersion ?? null,
-    });
+    }, this.audit?.draft((stored: PromptVersion) => versionEntry(projectId, stored)));
     const at = v.createdAt.getTime();
     const pv = entity('PromptVersion', v.name, String(v.version));
     const edges: EdgeObservation[] = [
@@ -80,14 +82,6 @@ export class RegistryService {
     ];
     if (v.baseVersion !== null) edges.push({ from: pv, rel: 'DERIVED_FROM', to: entity('PromptVersion', v.name, String(v.baseVersion)), firstSeenMs: at, lastSeenMs: at });
     await this.recordEdges(projectId, edges);
-    await this.audit?.record({
-      project: projectId,
-      actor,
-      action: 'prompt.register',
-      target: `prompts:/${v.name}/${v.version}`,
-      before: null,
-      after: { name: v.name, version: v.version, templateHash: v.templateHash, commitMessage: v.commitMessage, tags: v.tags, baseVersion: v.baseVersion },
-    });
     return v;
   }
 
@@ -119,9 +113,8 @@ export class RegistryService {
       : { version: input.version!, split: null };
     const previous = current?.since.from ?? null;
     const rollback = previous !== null && sameTarget(previous, to);
-    const move = await this.registry.moveAlias(projectId, { name: input.name, alias: input.alias, to, actor, reason: input.reason.trim(), rollback, expectSeq: seq });
+    const move = await this.registry.moveAlias(projectId, { name: input.name, alias: input.alias, to, actor, reason: input.reason.trim(), rollback, expectSeq: seq }, this.moveDraft(projectId));
     await this.recordMove(projectId, move);
-    await this.auditMove(projectId, move);
     return move;
   }
 
@@ -131,9 +124,8 @@ export class RegistryService {
     if (!current) throw new NotFoundError(`prompt ${name} has no alias ${alias}`);
     const back = current.since.from;
     if (!back) throw new ConflictError(`alias ${alias} of ${name} has moved only once: there is nothing to roll back to`);
-    const move = await this.registry.moveAlias(projectId, { name, alias, to: back, actor, reason: reason.trim(), rollback: true, expectSeq: current.since.seq });
+    const move = await this.registry.moveAlias(projectId, { name, alias, to: back, actor, reason: reason.trim(), rollback: true, expectSeq: current.since.seq }, this.moveDraft(projectId));
     await this.recordMove(projectId, move);
-    await this.auditMove(projectId, move);
     return move;
   }
 
@@ -177,7 +169,7 @@ export class RegistryService {
         aliasSeq: state.since.seq || null,
       };
     }
-    return { version: await this.getVersion(projectId, r.name, state.target.version!), alias: r.alias, assignment: null, aliasSeq: state.since.seq || null };
+    return { version: await this.getVersion(projectId, r.name, state.target.version), alias: r.alias, assignment: null, aliasSeq: state.since.seq || null };
   }
 
   async render(projectId: string, name: string, version: number | 'latest', variables: ReadonlyMap<string, string>) {
@@ -189,11 +181,11 @@ export class RegistryService {
     return diffVersions(await this.getVersion(projectId, name, from), await this.getVersion(projectId, name, to));
   }
 
-  /** For provenance: whether a seen prompt is a registered version, and its commit message and author. */
+  /** For provenance: whether a seen prompt is a registered version, since when, and its commit message and author. */
   async lookup(projectId: string, seen: { name: string; version: string; templateHash: string }): Promise<RegisteredPromptVersion | null> {
     const found = await this.registrationStatus(projectId, seen);
     if (found.version === null || found.status === 'unregistered') return null;
-    return { commitMessage: found.version.commitMessage, author: found.version.author, status: found.status };
+    return { commitMessage: found.version.commitMessage, author: found.version.author, status: found.status, createdAt: found.version.createdAt };
   }
 
   /**
@@ -217,15 +209,8 @@ export class RegistryService {
     return { status: 'unregistered', version: null };
   }
 
-  private async auditMove(projectId: string, move: AliasMove): Promise<void> {
-    await this.audit?.record({
-      project: projectId,
-      actor: move.actor,
-      action: move.to.split ? 'alias.split' : move.rollback ? 'alias.rollback' : 'alias.move',
-      target: `prompts:/${move.name}@${move.alias}`,
-      before: move.from,
-      after: { ...move.to, seq: move.seq, reason: move.reason },
-    });
+  private moveDraft(projectId: string) {
+    return this.audit?.draft((stored: AliasMove) => moveEntry(projectId, stored));
   }
 
   private async recordMove(projectId: string, move: AliasMove): Promise<void> {

@@ -5,11 +5,13 @@ import type { SpanAnalytics } from '../storage/span-analytics.ts';
 import type { ImpactService } from '../impact/impact-service.ts';
 import { BadRequestError, NotFoundError, PromptlineError } from '../common/errors.ts';
 import { formatPromptUri } from '../registry/uri.ts';
+import { registrationAtTheTime, type PromptVersion, type RegistrationAtTheTime } from '../domain/prompt.ts';
 
 // The decision chain behind a response, a prompt version or an app version, for a compliance
 // reviewer: response ← trace ← app version ← prompt version (commit message, author, and the alias
 // history as it stood then) ← datasets ← evaluation evidence ← model, with the registry records
-// behind it and a content hash that pins the report down.
+// behind it and a content hash that pins the report down. A response's report says what held when
+// the response was produced: a version registered after it is named as such, never as its record.
 
 export type ReportSubject = { responseId: string } | { prompt: string; version: number } | { app: string; appVersion: string };
 
@@ -120,14 +122,16 @@ async function responseReport(deps: ReportDeps, projectId: string, responseId: s
   sections.push({ heading: 'App version', facts: [['App', dash(l.app.name)], ['Version', dash(l.app.version)]] });
 
   if (l.prompt) {
-    const status = await registrationAtTheTime(deps, projectId, span, l.prompt);
-    const v = status.version;
+    const { status, version: registered } = await registrationThen(deps, projectId, span, l.prompt);
+    // Only a version registered when the response was produced is behind it: one registered later
+    // is a fact about the prompt, not the record the response was made under.
+    const v = status === 'registered' || status === 'template_mismatch' ? registered : null;
     sections.push({
       heading: 'Prompt version',
       facts: [
         ['Prompt', l.prompt.name],
         ['Version', dash(l.prompt.version)],
-        ['Registry', status.status === 'registered' ? 'registered' : status.status === 'template_mismatch' ? 'registered, but the app sent another template' : 'not registered'],
+        ['Registry', registryFact(status, registered)],
         ['Commit message', dash(v?.commitMessage)],
         ['Author', dash(v?.author)],
         ['Registered at', dash(v?.createdAt.toISOString())],
@@ -178,14 +182,24 @@ async function responseReport(deps: ReportDeps, projectId: string, responseId: s
   return { title: `Decision chain for response ${responseId}`, subject: { responseId }, sections, auditEntries: sortAudit(audit) };
 }
 
-/**
- * Whether the prompt was a registered version when the response was stored (the span says), and
- * that version from the registry; a span stored unclassified has only what the registry says now.
- */
-async function registrationAtTheTime(deps: ReportDeps, projectId: string, span: SpanLineage, prompt: NonNullable<SpanLineage['lineage']['prompt']>) {
-  if (span.registration === 'unregistered') return { status: 'unregistered' as const, version: null };
+/** What held when the response was produced (see registrationAtTheTime), and the version the registry holds now. */
+async function registrationThen(deps: ReportDeps, projectId: string, span: SpanLineage, prompt: NonNullable<SpanLineage['lineage']['prompt']>) {
   const found = await deps.registry.registrationStatus(projectId, prompt);
-  return span.registration === '' ? found : { status: span.registration, version: found.version };
+  const now = found.version && found.status !== 'unregistered' ? { status: found.status, createdAt: found.version.createdAt } : null;
+  return { status: registrationAtTheTime(span.registration, now, span.timestamp), version: now ? found.version : null };
+}
+
+function registryFact(status: RegistrationAtTheTime, version: PromptVersion | null): string {
+  switch (status) {
+    case 'registered':
+      return 'registered';
+    case 'template_mismatch':
+      return 'registered, but the app sent another template';
+    case 'registered_later':
+      return `not registered when the response was produced; registered later, at ${version!.createdAt.toISOString()}`;
+    case 'unregistered':
+      return 'not registered';
+  }
 }
 
 async function promptVersionReport(deps: ReportDeps, projectId: string, name: string, version: number): Promise<Body> {

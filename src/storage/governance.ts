@@ -2,17 +2,40 @@ import type { AuditEntry, NewAuditEntry, StoredApiKey } from '../domain/governan
 import type { StoreLifecycle } from './lifecycle.ts';
 
 // Keys and the audit log. Adapters: SQLite (embedded) and Neo4j, beside the registry.
+//
+// Every change and its audit entries commit together: a store that makes a change (a key created
+// or revoked here, a version registered or an alias moved in the registry) is handed an AuditDraft
+// and appends the entries it makes in the change's own transaction. Either both are stored or
+// neither is.
 
 /** The prevHash of the first entry of an audit log. */
 export const GENESIS_HASH = '0'.repeat(64);
 
+/** The chain's rule for an entry's hash (src/governance/audit-hash.ts). */
+export type AuditHashOf = (e: Omit<AuditEntry, 'hash'>) => string;
+
+/** The audit entries a change writes in its own transaction. */
+export interface AuditDraft<T> {
+  /** The entries, made from the change as it was stored (its number, its time). */
+  entries(stored: T): NewAuditEntry[];
+  hashOf: AuditHashOf;
+  /** Told once the change and its entries are committed (the anchor follows the head). */
+  committed(entries: AuditEntry[]): void;
+}
+
 export interface KeyStore extends StoreLifecycle {
   countKeys(): Promise<number>;
-  createKey(key: StoredApiKey): Promise<void>;
+  /** With `audit`, its entries (made from the key as stored) commit with the key. */
+  createKey(key: StoredApiKey, audit?: AuditDraft<StoredApiKey>): Promise<void>;
   getKey(id: string): Promise<StoredApiKey | null>;
   listKeys(project: string): Promise<StoredApiKey[]>;
-  /** Marks the key revoked; false when it does not exist or was revoked already. */
-  revokeKey(id: string, at: Date, by: string): Promise<boolean>;
+  /** Every key, of any project, revoked or not, that `createdBy` created (the bootstrap's keys). */
+  listKeysCreatedBy(createdBy: string): Promise<StoredApiKey[]>;
+  /**
+   * Marks the key revoked; false when it does not exist or was revoked already. With `audit`, its
+   * entries (made from the key as revoked) commit with the revocation, and only when it revoked.
+   */
+  revokeKey(id: string, at: Date, by: string, audit?: AuditDraft<StoredApiKey>): Promise<boolean>;
 }
 
 export interface AuditFilter {
@@ -25,11 +48,16 @@ export interface AuditFilter {
   limit: number;
   /** Entries with seq below this (newest first paging). */
   beforeSeq?: number | undefined;
+  /** Entries with projectSeq below this (newest first paging within one project). */
+  beforeProjectSeq?: number | undefined;
 }
 
 export interface AuditLog extends StoreLifecycle {
-  /** Appends an entry chained to the last one, atomically (seq and prevHash taken under a lock). */
-  append(entry: NewAuditEntry, hashOf: (e: Omit<AuditEntry, 'hash'>) => string): Promise<AuditEntry>;
+  /**
+   * Appends an entry chained to the last one, atomically (seq, projectSeq and prevHash taken under
+   * a lock): for what has no change of its own in this store (evaluations, kept in the span store).
+   */
+  append(entry: NewAuditEntry, hashOf: AuditHashOf): Promise<AuditEntry>;
   /** Newest first. */
   list(filter: AuditFilter): Promise<AuditEntry[]>;
   /** Every entry in the order stored (by seq), for verification, in pages. */

@@ -1,8 +1,10 @@
 import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../domain/prompt.ts';
+import type { AuditDraft } from './governance.ts';
 import type { StoreLifecycle } from './lifecycle.ts';
 
 // The prompt registry port. Adapters: SQLite (embedded) and Neo4j. Validation, URIs, splits and
-// rendering live above it (src/registry/); an adapter stores and answers, atomically.
+// rendering live above it (src/registry/); an adapter stores and answers, atomically. A change
+// handed an AuditDraft writes its audit entries in its own transaction (see ./governance.ts).
 
 export interface NewVersion {
   name: string;
@@ -41,7 +43,7 @@ export interface PromptSummary {
 
 export interface Registry extends StoreLifecycle {
   /** Registers the next version of a prompt; numbers are assigned atomically, 1, 2, 3 … with no gaps. */
-  registerVersion(projectId: string, v: NewVersion): Promise<PromptVersion>;
+  registerVersion(projectId: string, v: NewVersion, audit?: AuditDraft<PromptVersion>): Promise<PromptVersion>;
   getVersion(projectId: string, name: string, version: number): Promise<PromptVersion | null>;
   latestVersion(projectId: string, name: string): Promise<PromptVersion | null>;
   /** Newest first. */
@@ -50,10 +52,21 @@ export interface Registry extends StoreLifecycle {
   /** Versions (of any prompt) whose template has this hash. */
   findByTemplateHash(projectId: string, templateHash: string): Promise<PromptVersion[]>;
   /** Records a move; the alias is created by its first. Throws ConflictError when expectSeq no longer holds. */
-  moveAlias(projectId: string, move: NewAliasMove): Promise<AliasMove>;
+  moveAlias(projectId: string, move: NewAliasMove, audit?: AuditDraft<AliasMove>): Promise<AliasMove>;
   /** Where the alias pointed at `at` (now when not given); null before its first move. */
   getAlias(projectId: string, name: string, alias: string, at?: Date): Promise<AliasState | null>;
   /** Every move, oldest first. */
   aliasHistory(projectId: string, name: string, alias: string): Promise<AliasMove[]>;
   listAliases(projectId: string, name: string): Promise<AliasState[]>;
+}
+
+/**
+ * The registry's whole history of one project, in key order and in pages, for verification: every
+ * version and every alias move is checked against the audit entry that recorded it.
+ */
+export interface RegistryHistory {
+  /** Versions ordered by (name, version), after `after` (from the start when null). */
+  versionsAfter(projectId: string, after: { name: string; version: number } | null, limit: number): Promise<PromptVersion[]>;
+  /** Moves ordered by (name, alias, seq), after `after` (from the start when null). */
+  movesAfter(projectId: string, after: { name: string; alias: string; seq: number } | null, limit: number): Promise<AliasMove[]>;
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StoredApiKey } from '../../src/domain/governance.ts';
+import type { AuditEntry, NewAuditEntry, StoredApiKey } from '../../src/domain/governance.ts';
 import type { Clock } from '../../src/common/clock.ts';
 import { auditHash, verifyChain } from '../../src/governance/audit.ts';
-import type { AuditLog, KeyStore } from '../../src/storage/governance.ts';
+import type { AuditDraft, AuditLog, KeyStore } from '../../src/storage/governance.ts';
 import { ManualClock } from '../helpers/clock.ts';
 
 // Scenarios that must hold for every key store and audit log backend. Tampering tests are
@@ -37,6 +37,7 @@ export function describeGovernanceContract(backend: string, open: (clock: Clock)
       role: 'ingest',
       promote: false,
       project,
+      instanceAdmin: false,
       secretHash: 'scrypt$32768$8$1$c2FsdA$aGFzaA',
       createdAt: new Date(1_700_000_000_000),
       createdBy: 'admin [key 0]',
@@ -57,6 +58,17 @@ export function describeGovernanceContract(backend: string, open: (clock: Clock)
       expect(await fx.keys.listKeys(`${project}-other`)).toEqual([]);
       expect(await fx.keys.getKey('ffffffffffffffff')).toBeNull();
       expect(await fx.keys.countKeys()).toBeGreaterThanOrEqual(2);
+    });
+
+    it('keeps whether a key is an instance admin, and finds keys by who created them, in any project', async () => {
+      const creator = `creator-${randomUUID()}`;
+      const admin = key({ role: 'admin', instanceAdmin: true, createdBy: creator });
+      const elsewhere = key({ project: `${project}-elsewhere`, createdBy: creator, createdAt: new Date(1_700_000_000_001) });
+      await fx.keys.createKey(admin);
+      await fx.keys.createKey(elsewhere);
+      expect(await fx.keys.getKey(admin.id)).toEqual(admin);
+      expect((await fx.keys.listKeysCreatedBy(creator)).map((k) => k.id)).toEqual([admin.id, elsewhere.id]);
+      expect(await fx.keys.listKeysCreatedBy(`${creator}-nobody`)).toEqual([]);
     });
 
     it('revokes a key once', async () => {
@@ -103,6 +115,73 @@ export function describeGovernanceContract(backend: string, open: (clock: Clock)
       expect((await append()).at).toEqual(clock.now());
       expect(await verifyChain((from, limit) => fx.audit.scan(from, limit), null)).toMatchObject({ ok: true, problem: null });
       expect((await fx.audit.list({ project, actor: 'clock', since: first.at, until: clock.now(), limit: 10 })).map((e) => e.at)).toEqual([second.at, first.at]);
+    });
+
+    it("numbers each project's entries 1, 2, 3 with no gaps, however the projects' appends interleave", async () => {
+      const [a, b] = [`${project}-seq-a`, `${project}-seq-b`];
+      const appended = await Promise.all(Array.from({ length: 12 }, (_, i) => fx.audit.append({ project: i % 3 === 0 ? a : b, actor: 'alice', action: 'key.create', target: `key:${i}`, before: null, after: null }, auditHash)));
+      const numbers = (p: string) => appended.filter((e) => e.project === p).sort((x, y) => x.seq - y.seq).map((e) => e.projectSeq);
+      expect(numbers(a)).toEqual([1, 2, 3, 4]);
+      expect(numbers(b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      const page1 = await fx.audit.list({ project: b, limit: 5 });
+      expect(page1.map((e) => e.projectSeq)).toEqual([8, 7, 6, 5, 4]);
+      expect((await fx.audit.list({ project: b, limit: 5, beforeProjectSeq: 4 })).map((e) => e.projectSeq)).toEqual([3, 2, 1]);
+      expect((await fx.audit.scan(1, 100_000)).filter((e) => e.project === a).map((e) => e.projectSeq)).toEqual([1, 2, 3, 4]);
+      expect(await verifyChain((from, limit) => fx.audit.scan(from, limit), null)).toMatchObject({ ok: true, problem: null });
+    });
+
+    /** A draft as the audit service makes one, that remembers what it was told. */
+    const draft = (entry: (k: StoredApiKey) => NewAuditEntry[], fail = false) => {
+      const told: AuditEntry[][] = [];
+      const d: AuditDraft<StoredApiKey> = {
+        entries: (k) => {
+          if (fail) throw new Error('the audit entry cannot be made');
+          return entry(k);
+        },
+        hashOf: auditHash,
+        committed: (entries) => void told.push(entries),
+      };
+      return { d, told };
+    };
+    const keyEntry = (action: string) => (k: StoredApiKey): NewAuditEntry[] => [
+      { project: k.project, actor: 'admin', action, target: `key:${k.id}`, before: null, after: { id: k.id, revokedAt: k.revokedAt?.toISOString() ?? null } },
+      { project: `${k.project}-admin`, actor: 'admin', action, target: `key:${k.id}`, before: null, after: null },
+    ];
+
+    it('creates a key and its audit entries together, or neither', async () => {
+      const k = key();
+      const ok = draft(keyEntry('key.create'));
+      await fx.keys.createKey(k, ok.d);
+      expect(ok.told).toHaveLength(1);
+      const [own, admins] = ok.told[0]!;
+      expect(own).toMatchObject({ project, action: 'key.create', target: `key:${k.id}`, after: { id: k.id, revokedAt: null } });
+      expect(admins!.seq).toBe(own!.seq + 1);
+      expect((await fx.audit.list({ project, target: `key:${k.id}`, limit: 10 })).map((e) => e.hash)).toEqual([own!.hash]);
+
+      const refused = key();
+      const failing = draft(keyEntry('key.create'), true);
+      await expect(fx.keys.createKey(refused, failing.d)).rejects.toThrow(/cannot be made/);
+      expect(await fx.keys.getKey(refused.id)).toBeNull();
+      expect(failing.told).toEqual([]);
+      expect(await fx.audit.list({ project, target: `key:${refused.id}`, limit: 10 })).toEqual([]);
+    });
+
+    it('revokes a key and audits it together, once, or neither', async () => {
+      const k = key();
+      await fx.keys.createKey(k);
+      const at = new Date(1_800_000_000_000);
+      const failing = draft(keyEntry('key.revoke'), true);
+      await expect(fx.keys.revokeKey(k.id, at, 'admin', failing.d)).rejects.toThrow(/cannot be made/);
+      expect((await fx.keys.getKey(k.id))?.revokedAt).toBeNull();
+
+      const ok = draft(keyEntry('key.revoke'));
+      expect(await fx.keys.revokeKey(k.id, at, 'admin', ok.d)).toBe(true);
+      expect(ok.told[0]![0]).toMatchObject({ action: 'key.revoke', after: { id: k.id, revokedAt: at.toISOString() } });
+      const again = draft(keyEntry('key.revoke'));
+      expect(await fx.keys.revokeKey(k.id, at, 'admin', again.d)).toBe(false);
+      expect(again.told).toEqual([]);
+      expect((await fx.audit.list({ project, target: `key:${k.id}`, limit: 10 })).map((e) => e.action)).toEqual(['key.revoke']);
+      expect(await verifyChain((from, limit) => fx.audit.scan(from, limit), null)).toMatchObject({ ok: true, problem: null });
     });
   });
 }

@@ -1,16 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashTemplate, type PromptTemplate } from '../../src/domain/prompt.ts';
+import type { AuditEntry, NewAuditEntry } from '../../src/domain/governance.ts';
+import { hashTemplate, type AliasMove, type PromptTemplate, type PromptVersion } from '../../src/domain/prompt.ts';
 import { ConflictError } from '../../src/common/errors.ts';
 import type { Clock } from '../../src/common/clock.ts';
-import type { NewVersion, Registry } from '../../src/storage/registry.ts';
+import { auditHash } from '../../src/governance/audit.ts';
+import { moveContentHash, moveEntry, versionContentHash, versionEntry } from '../../src/governance/audit-content.ts';
+import { verifyAudit } from '../../src/governance/audit-verify.ts';
+import type { AuditDraft, AuditLog } from '../../src/storage/governance.ts';
+import type { NewVersion, Registry, RegistryHistory } from '../../src/storage/registry.ts';
 import { ManualClock } from '../helpers/clock.ts';
 
 // Scenarios that must hold for every registry backend.
 
 export interface RegistryFixture {
-  registry: Registry;
+  registry: Registry & RegistryHistory;
+  /** The audit log the registry writes its changes' entries to (its own chain). */
+  audit: AuditLog;
   cleanup(): Promise<void>;
+}
+
+/** A draft as the audit service makes one, that remembers what it was told; `fail` makes its entry impossible. */
+function draftOf<T>(make: (stored: T) => NewAuditEntry, fail = false) {
+  const told: AuditEntry[][] = [];
+  const d: AuditDraft<T> = {
+    entries: (stored) => {
+      if (fail) throw new Error('the audit entry cannot be made');
+      return [make(stored)];
+    },
+    hashOf: auditHash,
+    committed: (entries) => void told.push(entries),
+  };
+  return { d, told };
 }
 
 const text = (t: string): PromptTemplate => ({ type: 'text', text: t });
@@ -19,7 +40,7 @@ const text = (t: string): PromptTemplate => ({ type: 'text', text: t });
 export function describeRegistryContract(backend: string, open: (clock: Clock) => Promise<RegistryFixture>): void {
   describe(`registry contract: ${backend}`, () => {
     let fx: RegistryFixture;
-    let reg: Registry;
+    let reg: Registry & RegistryHistory;
     const clock = new ManualClock();
     // Every run names its own project, so runs against a shared server never meet.
     const project = `contract-${randomUUID()}`;
@@ -148,6 +169,59 @@ export function describeRegistryContract(backend: string, open: (clock: Clock) =
       const odd = `it's "q" \\ {{x}} ✓ ' OR 1=1 -- MATCH (n) DETACH DELETE n`;
       const v = await reg.registerVersion(project, version('odd', odd, { commitMessage: odd, tags: [odd] }));
       expect(await reg.getVersion(project, 'odd', v.version)).toMatchObject({ template: { type: 'text', text: odd }, commitMessage: odd, tags: [odd] });
+    });
+
+    // Changes handed an audit draft: the change and its entry commit in one transaction.
+    const audited = `${project}-audited`;
+    const entriesOf = async (target: string) => (await fx.audit.list({ project: audited, target, limit: 100 })).map((e) => e.hash);
+
+    it('registers a version with its audit entry, or neither', async () => {
+      const ok = draftOf((v: PromptVersion) => versionEntry(audited, v));
+      const v1 = await reg.registerVersion(audited, version('audited', 'one'), ok.d);
+      const [entry] = ok.told[0]!;
+      expect(entry).toMatchObject({ project: audited, projectSeq: 1, actor: 'alice', action: 'prompt.register', target: 'prompts:/audited/1', after: { version: 1, contentHash: versionContentHash(audited, v1) } });
+      expect(await entriesOf('prompts:/audited/1')).toEqual([entry!.hash]);
+
+      const failing = draftOf((v: PromptVersion) => versionEntry(audited, v), true);
+      await expect(reg.registerVersion(audited, version('audited', 'two'), failing.d)).rejects.toThrow(/cannot be made/);
+      expect(failing.told).toEqual([]);
+      expect((await reg.latestVersion(audited, 'audited'))?.version).toBe(1);
+      // The refused registration took no number: the next one is 2.
+      expect((await reg.registerVersion(audited, version('audited', 'two'), draftOf((v: PromptVersion) => versionEntry(audited, v)).d)).version).toBe(2);
+      expect(await entriesOf('prompts:/audited/2')).toHaveLength(1);
+    });
+
+    it('moves an alias with its audit entry; a refused or failing move leaves neither', async () => {
+      const ok = draftOf((m: AliasMove) => moveEntry(audited, m));
+      const m1 = await reg.moveAlias(audited, { name: 'audited', alias: 'production', to: { version: 1, split: null }, actor: 'bob', reason: 'first release', rollback: false }, ok.d);
+      expect(ok.told[0]![0]).toMatchObject({ action: 'alias.move', actor: 'bob', target: 'prompts:/audited@production', before: null, after: { version: 1, seq: 1, reason: 'first release', contentHash: moveContentHash(audited, m1) } });
+      const stale = draftOf((m: AliasMove) => moveEntry(audited, m));
+      await expect(reg.moveAlias(audited, { name: 'audited', alias: 'production', to: { version: 2, split: null }, actor: 'bob', reason: 'stale', rollback: false, expectSeq: 0 }, stale.d)).rejects.toBeInstanceOf(ConflictError);
+      const failing = draftOf((m: AliasMove) => moveEntry(audited, m), true);
+      await expect(reg.moveAlias(audited, { name: 'audited', alias: 'production', to: { version: 2, split: null }, actor: 'bob', reason: 'no entry', rollback: false }, failing.d)).rejects.toThrow(/cannot be made/);
+      expect([stale.told, failing.told]).toEqual([[], []]);
+      expect(await reg.aliasHistory(audited, 'audited', 'production')).toEqual([m1]);
+      expect(await entriesOf('prompts:/audited@production')).toHaveLength(1);
+      clock.advance(5);
+      await reg.moveAlias(audited, { name: 'audited', alias: 'production', to: { version: 2, split: null }, actor: 'bob', reason: 'second', rollback: false }, draftOf((m: AliasMove) => moveEntry(audited, m)).d);
+    });
+
+    it('reads its whole history back in key order, page by page', async () => {
+      await reg.moveAlias(audited, { name: 'audited', alias: 'canary', to: { version: 2, split: null }, actor: 'bob', reason: 'try', rollback: false }, draftOf((m: AliasMove) => moveEntry(audited, m)).d);
+      const versions: PromptVersion[] = [];
+      for (let page = await reg.versionsAfter(audited, null, 1); page.length > 0; page = await reg.versionsAfter(audited, page.at(-1)!, 1)) versions.push(...page);
+      expect(versions.map((v) => [v.name, v.version])).toEqual([['audited', 1], ['audited', 2]]);
+      expect(versions[0]).toEqual(await reg.getVersion(audited, 'audited', 1));
+      const moves: AliasMove[] = [];
+      for (let page = await reg.movesAfter(audited, null, 2); page.length > 0; page = await reg.movesAfter(audited, page.at(-1)!, 2)) moves.push(...page);
+      expect(moves.map((m) => [m.alias, m.seq])).toEqual([['canary', 1], ['production', 1], ['production', 2]]);
+      expect(moves.slice(1)).toEqual(await reg.aliasHistory(audited, 'audited', 'production'));
+      expect(await reg.versionsAfter(`${audited}-none`, null, 10)).toEqual([]);
+    });
+
+    it('verifies: every version and alias move matches the entry that recorded it', async () => {
+      const r = await verifyAudit({ scan: (from, limit) => fx.audit.scan(from, limit), history: reg });
+      expect(r).toMatchObject({ ok: true, problems: [], registry: { versions: 2, moves: 3 } });
     });
   });
 }

@@ -80,38 +80,58 @@ describe('the Grafana dashboard', () => {
   const store = new ClickHouseSpanStore(exec);
   const dashboard = JSON.parse(readFileSync(join(ROOT, 'dashboards/promptline-lineage.json'), 'utf8')) as {
     panels: Array<{ title: string; targets: Array<{ rawSql: string }> }>;
-    templating: { list: Array<{ query: string }> };
+    templating: { list: Array<{ name: string; query: string; current: { value: string | string[] } }> };
   };
+  const variable = (name: string) => dashboard.templating.list.find((v) => v.name === name)!;
+  /** How Grafana's ClickHouse data source substitutes the project variable: one quoted value. */
+  const PROJECT = '${project:singlequote}';
 
   beforeAll(async () => {
     await store.migrate();
-    const traceId = newTraceId();
-    const step = createSpan({ traceId, attrs: { 'gen_ai.prompt.name': 'support-answer', 'gen_ai.prompt.version': 3, 'promptline.prompt.alias': 'production' } });
-    const call = createSpan({ traceId, parentSpanId: step.spanId, attrs: { 'gen_ai.response.model': 'gpt-4o', 'gen_ai.provider.name': 'openai', 'gen_ai.response.id': 'dash-1' } });
-    const out = await new LineageResolver({ load: async () => [] }).resolve('default', [step, call].map((span) => ({ span, own: readOwnLineage(span) })));
-    await (await store.stageSpans('default', out.spans)).write('dashboard');
+    // The same prompt in two projects: a panel shows only the project its variable names.
+    for (const project of ['default', 'other-team']) {
+      const traceId = newTraceId();
+      const step = createSpan({ traceId, attrs: { 'gen_ai.prompt.name': 'support-answer', 'gen_ai.prompt.version': 3, 'promptline.prompt.alias': 'production' } });
+      const call = createSpan({ traceId, parentSpanId: step.spanId, attrs: { 'gen_ai.response.model': 'gpt-4o', 'gen_ai.provider.name': 'openai', 'gen_ai.response.id': `dash-${project}` } });
+      const out = await new LineageResolver({ load: async () => [] }).resolve(project, [step, call].map((span) => ({ span, own: readOwnLineage(span) })));
+      await (await store.stageSpans(project, out.spans)).write(`dashboard-${project}`);
+    }
   });
   afterAll(async () => {
     await store.close();
     removeDir(dir);
   });
 
-  /** Grafana's macros and the dashboard's variable, as Grafana would expand them for the last day. */
-  const expand = (sql: string) =>
+  /** Grafana's macros and the dashboard's variables, as Grafana would expand them for the last day. */
+  const expand = (sql: string, project: string) =>
     sql
       .replaceAll(/\$__timeFilter\((\w+)\)/g, '$1 >= now() - INTERVAL 1 DAY AND $1 <= now() + INTERVAL 1 HOUR')
       .replaceAll(/\$__timeInterval\((\w+)\)/g, 'toStartOfMinute($1)')
+      .replaceAll(PROJECT, `'${project}'`)
       .replaceAll('${prompt:singlequote}', "'support-answer'");
 
-  it('has panels whose SQL runs on the real schema and finds the response', async () => {
+  it('filters every panel and the prompt list by the project variable, which defaults to the default project', () => {
+    expect(variable('project').current.value).toBe('default');
+    for (const panel of dashboard.panels) for (const t of panel.targets) expect(t.rawSql, panel.title).toContain(`ProjectId = ${PROJECT}`);
+    expect(variable('prompt').query).toContain(`ProjectId = ${PROJECT}`);
+  });
+
+  it('has panels whose SQL runs on the real schema and finds the response of the chosen project only', async () => {
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(4);
     for (const panel of dashboard.panels) {
       for (const t of panel.targets) {
-        const rows = await exec.query<Record<string, unknown>>(expand(t.rawSql));
+        const rows = await exec.query<Record<string, unknown>>(expand(t.rawSql, 'default'));
         expect(rows.length, panel.title).toBeGreaterThan(0);
+        expect(await exec.query(expand(t.rawSql, 'no-such-project')), panel.title).toEqual([]);
       }
     }
-    const names = await exec.query<{ PromptName: string }>(expand(dashboard.templating.list[0]!.query));
+    const latest = dashboard.panels.find((p) => p.title === 'Latest responses and their lineage')!;
+    const responses = async (project: string) => (await exec.query<{ response_id: string }>(expand(latest.targets[0]!.rawSql, project))).map((r) => r.response_id);
+    expect(await responses('default')).toEqual(['dash-default']);
+    expect(await responses('other-team')).toEqual(['dash-other-team']);
+    const projects = await exec.query<{ ProjectId: string }>(expand(variable('project').query, 'default'));
+    expect(projects.map((r) => r.ProjectId)).toEqual(['default', 'other-team']);
+    const names = await exec.query<{ PromptName: string }>(expand(variable('prompt').query, 'default'));
     expect(names.map((r) => r.PromptName)).toEqual(['support-answer']);
   });
 });

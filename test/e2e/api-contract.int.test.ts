@@ -86,10 +86,10 @@ describe('the API answers as its OpenAPI document says', () => {
     // The writer counts a batch once the graph has it too, a moment after the span store.
     const ready = await eventually(async () => {
       const r = readyAnswer.parse(await (await fetch(`${server.url}/readyz`)).json());
-      return r.writer.writtenSpans >= 2 ? r : undefined;
+      return (r.writer?.writtenSpans ?? 0) >= 2 ? r : undefined; // details: with auth off the caller is an instance admin
     }, 'the writer to count the spans');
     expect(ready.status).toBe('ready');
-    expect(ready.spool.pendingRecords).toBe(0);
+    expect(ready.spool?.pendingRecords).toBe(0);
   });
 
   it('answers errors as { error: { code, message } } with the right status', async () => {

@@ -4,11 +4,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readyAnswer } from '../../src/api/schemas.ts';
+import { startServerWithAdmin, TEST_ADMIN_NAME } from '../helpers/admin-key.ts';
 import { neo4jFromEnv } from '../helpers/neo4j.ts';
 import { eventually, removeDir, startServer, type ServerUnderTest } from '../helpers/server.ts';
 
-// Keys, roles, projects, protected aliases, rate limits and the audit log, against a server run as
-// in production (authentication on), on SQLite and on Neo4j.
+// Keys, roles, projects, project and instance admins, protected aliases, rate limits, readiness
+// and the audit log, against a server run as in production (authentication on), on SQLite and on
+// Neo4j.
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ADMIN = `admin-${randomBytes(12).toString('hex')}`;
@@ -19,8 +22,20 @@ else describe('governance on Neo4j', () => it.skip(`skipped: ${neo4j.skipReason}
 
 type Key = string | null;
 
+const runCli = (url: string, key: string, args: string[]) =>
+  new Promise<{ code: number | null; out: string }>((res) => {
+    const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), ...args], { env: { ...process.env, PROMPTLINE_URL: url, PROMPTLINE_API_KEY: key } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => res({ code, out }));
+  });
+
 describe.each(backends)('governance on $backend', ({ backend, env }) => {
   let server: ServerUnderTest;
+  // This test's own instance admin key (see helpers/admin-key.ts), and the bootstrap key it came from.
+  let ADMIN: string;
+  let bootstrap: string;
   const tag = randomBytes(3).toString('hex');
   const prompt = `gov-${tag}`;
   const keys: Record<string, string> = {};
@@ -48,8 +63,8 @@ describe.each(backends)('governance on $backend', ({ backend, env }) => {
   });
 
   beforeAll(async () => {
-    server = await startServer({ auth: true, env: { ...env, PROMPTLINE_API_KEY: ADMIN } });
-    for (const role of ['ingest', 'read', 'edit', 'admin']) keys[role] = (await newKey(role)).key;
+    ({ server, admin: ADMIN, bootstrap } = await startServerWithAdmin({ env }));
+    for (const role of ['ingest', 'read', 'edit', 'admin', 'app']) keys[role] = (await newKey(role)).key;
     keys.promoter = (await newKey('edit', { promote: true })).key;
     keys.revoked = (await newKey('read')).key;
     const revokedId = (await call(ADMIN, 'GET', '/v1/keys')).body.keys.find((k: { name: string; id: string }) => keys.revoked!.includes(k.id))!.id;
@@ -76,17 +91,19 @@ describe.each(backends)('governance on $backend', ({ backend, env }) => {
       ['provenance', () => ['GET', '/v1/provenance?response_id=nothing'], 'read'],
       ['a trace', () => ['GET', `/v1/traces/${trace}`], 'read'],
       ['impact', () => ['GET', `/v1/impact?prompt=${prompt}&version=1`], 'read'],
-      ['list prompts', () => ['GET', '/v1/prompts'], 'read'],
-      ['list versions', () => ['GET', `/v1/prompts/${prompt}/versions`], 'read'],
-      ['a version', () => ['GET', `/v1/prompts/${prompt}/versions/1`], 'read'],
-      ['an alias', () => ['GET', `/v1/prompts/${prompt}/aliases/staging`], 'read'],
-      ['alias history', () => ['GET', `/v1/prompts/${prompt}/aliases/staging/history`], 'read'],
-      ['list aliases', () => ['GET', `/v1/prompts/${prompt}/aliases`], 'read'],
-      ['resolve a URI', () => ['GET', `/v1/prompts/resolve?uri=prompts:/${prompt}/1`], 'read'],
-      ['render', () => ['POST', `/v1/prompts/${prompt}/versions/1/render`, { variables: { name: 'x' } }], 'read'],
-      ['diff', () => ['GET', `/v1/prompts/${prompt}/diff?from=1&to=1`], 'read'],
+      ['list prompts', () => ['GET', '/v1/prompts'], 'prompts'],
+      ['list versions', () => ['GET', `/v1/prompts/${prompt}/versions`], 'prompts'],
+      ['a version', () => ['GET', `/v1/prompts/${prompt}/versions/1`], 'prompts'],
+      ['the latest version', () => ['GET', `/v1/prompts/${prompt}/versions/latest`], 'prompts'],
+      ['an alias', () => ['GET', `/v1/prompts/${prompt}/aliases/staging`], 'prompts'],
+      ['alias history', () => ['GET', `/v1/prompts/${prompt}/aliases/staging/history`], 'prompts'],
+      ['list aliases', () => ['GET', `/v1/prompts/${prompt}/aliases`], 'prompts'],
+      ['resolve a URI', () => ['GET', `/v1/prompts/resolve?uri=prompts:/${prompt}@production`], 'prompts'],
+      ['render', () => ['POST', `/v1/prompts/${prompt}/versions/1/render`, { variables: { name: 'x' } }], 'prompts'],
+      ['diff', () => ['GET', `/v1/prompts/${prompt}/diff?from=1&to=1`], 'prompts'],
       ['compare', () => ['GET', `/v1/prompts/${prompt}/compare?a=1&b=1`], 'read'],
       ['a report', () => ['GET', `/v1/reports/compliance?prompt=${prompt}&version=1`], 'read'],
+      ['a report by response', () => ['GET', '/v1/reports/compliance?response_id=nothing'], 'read'],
       ['register a version', () => ['POST', `/v1/prompts/${prompt}/versions`, { template: 'Hi {{name}}', commitMessage: 'matrix' }], 'edit'],
       ['move an alias', () => ['PUT', `/v1/prompts/${prompt}/aliases/staging`, { version: 1, reason: 'matrix' }], 'edit'],
       ['roll an alias back', () => ['POST', `/v1/prompts/${prompt}/aliases/staging/rollback`, { reason: 'matrix' }], 'edit'],
@@ -105,10 +122,11 @@ describe.each(backends)('governance on $backend', ({ backend, env }) => {
     ];
     const grants: Record<string, string[]> = {
       ingest: ['ingest', 'any'],
-      read: ['read', 'any'],
-      edit: ['read', 'edit', 'any'],
-      promoter: ['read', 'edit', 'promote', 'any'],
-      admin: ['ingest', 'read', 'edit', 'promote', 'admin', 'any'],
+      app: ['ingest', 'prompts', 'any'],
+      read: ['prompts', 'read', 'any'],
+      edit: ['prompts', 'read', 'edit', 'any'],
+      promoter: ['prompts', 'read', 'edit', 'promote', 'any'],
+      admin: ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'any'],
     };
     const callers: Array<[string, Key]> = [['no key', null], ['a wrong key', `pl_${'0'.repeat(16)}_${'x'.repeat(43)}`], ['a revoked key', keys.revoked!], ['an expired key', keys.expired!], ...Object.keys(grants).map((r) => [r, keys[r]!] as [string, Key])];
     const wrong: string[] = [];
@@ -171,7 +189,7 @@ describe.each(backends)('governance on $backend', ({ backend, env }) => {
     const actions = r.body.entries.map((e: { action: string }) => e.action);
     for (const a of ['key.create', 'key.revoke', 'prompt.register', 'alias.move']) expect(actions).toContain(a);
     const move = r.body.entries.find((e: { action: string; target: string; after: { reason?: string } }) => e.action === 'alias.move' && e.target === `prompts:/${prompt}@production` && e.after.reason === 'setup');
-    expect(move.actor).toMatch(/^bootstrap admin \[key [0-9a-f]{16}\]$/);
+    expect(move.actor).toMatch(new RegExp(`^${TEST_ADMIN_NAME} \\[key [0-9a-f]{16}\\]$`));
     expect(move).toMatchObject({ before: null, after: { version: 1, reason: 'setup' } });
     expect(Date.parse(move.at)).toBeGreaterThan(0);
     expect((await call(ADMIN, 'GET', '/v1/audit/verify')).body).toMatchObject({ ok: true, problem: null });
@@ -186,11 +204,96 @@ describe.each(backends)('governance on $backend', ({ backend, env }) => {
     expect(after.body.error.message).toMatch(/revoked/);
   });
 
+  it('lets an admin key administer its own project only, and an instance admin key every project', async () => {
+    const projectB = `b-${tag}-${randomBytes(2).toString('hex')}`;
+    const adminB = await newKey('admin', { project: projectB });
+    // Another project, or an instance admin key, asked for by a project admin: refused, and no key made.
+    const refused = [
+      await call(adminB.key, 'POST', '/v1/keys', { role: 'read', project: 'default' }),
+      await call(adminB.key, 'POST', '/v1/keys', { role: 'admin', instanceAdmin: true }),
+      await call(adminB.key, 'GET', '/v1/keys?project=default'),
+    ];
+    expect(refused.map((r) => r.status)).toEqual([403, 403, 403]);
+    expect(refused[0]!.body.error.message).toMatch(new RegExp(`an admin of project ${projectB}\\) may not create keys in project default`));
+    expect((await call(keys.read!, 'GET', '/v1/keys')).status).toBe(403);
+    // Its own project: with or without naming it.
+    const ownA = await call(adminB.key, 'POST', '/v1/keys', { role: 'app', name: 'b app' });
+    const ownB = await call(adminB.key, 'POST', '/v1/keys', { role: 'read', project: projectB });
+    expect([ownA.status, ownA.body.project, ownB.status, ownB.body.project]).toEqual([201, projectB, 201, projectB]);
+    expect(ownA.body.instanceAdmin).toBe(false);
+    const listedB = await call(adminB.key, 'GET', '/v1/keys');
+    expect(listedB.body.keys.map((k: { id: string }) => k.id).sort()).toEqual([adminB.id, ownA.body.id, ownB.body.id].sort());
+    // A key of project default is, to project B's admin, a key that does not exist.
+    const inDefault = await newKey('read');
+    expect((await call(adminB.key, 'DELETE', `/v1/keys/${inDefault.id}`)).status).toBe(404);
+    expect((await call(inDefault.key, 'GET', '/v1/prompts')).status).toBe(200);
+    // An instance admin key in project B: B's admin may not revoke it; an instance admin may.
+    const instanceInB = await newKey('admin', { project: projectB, instanceAdmin: true });
+    expect((await call(adminB.key, 'DELETE', `/v1/keys/${instanceInB.id}`)).status).toBe(403);
+    expect((await call(ADMIN, 'POST', '/v1/keys', { role: 'read', instanceAdmin: true })).status).toBe(400);
+
+    // The instance admin: lists and revokes across projects, by id.
+    const listedByInstance = await call(ADMIN, 'GET', `/v1/keys?project=${projectB}`);
+    expect(listedByInstance.body.keys.map((k: { id: string }) => k.id)).toEqual(expect.arrayContaining([adminB.id, ownA.body.id, instanceInB.id]));
+    expect(listedByInstance.body.keys.find((k: { id: string }) => k.id === instanceInB.id).instanceAdmin).toBe(true);
+    expect((await call(ADMIN, 'DELETE', `/v1/keys/${ownA.body.id}`)).status).toBe(204);
+    expect((await call(ownA.body.key, 'GET', '/v1/prompts')).status).toBe(401);
+    expect((await call(ADMIN, 'DELETE', `/v1/keys/${instanceInB.id}`)).status).toBe(204);
+    // An instance admin key made by an instance admin administers other projects too.
+    const second = await newKey('admin', { instanceAdmin: true });
+    expect((await call(second.key, 'POST', '/v1/keys', { role: 'ingest', project: `c-${tag}` })).status).toBe(201);
+    expect((await call(second.key, 'GET', `/v1/keys?project=${projectB}`)).status).toBe(200);
+
+    // Audited in the log of the key's project, and in the actor's when that is another.
+    const entriesFor = async (key: string, target: string) => (await call(key, 'GET', `/v1/audit?target=key:${target}&limit=100`)).body.entries as Array<{ project: string; action: string }>;
+    const byInstance = adminB.id; // created by the instance admin (project default) in project B
+    expect((await entriesFor(adminB.key, byInstance)).filter((e) => e.action === 'key.create').map((e) => e.project)).toEqual([projectB]);
+    expect((await entriesFor(ADMIN, byInstance)).filter((e) => e.action === 'key.create').map((e) => e.project)).toContain('default');
+    const revokedAcross = await entriesFor(adminB.key, ownA.body.id);
+    expect(revokedAcross.map((e) => e.action).sort()).toEqual(['key.create', 'key.revoke']);
+    expect((await entriesFor(ADMIN, ownA.body.id)).filter((e) => e.project === 'default').map((e) => e.action)).toEqual(['key.revoke']);
+    // Made by B's admin in B: B's log only.
+    expect((await entriesFor(ADMIN, ownB.body.id)).filter((e) => e.project === 'default')).toEqual([]);
+  });
+
+  it('tells any key whether the stores are up, and only an instance admin the details', async () => {
+    const projectAdmin = await newKey('admin', { project: `r-${tag}` });
+    for (const [caller, key] of [['ingest', keys.ingest!], ['app', keys.app!], ['read', keys.read!], ['admin of default', keys.admin!], ['admin of another project', projectAdmin.key]] as const) {
+      const r = await call(key, 'GET', '/readyz');
+      expect(r.status, caller).toBe(200);
+      expect(r.body, caller).toEqual({ status: 'ready', stores: { spans: { ok: true }, graph: { ok: true }, registry: { ok: true } } });
+      expect(readyAnswer.safeParse(r.body).success, caller).toBe(true);
+    }
+    const full = await call(ADMIN, 'GET', '/readyz');
+    expect(readyAnswer.parse(full.body)).toMatchObject({ status: 'ready', stores: { graph: { ok: true, backend: expect.stringMatching(backend === 'Neo4j' ? /^neo4j/ : /^sqlite/) } } });
+    expect(full.body.spool).toEqual(expect.objectContaining({ pendingRecords: expect.any(Number) }));
+    expect(full.body.writer).toEqual(expect.objectContaining({ lastError: null }));
+    expect(Object.keys((await call(bootstrap, 'GET', '/readyz')).body).sort()).toEqual(['spool', 'status', 'stores', 'writer']);
+  });
+
+  it('lists and revokes keys of another project from the CLI, with an instance admin key', async () => {
+    const project = `cli-${tag}`;
+    const made = await runCli(server.url, ADMIN, ['keys', 'create', '--role', 'app', '--project', project, '--name', 'cli app']);
+    expect(made.code, made.out).toBe(0);
+    const id = /created key ([0-9a-f]{16}) \(role app, project ([^,)]+)\)/.exec(made.out);
+    expect(id?.[2]).toBe(project);
+    const listed = await runCli(server.url, ADMIN, ['keys', 'list', '--project', project]);
+    expect(listed.code, listed.out).toBe(0);
+    expect(listed.out).toMatch(new RegExp(`${id![1]}\\s+cli app\\s+app\\s+${project}\\s.*active`));
+    const revoked = await runCli(server.url, ADMIN, ['keys', 'revoke', id![1]!]);
+    expect(revoked, revoked.out).toMatchObject({ code: 0, out: `revoked key ${id![1]}\n` });
+    expect((await runCli(server.url, ADMIN, ['keys', 'list', '--project', project])).out).toMatch(new RegExp(`${id![1]}.*revoked`));
+    // A project admin's CLI gets the server's refusal.
+    const refused = await runCli(server.url, keys.admin!, ['keys', 'list', '--project', project]);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/may not list keys in project .*HTTP 403/);
+  });
+
   it.skipIf(backend !== 'SQLite')('stores no key in plain text', async () => {
-    const files = ['governance.sqlite', 'governance.sqlite-wal'].map((f) => join(server.dataDir, f)).filter(existsSync);
+    const files = ['registry.sqlite', 'registry.sqlite-wal'].map((f) => join(server.dataDir, f)).filter(existsSync);
     const bytes = Buffer.concat(files.map((f) => readFileSync(f)));
     expect(bytes.length).toBeGreaterThan(0);
-    for (const [role, key] of Object.entries({ ...keys, bootstrap: ADMIN })) expect(bytes.includes(Buffer.from(key)), role).toBe(false);
+    for (const [role, key] of Object.entries({ ...keys, testAdmin: ADMIN, bootstrap })) expect(bytes.includes(Buffer.from(key)), role).toBe(false);
     expect(bytes.includes(Buffer.from('scrypt$'))).toBe(true);
   });
 });
@@ -206,8 +309,8 @@ describe('the audit log catches tampering, through the CLI', () => {
     new Promise<{ code: number | null; out: string }>((res) => {
       const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), ...args], { env: { ...process.env, PROMPTLINE_URL: url, PROMPTLINE_API_KEY: ADMIN } });
       let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d));
-      child.stderr.on('data', (d: Buffer) => (out += d));
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
       child.once('exit', (code) => res({ code, out }));
     });
 
@@ -223,7 +326,7 @@ describe('the audit log catches tampering, through the CLI', () => {
       for (let i = 1; i <= 4; i++) expect((await call('POST', '/v1/prompts/p/versions', { template: `v${i}`, commitMessage: `change ${i}` })).status).toBe(201);
       expect(await cli(server.url, ['audit', 'verify'])).toMatchObject({ code: 0, out: expect.stringMatching(/intact: 5 entries/) });
       await server.stop();
-      const db = new DatabaseSync(join(server.dataDir, 'governance.sqlite'));
+      const db = new DatabaseSync(join(server.dataDir, 'registry.sqlite'));
       db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');
       db.exec(sql);
       db.close();

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RECORD_JSON, Spool } from '../../src/ingest/spool.ts';
@@ -65,7 +65,7 @@ async function setup(opts: { retry?: { initialMs: number; maxMs: number } } = {}
   const graph = new SqliteLineageGraph(join(dir, 'lineage.sqlite'));
   await graph.migrate();
   const faults = new FaultySpanStore(real);
-  let writer!: SpanWriter;
+  // onDurable runs only for records appended (by send, below): by then the writer is assigned.
   const spool = await Spool.open({
     dir: join(dir, 'spool'),
     maxBytes: 64 * 1024 * 1024,
@@ -73,7 +73,7 @@ async function setup(opts: { retry?: { initialMs: number; maxMs: number } } = {}
     logger: silentLogger,
     onDurable: (pos, att) => writer.enqueue(pos, att as never),
   });
-  writer = new SpanWriter({
+  const writer = new SpanWriter({
     spool,
     spans: faults.wrap(),
     graph,
@@ -140,6 +140,9 @@ describe('the writer drains the spool into the stores', () => {
     const reason = files.find((f) => f.endsWith('.reason.json'))!;
     expect(readFileSync(join(t.dir, 'dead-letter', payload), 'utf8')).toContain(bad.call.responseId);
     expect(JSON.parse(readFileSync(join(t.dir, 'dead-letter', reason), 'utf8'))).toMatchObject({ projectId: 'default', reason: /injected refusal/ });
+    // Whole requests, as received: their owner's only.
+    expect(statSync(join(t.dir, 'dead-letter')).mode & 0o777).toBe(0o700);
+    for (const f of files) expect(statSync(join(t.dir, 'dead-letter', f)).mode & 0o777, f).toBe(0o600);
     expect(t.spool.stats().pendingRecords).toBe(0);
     await t.writer.stop();
     await t.spool.close();

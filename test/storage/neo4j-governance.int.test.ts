@@ -146,6 +146,7 @@ if (neo.settings) {
         role: 'ingest',
         promote: false,
         project,
+        instanceAdmin: false,
         secretHash: await hashKey(key),
         createdAt: new Date(1_700_000_000_000),
         createdBy: 'admin [key 0]',
@@ -162,7 +163,7 @@ if (neo.settings) {
       expect(rows).toHaveLength(1);
       const props = rows[0]!.get('p') as Record<string, unknown>;
       expect(rows[0]!.get('l')).toEqual(['ApiKeyRecord']);
-      const allowed = ['id', 'name', 'role', 'promote', 'project', 'secretHash', 'createdAt', 'createdBy', 'expiresAt', 'revokedAt', 'revokedBy'];
+      const allowed = ['id', 'name', 'role', 'promote', 'project', 'instanceAdmin', 'secretHash', 'createdAt', 'createdBy', 'expiresAt', 'revokedAt', 'revokedBy'];
       expect(Object.keys(props).sort()).toEqual(allowed.slice().sort());
       const secret = key.slice(`pl_${id}_`.length);
       for (const [name, value] of Object.entries(props)) {

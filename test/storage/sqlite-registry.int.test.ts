@@ -2,17 +2,25 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { hashTemplate } from '../../src/domain/prompt.ts';
+import { SharedDatabase } from '../../src/storage/sqlite/sqlite-db.ts';
+import { SqliteGovernance } from '../../src/storage/sqlite/sqlite-governance.ts';
 import { SqliteRegistry } from '../../src/storage/sqlite/sqlite-registry.ts';
 import { describeRegistryContract } from '../contract/registry.contract.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
 
 describeRegistryContract('SQLite (node:sqlite)', async (clock) => {
   const dir = tempDataDir('sqlite-registry-');
-  const registry = new SqliteRegistry(join(dir, 'registry.sqlite'), { clock });
+  // The registry shares its file with keys and the audit log, as in a data directory.
+  const records = new SharedDatabase(join(dir, 'registry.sqlite'));
+  const registry = new SqliteRegistry(records, { clock });
+  const audit = new SqliteGovernance(records, { clock });
+  await audit.migrate();
   return {
     registry,
+    audit,
     async cleanup() {
       await registry.close();
+      await audit.close();
       removeDir(dir);
     },
   };

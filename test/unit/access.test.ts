@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredApiKey } from '../../src/domain/governance.ts';
 import { UnavailableError } from '../../src/common/errors.ts';
-import { Authenticator, RateLimiter, UnauthorizedError } from '../../src/governance/access.ts';
+import { ROLES, type Permission, type Role } from '../../src/domain/governance.ts';
+import { administeredProject, Authenticator, DEV_PRINCIPAL, ForbiddenError, isInstanceAdmin, may, principalOf, RateLimiter, require as requirePermission, rolesWith, UnauthorizedError, type Principal } from '../../src/governance/access.ts';
 import { generateKey, hashKey } from '../../src/governance/keys.ts';
 import type { KeyStore } from '../../src/storage/governance.ts';
 import { ManualClock } from '../helpers/clock.ts';
 
-// Key expiry, the key cache and rate limits as time passes, on a clock the test moves.
+// What each role grants, who is an instance admin; key expiry, the key cache and rate limits as
+// time passes, on a clock the test moves.
 
 class KeysInMemory implements KeyStore {
   readonly backend = 'memory';
@@ -28,6 +30,9 @@ class KeysInMemory implements KeyStore {
   async listKeys(project: string): Promise<StoredApiKey[]> {
     return [...this.keys.values()].filter((k) => k.project === project);
   }
+  async listKeysCreatedBy(createdBy: string): Promise<StoredApiKey[]> {
+    return [...this.keys.values()].filter((k) => k.createdBy === createdBy);
+  }
   async revokeKey(id: string, at: Date, by: string): Promise<boolean> {
     const k = this.keys.get(id);
     if (!k || k.revokedAt) return false;
@@ -39,9 +44,57 @@ class KeysInMemory implements KeyStore {
 async function storedKey(keys: KeyStore, clock: ManualClock, expiresInMs: number | null): Promise<string> {
   const { id, key } = generateKey();
   const now = clock.now();
-  await keys.createKey({ id, name: 'reader', role: 'read', promote: false, project: 'default', secretHash: await hashKey(key), createdAt: now, createdBy: 'test', expiresAt: expiresInMs === null ? null : new Date(now.getTime() + expiresInMs), revokedAt: null, revokedBy: null });
+  await keys.createKey({ id, name: 'reader', role: 'read', promote: false, project: 'default', instanceAdmin: false, secretHash: await hashKey(key), createdAt: now, createdBy: 'test', expiresAt: expiresInMs === null ? null : new Date(now.getTime() + expiresInMs), revokedAt: null, revokedBy: null });
   return key;
 }
+
+const principal = (role: Role, over: Partial<Principal> = {}): Principal => ({ keyId: role, name: role, role, promote: false, project: 'p', instanceAdmin: false, actor: role, ...over });
+
+describe('roles and permissions', () => {
+  it('grant each role exactly its permissions; app sends spans and reads prompts, and nothing else', () => {
+    const PERMISSIONS: Permission[] = ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin'];
+    const table = Object.fromEntries(ROLES.map((r) => [r, PERMISSIONS.filter((p) => may(principal(r), p))]));
+    expect(table).toEqual({
+      ingest: ['ingest'],
+      app: ['ingest', 'prompts'],
+      read: ['prompts', 'read'],
+      edit: ['prompts', 'read', 'edit'],
+      admin: ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin'],
+    });
+    // The promote right counts only with a role that may edit.
+    expect(may(principal('edit', { promote: true }), 'promote')).toBe(true);
+    expect(may(principal('app', { promote: true }), 'promote')).toBe(false);
+    expect(rolesWith('prompts')).toEqual(['app', 'read', 'edit', 'admin']);
+  });
+
+  it('say in a refusal which roles would do', () => {
+    expect(() => requirePermission(principal('app'), 'read', 'read lineage')).toThrow('this key (role app) may not read lineage: it needs one of the roles read, edit, admin');
+    expect(() => requirePermission(principal('ingest'), 'prompts', 'read prompts')).toThrow(/needs one of the roles app, read, edit, admin/);
+  });
+});
+
+describe('instance admins and project admins', () => {
+  const stored = (over: Partial<StoredApiKey>): StoredApiKey => ({ id: '0123456789abcdef', name: 'k', role: 'admin', promote: false, project: 'b', instanceAdmin: false, secretHash: 'x', createdAt: new Date(0), createdBy: 'test', expiresAt: null, revokedAt: null, revokedBy: null, ...over });
+
+  it('are told apart by the key record; only an admin key is ever an instance admin', () => {
+    expect(isInstanceAdmin(principalOf(stored({ instanceAdmin: true })))).toBe(true);
+    expect(isInstanceAdmin(principalOf(stored({ instanceAdmin: false })))).toBe(false);
+    expect(isInstanceAdmin(principalOf(stored({ role: 'edit', instanceAdmin: true })))).toBe(false);
+    // With authentication off, the one caller is the whole installation's admin.
+    expect(isInstanceAdmin(DEV_PRINCIPAL)).toBe(true);
+  });
+
+  it('let a project admin act on its own project only, and an instance admin on any', () => {
+    const projectAdmin = principalOf(stored({ project: 'b' }));
+    expect(administeredProject(projectAdmin, undefined, 'create keys')).toBe('b');
+    expect(administeredProject(projectAdmin, 'b', 'create keys')).toBe('b');
+    expect(() => administeredProject(projectAdmin, 'default', 'create keys')).toThrow(ForbiddenError);
+    expect(() => administeredProject(projectAdmin, 'default', 'create keys')).toThrow('this key (an admin of project b) may not create keys in project default');
+    const instanceAdmin = principalOf(stored({ project: 'default', instanceAdmin: true }));
+    expect(administeredProject(instanceAdmin, 'b', 'create keys')).toBe('b');
+    expect(administeredProject(instanceAdmin, undefined, 'create keys')).toBe('default');
+  });
+});
 
 describe('the authenticator, as time passes', () => {
   it('takes a key until it expires, whether remembered or not', async () => {

@@ -12,7 +12,7 @@ import { exportRequest, jsonSpan, postRaw, toProtobuf } from '../helpers/otlp-pa
 // may not ingest) or in it (the spool full, a content type it does not take). The two once mapped
 // 503 differently; a 503 before the receiver is made here by an authenticator that is not ready.
 
-const principal = (role: Principal['role']): Principal => ({ keyId: role, name: role, role, promote: false, project: 'p', actor: role });
+const principal = (role: Principal['role']): Principal => ({ keyId: role, name: role, role, promote: false, project: 'p', instanceAdmin: false, actor: role });
 
 const deps = {
   version: 'test',

@@ -2,21 +2,27 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { evaluationEdges } from '../../ingest/evaluations.ts';
 import { BadRequestError } from '../../common/errors.ts';
+import type { AuditService } from '../../governance/audit.ts';
+import { versionTarget } from '../../governance/audit-content.ts';
 import type { RegistryService } from '../../registry/registry-service.ts';
+import { text } from '../../registry/names.ts';
 import { parsePromptUri, type PromptRef } from '../../registry/uri.ts';
 import type { LineageGraph } from '../../storage/lineage-graph.ts';
 import type { EvaluationRow, SpanAnalytics } from '../../storage/span-analytics.ts';
 
 // Evaluation results posted by an evaluation harness: one run, one scorer, many results, all of one
-// prompt version (named by URI or name and version) and, optionally, one dataset.
+// prompt version (named by URI or name and version) and, optionally, one dataset. Evaluations are
+// evidence in compliance reports, so each post is audited: who posted which run's results, of which
+// prompt version, how many, and a hash of their content (the same hash names the insert, so an
+// auditor can tie the entry to the rows).
 
-const id = z.string().trim().min(1).max(512);
+const id = text().trim().min(1).max(512);
 
 export const evaluationBody = z
   .object({
     runId: id,
     scorer: id,
-    prompt: z.string().min(1).max(300).describe('prompts:/name/3, or a prompt name with version'),
+    prompt: text().min(1).max(300).describe('prompts:/name/3, or a prompt name with version'),
     version: z.number().int().min(1).optional(),
     datasetId: id.optional(),
     model: id.optional(),
@@ -24,10 +30,10 @@ export const evaluationBody = z
       .array(
         z
           .object({
-            score: z.number().finite().nullable().optional(),
-            label: z.string().max(256).optional(),
-            itemId: z.string().max(512).optional(),
-            responseId: z.string().max(512).optional(),
+            score: z.number().nullable().optional(),
+            label: text().max(256).optional(),
+            itemId: text().max(512).optional(),
+            responseId: text().max(512).optional(),
             traceId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
             spanId: z.string().regex(/^[0-9a-f]{16}$/).optional(),
           })
@@ -40,9 +46,9 @@ export const evaluationBody = z
   .strict();
 
 export async function recordEvaluations(
-  deps: { analytics: SpanAnalytics; graph: LineageGraph; registry: RegistryService },
+  deps: { analytics: SpanAnalytics; graph: LineageGraph; registry: RegistryService; audit: AuditService },
   projectId: string,
-  _actor: string,
+  actor: string,
   body: z.infer<typeof evaluationBody>,
 ) {
   let ref: PromptRef;
@@ -70,8 +76,19 @@ export async function recordEvaluations(
     timestampNs: now,
     source: 'api',
   }));
-  await deps.analytics.writeEvaluations(projectId, rows, evaluationToken(projectId, rows));
+  const resultsHash = contentHash(projectId, rows);
+  await deps.analytics.writeEvaluations(projectId, rows, `api-evaluations/${resultsHash}`);
   await deps.graph.recordEdges(projectId, evaluationEdges(rows));
+  // The results live in the span store, which shares no transaction with the audit log: the entry
+  // follows the write (a retried post is stored once, by its token, and audited as posted again).
+  await deps.audit.record({
+    project: projectId,
+    actor,
+    action: 'evaluation.record',
+    target: versionTarget(v.name, v.version),
+    before: null,
+    after: { runId: body.runId, scorer: body.scorer, prompt: { name: v.name, version: v.version }, datasetId: body.datasetId ?? null, model: body.model ?? null, results: rows.length, resultsHash },
+  });
   const scores = rows.map((r) => r.score).filter((s): s is number => s !== null);
   return {
     runId: body.runId,
@@ -84,11 +101,12 @@ export async function recordEvaluations(
 }
 
 /**
- * The insert's dedup token names the project and the content: a retried post of the same results is
- * stored once, and no other post (another project's with the same run id, or other results of the
- * same run and scorer) can ever be taken for it. The time of receipt is left out, so a retry matches.
+ * The hash of the project and the content, which names the insert (its dedup token) and is recorded
+ * in the audit entry: a retried post of the same results is stored once, and no other post (another
+ * project's with the same run id, or other results of the same run and scorer) can ever be taken
+ * for it. The time of receipt is left out, so a retry matches.
  */
-function evaluationToken(projectId: string, rows: readonly EvaluationRow[]): string {
+function contentHash(projectId: string, rows: readonly EvaluationRow[]): string {
   const content = rows.map(({ timestampNs: _t, ...rest }) => rest);
-  return `api-evaluations/${createHash('sha256').update(JSON.stringify([projectId, content])).digest('hex')}`;
+  return createHash('sha256').update(JSON.stringify([projectId, content])).digest('hex');
 }

@@ -1,15 +1,13 @@
 import type { SpanLineage, SpanQueries, StoredSpanDetail } from '../../storage/span-store.ts';
 import { NotFoundError } from '../../common/errors.ts';
-import type { PromptCatalog } from '../../domain/prompt.ts';
+import { registrationAtTheTime, type PromptCatalog, type RegistrationAtTheTime } from '../../domain/prompt.ts';
 import type { ProvenanceAnswer, ProvenanceRecord, TraceAnswer } from '../schemas.ts';
 
 // Which prompt version produced this response? The span store holds each span's resolved
-// lineage and whether its prompt was a registered version when the span arrived (what held at
-// the time, not what holds now); the prompt catalog (the registry) adds that version's commit
-// message and author.
-
-/** Until prompts are registered in this project, no version is. */
-export const emptyPromptCatalog: PromptCatalog = { lookup: async () => null };
+// lineage and whether its prompt was a registered version when the span was stored; the prompt
+// catalog (the registry) adds when that version was registered, and its commit message and author.
+// What is said is what held when the response was produced: a version registered after it is
+// reported as registered later, and its commit message and author are not presented as behind it.
 
 export interface ProvenanceDeps {
   spans: SpanQueries;
@@ -17,19 +15,37 @@ export interface ProvenanceDeps {
 }
 
 interface Registration {
-  status: 'registered' | 'template_mismatch' | 'unregistered';
+  status: RegistrationAtTheTime;
+  /** When the version was registered, if it is now. */
+  registeredAt: string | null;
   commitMessage: string | null;
   author: string | null;
 }
 
-const UNREGISTERED: Registration = { status: 'unregistered', commitMessage: null, author: null };
+const UNREGISTERED: Registration = { status: 'unregistered', registeredAt: null, commitMessage: null, author: null };
 
 async function registrationOf(deps: ProvenanceDeps, projectId: string, s: SpanLineage, prompt: NonNullable<SpanLineage['lineage']['prompt']>): Promise<Registration> {
-  if (s.registration === 'unregistered') return UNREGISTERED;
   const found = await deps.catalog.lookup(projectId, prompt);
-  // A span stored unclassified (before ingest recorded it) has only what the registry says now.
-  const status = s.registration === '' ? (found?.status ?? 'unregistered') : s.registration;
-  return { status, commitMessage: found?.commitMessage ?? null, author: found?.author ?? null };
+  const status = registrationAtTheTime(s.registration, found, s.timestamp);
+  const behind = status === 'registered' || status === 'template_mismatch';
+  return {
+    status,
+    registeredAt: found?.createdAt.toISOString() ?? null,
+    commitMessage: behind ? (found?.commitMessage ?? null) : null,
+    author: behind ? (found?.author ?? null) : null,
+  };
+}
+
+/** A trace repeats a few prompts over many spans: each is asked of the registry once an answer. */
+function askingOnce(deps: ProvenanceDeps): ProvenanceDeps {
+  const asked = new Map<string, ReturnType<PromptCatalog['lookup']>>();
+  const lookup: PromptCatalog['lookup'] = (projectId, p) => {
+    const key = JSON.stringify([projectId, p.name, p.version, p.templateHash]);
+    let found = asked.get(key);
+    if (!found) asked.set(key, (found = deps.catalog.lookup(projectId, p)));
+    return found;
+  };
+  return { spans: deps.spans, catalog: { lookup } };
 }
 
 const orNull = (s: string) => (s === '' ? null : s);
@@ -56,6 +72,7 @@ async function toRecord(deps: ProvenanceDeps, projectId: string, s: SpanLineage)
           templateHash: orNull(l.prompt.templateHash),
           registered: registration.status === 'registered',
           registration: registration.status,
+          registeredAt: registration.registeredAt,
           commitMessage: registration.commitMessage,
           author: registration.author,
         }
@@ -107,7 +124,8 @@ function lastResponse(spans: SpanLineage[]): SpanLineage | undefined {
 }
 
 /** A trace answers with its last response (the agent's final answer) and every span with lineage. */
-export async function provenanceByTraceId(deps: ProvenanceDeps, projectId: string, traceId: string): Promise<ProvenanceAnswer> {
+export async function provenanceByTraceId(given: ProvenanceDeps, projectId: string, traceId: string): Promise<ProvenanceAnswer> {
+  const deps = askingOnce(given);
   const spans = await deps.spans.findByTraceId(projectId, traceId.toLowerCase());
   if (spans.length === 0) throw new NotFoundError(`no trace with id "${traceId}" has been received`);
   const main = lastResponse(spans) ?? pick(spans.filter(carriesLineage)) ?? spans[0]!;
@@ -117,13 +135,14 @@ export async function provenanceByTraceId(deps: ProvenanceDeps, projectId: strin
 }
 
 const objectOf = (m: Map<string, string>): Record<string, string> => {
-  const o: Record<string, string> = Object.create(null);
+  const o = Object.create(null) as Record<string, string>;
   for (const [k, v] of m) o[k] = v;
   return o;
 };
 
 /** Every span of a trace with its attributes (attribute keys are data: null-prototype objects). */
-export async function traceDetail(deps: ProvenanceDeps, projectId: string, traceId: string): Promise<TraceAnswer> {
+export async function traceDetail(given: ProvenanceDeps, projectId: string, traceId: string): Promise<TraceAnswer> {
+  const deps = askingOnce(given);
   const spans: StoredSpanDetail[] = await deps.spans.getTraceDetail(projectId, traceId.toLowerCase());
   if (spans.length === 0) throw new NotFoundError(`no trace with id "${traceId}" has been received`);
   return {

@@ -1,23 +1,38 @@
 import { z } from 'zod';
 import { BadRequestError, NotFoundError } from '../../common/errors.ts';
-import { ROLES } from '../../domain/governance.ts';
+import { ROLES, type ApiKey, type NewAuditEntry, type StoredApiKey } from '../../domain/governance.ts';
+import { administeredProject, ForbiddenError, isInstanceAdmin, type Principal } from '../../governance/access.ts';
 import { generateKey, hashKey } from '../../governance/keys.ts';
+import { text } from '../../registry/names.ts';
 import { errorAnswer } from '../schemas.ts';
 import { route } from '../route.ts';
+import type { ApiServices } from '../services.ts';
 
-// API keys (shown once, stored hashed) and the hash-chained audit log.
+// API keys (shown once, stored hashed). The audit log's routes are in audit.ts.
+//
+// An admin key administers the keys of its own project. An instance admin key (the bootstrap key,
+// and admin keys an instance admin creates with instanceAdmin) administers the keys of every
+// project: `project` in the body or the query names which, and a key is revoked by its id wherever
+// it is. A key's creation and revocation are audited in its project's log, and in the actor's
+// project's log too when that is another.
 
 const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time, e.g. 2026-12-31T00:00:00Z' });
 const err = (description: string) => ({ description, schema: errorAnswer });
+const projectName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a project is 1 to 64 letters, digits, ".", "_" or "-"');
 
 export const createKeyBody = z
   .object({
-    role: z.enum(ROLES),
-    project: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a project is 1 to 64 letters, digits, ".", "_" or "-"').optional(),
-    name: z.string().trim().min(1).max(100).optional(),
+    role: z.enum(ROLES).describe('app: what an agent app needs (send spans, load prompts and aliases); ingest: send spans; read, edit, admin.'),
+    project: projectName.optional().describe("The key's project; another than the caller's only for an instance admin. Default: the caller's."),
+    name: text().trim().min(1).max(100).optional(),
     promote: z.boolean().default(false).describe('May move protected aliases (with role edit).'),
+    instanceAdmin: z.boolean().default(false).describe('With role admin: administers the keys and audit log of every project. Only an instance admin may create one.'),
     expiresAt: isoTime.optional(),
   })
+  .strict();
+
+const listKeysQuery = z
+  .object({ project: projectName.optional().describe("Whose keys; another project than the caller's only for an instance admin.") })
   .strict();
 
 const keyAnswer = z.object({
@@ -26,55 +41,39 @@ const keyAnswer = z.object({
   role: z.enum(ROLES),
   promote: z.boolean(),
   project: z.string(),
+  instanceAdmin: z.boolean(),
   createdAt: z.string(),
   createdBy: z.string(),
   expiresAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
 });
 
-const auditEntryAnswer = z.object({
-  seq: z.number().int(),
-  at: z.string(),
-  project: z.string(),
-  actor: z.string(),
-  action: z.string(),
-  target: z.string(),
-  before: z.unknown(),
-  after: z.unknown(),
-  prevHash: z.string(),
-  hash: z.string(),
-});
 
-const verifyAnswer = z.object({
-  ok: z.boolean(),
-  entries: z.number().int(),
-  problem: z.object({ seq: z.number().int().nullable(), reason: z.string() }).nullable(),
-  head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
-});
 
-const auditQuery = z
-  .object({
-    actor: z.string().max(300).optional(),
-    action: z.string().max(100).optional(),
-    target: z.string().max(600).optional(),
-    since: isoTime.optional(),
-    until: isoTime.optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-    before: z.coerce.number().int().min(1).optional().describe('next of the previous page: entries before this seq.'),
-  })
-  .strict();
 
-const keyView = (k: { id: string; name: string; role: (typeof ROLES)[number]; promote: boolean; project: string; createdAt: Date; createdBy: string; expiresAt: Date | null; revokedAt: Date | null }) => ({
+const keyView = (k: Omit<ApiKey, 'revokedBy'>) => ({
   id: k.id,
   name: k.name,
   role: k.role,
   promote: k.promote,
   project: k.project,
+  instanceAdmin: k.instanceAdmin,
   createdAt: k.createdAt.toISOString(),
   createdBy: k.createdBy,
   expiresAt: k.expiresAt?.toISOString() ?? null,
   revokedAt: k.revokedAt?.toISOString() ?? null,
 });
+
+/**
+ * The audit entries of a change to a key, written with it in one transaction: in its project's log,
+ * and in the caller's when that is another project.
+ */
+function keyAudit(s: ApiServices, caller: Principal, entry: (stored: StoredApiKey) => Omit<NewAuditEntry, 'actor'>) {
+  return s.audit.draft((stored: StoredApiKey) => {
+    const e = { ...entry(stored), actor: caller.actor };
+    return caller.project === e.project ? [e] : [e, { ...e, project: caller.project }];
+  });
+}
 
 export const governanceRoutes = [
   route({
@@ -84,27 +83,36 @@ export const governanceRoutes = [
     what: 'manage API keys',
     tag: 'governance',
     summary: 'Create an API key (the key is in this answer only)',
+    description: "In the caller's project; in another (`project`) only with an instance admin key.",
     body: { schema: createKeyBody, limit: '16kb' },
-    responses: { '201': { description: 'The key record and, once, the key', schema: keyAnswer.extend({ key: z.string() }) }, '400': err('Invalid body') },
+    responses: {
+      '201': { description: 'The key record and, once, the key', schema: keyAnswer.extend({ key: z.string() }) },
+      '400': err('Invalid body'),
+      '403': err('Another project, or an instance admin key, asked for without an instance admin key'),
+    },
     handle: async (ctx, s) => {
       const body = ctx.body;
-      if (body.expiresAt && Date.parse(body.expiresAt) <= Date.now()) throw new BadRequestError('expiresAt is in the past');
+      const now = s.clock.now();
+      const project = administeredProject(ctx.principal, body.project, 'create keys');
+      if (body.instanceAdmin && !isInstanceAdmin(ctx.principal)) throw new ForbiddenError('this key may not create an instance admin key: only an instance admin key may');
+      if (body.instanceAdmin && body.role !== 'admin') throw new BadRequestError('instanceAdmin is for role admin only');
+      if (body.expiresAt && Date.parse(body.expiresAt) <= now.getTime()) throw new BadRequestError('expiresAt is in the past');
       const { id, key } = generateKey();
       const record = {
         id,
         name: body.name ?? `${body.role} key`,
         role: body.role,
         promote: body.promote,
-        project: body.project ?? ctx.project,
+        project,
+        instanceAdmin: body.instanceAdmin,
         secretHash: await hashKey(key),
-        createdAt: new Date(),
+        createdAt: now,
         createdBy: ctx.actor,
         expiresAt: body.expiresAt ? new Date(body.expiresAt) : null,
         revokedAt: null,
         revokedBy: null,
       };
-      await s.keys.createKey(record);
-      await s.audit.record({ project: record.project, actor: ctx.actor, action: 'key.create', target: `key:${id}`, before: null, after: keyView(record) });
+      await s.keys.createKey(record, keyAudit(s, ctx.principal, (stored) => ({ project, action: 'key.create', target: `key:${id}`, before: null, after: keyView(stored) })));
       ctx.res.status(201).json({ ...keyView(record), key });
     },
   }),
@@ -114,10 +122,12 @@ export const governanceRoutes = [
     access: 'admin',
     what: 'manage API keys',
     tag: 'governance',
-    summary: "The keys of the caller's project (never their secrets)",
-    responses: { '200': { description: 'Keys', schema: z.object({ keys: z.array(keyAnswer) }) } },
+    summary: "The keys of the caller's project, or of `project` for an instance admin (never their secrets)",
+    query: listKeysQuery,
+    responses: { '200': { description: 'Keys', schema: z.object({ keys: z.array(keyAnswer) }) }, '403': err("Another project's keys, asked for without an instance admin key") },
     handle: async (ctx, s) => {
-      ctx.res.json({ keys: (await s.keys.listKeys(ctx.project)).map(keyView) });
+      const project = administeredProject(ctx.principal, ctx.query.project, 'list keys');
+      ctx.res.json({ keys: (await s.keys.listKeys(project)).map(keyView) });
     },
   }),
   route({
@@ -127,54 +137,24 @@ export const governanceRoutes = [
     what: 'manage API keys',
     tag: 'governance',
     summary: 'Revoke a key, at once',
+    description: "A key of the caller's project; a key of any project with an instance admin key. An instance admin key is revoked only by an instance admin key.",
     params: z.object({ id: z.string().regex(/^[0-9a-f]{16}$/, 'a key id is 16 hex characters').describe('The key id.') }),
-    responses: { '204': { description: 'Revoked (or already revoked)' }, '404': err("No such key in the caller's project") },
+    responses: {
+      '204': { description: 'Revoked (or already revoked)' },
+      '403': err('An instance admin key, and the caller is not one'),
+      '404': err("No such key in the caller's project (in any project, for an instance admin)"),
+    },
     handle: async (ctx, s) => {
       const id = ctx.params.id;
       const key = await s.keys.getKey(id);
-      if (!key || key.project !== ctx.project) throw new NotFoundError(`no key ${id} in project ${ctx.project}`);
-      const at = new Date();
-      if (await s.keys.revokeKey(id, at, ctx.actor)) {
-        s.auth?.forget(id);
-        await s.audit.record({ project: key.project, actor: ctx.actor, action: 'key.revoke', target: `key:${id}`, before: keyView(key), after: keyView({ ...key, revokedAt: at }) });
-      }
+      const instance = isInstanceAdmin(ctx.principal);
+      // Another project's key is, to a project admin, a key that does not exist.
+      if (!key || (key.project !== ctx.project && !instance)) throw new NotFoundError(instance ? `no key ${id}` : `no key ${id} in project ${ctx.project}`);
+      if (key.instanceAdmin && !instance) throw new ForbiddenError(`this key may not revoke key ${id}: it is an instance admin key, which only an instance admin key may revoke`);
+      const at = s.clock.now();
+      const revoked = await s.keys.revokeKey(id, at, ctx.actor, keyAudit(s, ctx.principal, (stored) => ({ project: key.project, action: 'key.revoke', target: `key:${id}`, before: keyView(key), after: keyView(stored) })));
+      if (revoked) s.auth?.forget(id);
       ctx.res.status(204).end();
-    },
-  }),
-  route({
-    method: 'get',
-    path: '/v1/audit',
-    access: 'admin',
-    what: 'read the audit log',
-    tag: 'governance',
-    summary: "The audit log of the caller's project, newest first",
-    query: auditQuery,
-    responses: { '200': { description: 'Entries, and the seq to page on from', schema: z.object({ entries: z.array(auditEntryAnswer), next: z.number().int().nullable() }) } },
-    handle: async (ctx, s) => {
-      const q = ctx.query;
-      const entries = await s.audit.list({
-        project: ctx.project,
-        actor: q.actor,
-        action: q.action,
-        target: q.target,
-        since: q.since ? new Date(q.since) : undefined,
-        until: q.until ? new Date(q.until) : undefined,
-        limit: q.limit,
-        beforeSeq: q.before,
-      });
-      ctx.res.json({ entries: entries.map((e) => ({ ...e, at: e.at.toISOString() })), next: entries.length === q.limit ? entries.at(-1)!.seq : null });
-    },
-  }),
-  route({
-    method: 'get',
-    path: '/v1/audit/verify',
-    access: 'admin',
-    what: 'read the audit log',
-    tag: 'governance',
-    summary: 'Check the hash chain of the audit log against its anchor',
-    responses: { '200': { description: 'Whether the chain is intact, and its head', schema: verifyAnswer } },
-    handle: async (ctx, s) => {
-      ctx.res.json(await s.audit.verify());
     },
   }),
 ];

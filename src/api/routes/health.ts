@@ -1,8 +1,11 @@
+import { isInstanceAdmin } from '../../governance/access.ts';
 import type { PingResult } from '../../storage/lifecycle.ts';
 import { healthAnswer, readyAnswer } from '../schemas.ts';
 import { route } from '../route.ts';
 
-// Liveness, readiness, and the API's own description.
+// Liveness, readiness, and the API's own description. Any key may ask whether the installation is
+// ready (an exporter's health check holds an ingest key); only an instance admin is told what the
+// stores are, how they fail and what the spool and writer are doing, which covers every project.
 
 const store = (backend: string, p: PingResult) => (p.ok ? { backend, ok: true } : { backend, ok: false, error: p.error.message });
 
@@ -25,13 +28,19 @@ export const healthRoutes = [
     access: 'authenticated',
     what: 'check readiness',
     tag: 'health',
-    summary: 'Readiness: store health, spool depth, writer progress',
+    summary: 'Readiness: store health; for an instance admin also the backends, spool depth and writer progress',
+    description: 'Every key gets `status` and whether each store is ok; an instance admin key also gets each store\'s backend and error, `spool` and `writer`.',
     responses: { '200': { description: 'Ready', schema: readyAnswer }, '503': { description: 'A store is down', schema: readyAnswer } },
     handle: async (ctx, s) => {
       const [spans, graph, registry] = await Promise.all([s.spans.ping(), s.graph.ping(), s.registry.ping()]);
       const ready = spans.ok && graph.ok && registry.ok;
+      const status = ready ? 'ready' : 'degraded';
+      if (!isInstanceAdmin(ctx.principal)) {
+        ctx.res.status(ready ? 200 : 503).json({ status, stores: { spans: { ok: spans.ok }, graph: { ok: graph.ok }, registry: { ok: registry.ok } } });
+        return;
+      }
       ctx.res.status(ready ? 200 : 503).json({
-        status: ready ? 'ready' : 'degraded',
+        status,
         stores: { spans: store(s.spans.backend, spans), graph: store(s.graph.backend, graph), registry: store(s.registry.backend, registry) },
         spool: s.spool.stats(),
         writer: s.writer.stats(),

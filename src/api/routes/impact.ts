@@ -112,7 +112,7 @@ export const impactRoutes = [
     body: { schema: evaluationBody, limit: '8mb' },
     responses: { '201': anyObject('Recorded'), '400': err('Invalid body'), '404': err('Unknown prompt version') },
     handle: async (ctx, s) => {
-      ctx.res.status(201).json(await recordEvaluations({ analytics: s.analytics, graph: s.graph, registry: s.registryService }, ctx.project, ctx.actor, ctx.body));
+      ctx.res.status(201).json(await recordEvaluations({ analytics: s.analytics, graph: s.graph, registry: s.registryService, audit: s.audit }, ctx.project, ctx.actor, ctx.body));
     },
   }),
   route({

@@ -1,4 +1,5 @@
 import type { RouteDeclaration } from '../route.ts';
+import { auditRoutes } from './audit.ts';
 import { governanceRoutes } from './governance.ts';
 import { healthRoutes } from './health.ts';
 import { impactRoutes } from './impact.ts';
@@ -6,4 +7,4 @@ import { lineageRoutes } from './lineage.ts';
 import { registryRoutes } from './registry.ts';
 
 /** Every route the API serves, and nothing else: the router, the authorization and the OpenAPI document are made from this list. */
-export const ROUTES: readonly RouteDeclaration[] = [...healthRoutes, ...lineageRoutes, ...registryRoutes, ...impactRoutes, ...governanceRoutes];
+export const ROUTES: readonly RouteDeclaration[] = [...healthRoutes, ...lineageRoutes, ...registryRoutes, ...impactRoutes, ...governanceRoutes, ...auditRoutes];

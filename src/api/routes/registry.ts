@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MethodNotAllowedError, NotFoundError } from '../../common/errors.ts';
 import { require as requirePermission } from '../../governance/access.ts';
-import { aliasName, moveAliasBody, promptName, registerVersionBody, versionNumber } from '../../registry/names.ts';
+import { aliasName, moveAliasBody, promptName, registerVersionBody, text, versionNumber } from '../../registry/names.ts';
 import { aliasStateAnswer, moveAnswer, resolveAnswerFor, variablesFrom, versionAnswer } from '../controllers/registry.ts';
 import * as r from '../registry-schemas.ts';
 import { errorAnswer } from '../schemas.ts';
@@ -44,7 +44,7 @@ export const registryRoutes = [
   route({
     method: 'get',
     path: '/v1/prompts',
-    access: 'read',
+    access: 'prompts',
     what: 'read prompts',
     tag: 'registry',
     summary: 'List registered prompts',
@@ -58,7 +58,7 @@ export const registryRoutes = [
   route({
     method: 'get',
     path: '/v1/prompts/resolve',
-    access: 'read',
+    access: 'prompts',
     what: 'read prompts',
     tag: 'registry',
     summary: 'Resolve a prompt URI (prompts:/name/3, prompts:/name@production, prompts:/name@latest)',
@@ -92,7 +92,7 @@ export const registryRoutes = [
   route({
     method: 'get',
     path: '/v1/prompts/{name}/versions',
-    access: 'read',
+    access: 'prompts',
     what: 'read prompts',
     tag: 'registry',
     summary: 'List versions, newest first',
@@ -109,7 +109,7 @@ export const registryRoutes = [
   route({
     method: 'get',
     path: '/v1/prompts/{name}/versions/{version}',
-    access: 'read',
+    access: 'prompts',
     what: 'read prompts',
     tag: 'registry',
     summary: 'One version',
@@ -125,7 +125,7 @@ export const registryRoutes = [
   route({
     method: 'post',
     path: '/v1/prompts/{name}/versions/{version}/render',
-    access: 'read',
+    access: 'prompts',
     what: 'render prompts',
     tag: 'registry',
     summary: 'Render a version with {{variables}}',
@@ -142,7 +142,7 @@ export const registryRoutes = [
   route({
     method: 'get',
     path: '/v1/prompts/{name}/diff',
-    access: 'read',
+    access: 'prompts',
     what: 'read prompts',
     tag: 'registry',
     summary: 'Difference between two versions (unified diff; per message for chat templates)',
@@ -156,7 +156,7 @@ export const registryRoutes = [
   route({
     method: 'get',
     path: '/v1/prompts/{name}/aliases',
-    access: 'read',
+    access: 'prompts',
     what: 'read prompts',
     tag: 'registry',
     summary: 'Aliases and where they point',
@@ -197,7 +197,7 @@ export const registryRoutes = [
     tag: 'registry',
     summary: 'Move the alias back to where it pointed before its last move (recorded as a move)',
     params: byAlias,
-    body: { schema: z.object({ reason: z.string().trim().min(1, 'the reason is empty').max(2000) }).strict(), limit: JSON_LIMIT },
+    body: { schema: z.object({ reason: text().trim().min(1, 'the reason is empty').max(2000) }).strict(), limit: JSON_LIMIT },
     responses: { '200': { description: 'The move', schema: r.aliasMoveAnswer }, '404': err('Unknown alias'), '409': err('Nothing to roll back to') },
     handle: async (ctx, s) => {
       const { name, alias } = ctx.params;
@@ -208,7 +208,7 @@ export const registryRoutes = [
   route({
     method: 'get',
     path: '/v1/prompts/{name}/aliases/{alias}',
-    access: 'read',
+    access: 'prompts',
     what: 'read prompts',
     tag: 'registry',
     summary: 'Where an alias points, now or at a time; the version a key gets from a split',
@@ -227,7 +227,7 @@ export const registryRoutes = [
   route({
     method: 'get',
     path: '/v1/prompts/{name}/aliases/{alias}/history',
-    access: 'read',
+    access: 'prompts',
     what: 'read prompts',
     tag: 'registry',
     summary: 'Every move of an alias: who, when, from, to, why',

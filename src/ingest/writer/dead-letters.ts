@@ -16,7 +16,7 @@ export class DeadLetterFolder {
 
   /** Writes the record's bytes and the reason, durably; answers the files' common path, without extension. */
   keep(position: SpoolPosition, failure: Error): string {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const rec = this.spool.read(position);
     const base = join(this.dir, `${String(position.segment).padStart(20, '0')}-${String(position.offset).padStart(12, '0')}`);
     writeDurably(`${base}${rec.kind === RECORD_PROTOBUF ? '.otlp.pb' : '.otlp.json'}`, rec.payload);
@@ -26,7 +26,7 @@ export class DeadLetterFolder {
 }
 
 function writeDurably(path: string, data: string | Uint8Array): void {
-  const fd = openSync(path, 'w');
+  const fd = openSync(path, 'w', 0o600); // whole requests, as received: their owner's only
   try {
     writeFileSync(fd, data);
     fsyncSync(fd);

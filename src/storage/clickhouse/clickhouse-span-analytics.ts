@@ -80,7 +80,8 @@ function responsesCte(pred: string, extraColumns = ''): string {
 }
 
 interface Grouped {
-  g: number;
+  /** grouping() is a UInt64: a string in JSON, as every 64-bit integer here. */
+  g: string;
   AppName: string;
   AppVersion: string;
   ServiceName: string;
@@ -276,7 +277,7 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
       runId: r.RunId,
       scorer: r.Scorer,
       results: Number(r.n),
-      meanScore: r.mean === null ? null : Number(r.mean),
+      meanScore: r.mean,
       promptVersions: r.versions.filter(([n]) => n !== '').map(([name, version]) => ({ name, version })),
       datasets: r.datasets,
       firstSeen: toIso(r.first),

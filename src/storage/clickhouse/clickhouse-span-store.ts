@@ -182,8 +182,8 @@ export class ClickHouseSpanStore implements SpanSink, SpanQueries {
       spanId: r.SpanId,
       parentSpanId: r.ParentSpanId,
       resolved: lineageOf(r),
-      ownMask: Number(r.LineageOwnMask),
-      revision: Number(r.LineageRevision),
+      ownMask: r.LineageOwnMask,
+      revision: r.LineageRevision,
       startMs: Number(r.StartMs),
     }));
   }

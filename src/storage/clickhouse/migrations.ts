@@ -166,7 +166,7 @@ const LEDGER = `CREATE TABLE IF NOT EXISTS promptline_schema_migrations (
 export async function migrate(exec: ClickHouseExecutor, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
   await exec.command(LEDGER);
   const rows = await exec.query<{ Version: number }>('SELECT Version FROM promptline_schema_migrations FINAL');
-  const done = new Set(rows.map((r) => Number(r.Version)));
+  const done = new Set(rows.map((r) => r.Version));
   const applied: number[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (done.has(m.version)) continue;

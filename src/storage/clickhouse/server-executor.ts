@@ -52,10 +52,10 @@ export class ClickHouseServerExecutor implements ClickHouseExecutor {
     } catch (err) {
       await client.close();
       const e = err as ClickHouseError;
-      if (e instanceof ClickHouseError && (String(e.code) === '516' || String(e.code) === '192')) {
+      if (e instanceof ClickHouseError && (e.code === '516' || e.code === '192')) {
         throw new ConfigError(`ClickHouse at ${display} refused the credentials in CLICKHOUSE_URL (${e.message})`);
       }
-      if (e instanceof ClickHouseError && String(e.code) === '81') {
+      if (e instanceof ClickHouseError && e.code === '81') {
         throw new ConfigError(`ClickHouse at ${display}: the database in CLICKHOUSE_URL does not exist (${e.message})`);
       }
       throw new ConfigError(`cannot reach ClickHouse at ${display}: is it running, and is CLICKHOUSE_URL right? (${(err as Error).message})`);

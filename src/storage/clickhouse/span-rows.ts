@@ -137,8 +137,8 @@ export function encodeSpanRow(projectId: string, r: ResolvedSpan): string {
     tsvEscape(l.app.name) + '\t' +
     tsvEscape(l.app.version) + '\t' +
     tsvEscape(l.conversationId) + '\t' +
-    r.ownMask + '\t' +
-    r.revision +
+    String(r.ownMask) + '\t' +
+    String(r.revision) +
     '\n'
   );
 }

@@ -1,11 +1,14 @@
-import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
+import type { AliasMove, AliasState, PromptVersion } from '../../domain/prompt.ts';
 import { ConflictError } from '../../common/errors.ts';
 import { systemClock, type Clock } from '../../common/clock.ts';
-import type { NewAliasMove, NewVersion, PromptSummary, Registry, VersionPage } from '../registry.ts';
-import { jsonOrNull, nextInSequence } from '../values.ts';
+import type { AuditDraft } from '../governance.ts';
+import type { NewAliasMove, NewVersion, PromptSummary, Registry, RegistryHistory, VersionPage } from '../registry.ts';
+import { nextInSequence } from '../values.ts';
+import { appendDrafted, AUDIT_SCHEMA_STATEMENTS, DEFAULT_CHAIN } from './neo4j-audit.ts';
 import { Neo4jSessions, type Neo4jConnectionOptions } from './neo4j-sessions.ts';
 import { Neo4jStore, type Neo4jSchema, type Neo4jStoreOptions } from './neo4j-store.ts';
-import { millisOrNull, projection, toDate, toInt, toNumber } from './neo4j-values.ts';
+import { moveMap, toMove, toVersion, versionMap, type MoveValue, type VersionValue } from './neo4j-registry-values.ts';
+import { millisOrNull, toDate, toInt, toNumber } from './neo4j-values.ts';
 
 // The prompt registry on Neo4j. Its nodes have labels of their own, apart from the lineage
 // graph's :Entity nodes:
@@ -18,7 +21,8 @@ import { millisOrNull, projection, toDate, toInt, toNumber } from './neo4j-value
 // lock before reading, and concurrent transactions on one prompt (or alias) queue there. The
 // counter and the new node are in one transaction, so a rolled-back or retried attempt leaves no
 // gap; the uniqueness constraints back it up. Nothing here sets a property of a version or a move
-// after creating it, nor deletes one.
+// after creating it, nor deletes one. A change handed an AuditDraft appends its audit entries
+// (neo4j-audit.ts) in its own transaction, after its counter: the audit head is the last lock taken.
 //
 // Values are always parameters. Integers (numbers, milliseconds, LIMIT/SKIP) go as neo4j.int, as
 // the driver sends a plain JS number as a float; templates and alias targets are JSON text.
@@ -31,76 +35,28 @@ const SCHEMA: Neo4jSchema = {
     'CREATE CONSTRAINT promptline_registry_alias_identity IF NOT EXISTS FOR (a:RegistryAlias) REQUIRE (a.project, a.name, a.alias) IS UNIQUE',
     'CREATE CONSTRAINT promptline_registry_alias_move_identity IF NOT EXISTS FOR (m:AliasMoveRecord) REQUIRE (m.project, m.name, m.alias, m.seq) IS UNIQUE',
     'CREATE INDEX promptline_registry_version_by_hash IF NOT EXISTS FOR (v:RegistryVersion) ON (v.project, v.templateHash)',
+    ...AUDIT_SCHEMA_STATEMENTS,
   ],
   // Registrations of one prompt queue on its counter; concurrent first registrations may
   // deadlock on the new node's index entry, which is retried for up to this long.
   maxRetryMs: 10_000,
 };
 
-interface VersionValue {
-  name: string;
-  version: number;
-  template: string;
-  templateHash: string;
-  commitMessage: string;
-  author: string;
-  tags: string[];
-  baseVersion: number | null;
-  createdAt: number;
-}
-
-interface MoveValue {
-  name: string;
-  alias: string;
-  seq: number;
-  at: number;
-  actor: string;
-  reason: string;
-  fromTarget: string | null;
-  toTarget: string;
-  rollback: boolean | null;
-}
-
-const VERSION_FIELDS = ['name', 'version', 'template', 'templateHash', 'commitMessage', 'author', 'tags', 'baseVersion', 'createdAt'];
-const MOVE_FIELDS = ['name', 'alias', 'seq', 'at', 'actor', 'reason', 'fromTarget', 'toTarget', 'rollback'];
-const versionMap = projection(VERSION_FIELDS);
-const moveMap = projection(MOVE_FIELDS);
-
-const toVersion = (r: VersionValue): PromptVersion => ({
-  name: r.name,
-  version: toNumber(r.version),
-  template: JSON.parse(r.template) as PromptTemplate,
-  templateHash: r.templateHash,
-  commitMessage: r.commitMessage,
-  author: r.author,
-  tags: r.tags ?? [],
-  baseVersion: r.baseVersion === null || r.baseVersion === undefined ? null : toNumber(r.baseVersion),
-  createdAt: toDate(r.createdAt),
-});
-
-const toMove = (r: MoveValue): AliasMove => ({
-  name: r.name,
-  alias: r.alias,
-  seq: toNumber(r.seq),
-  at: toDate(r.at),
-  actor: r.actor,
-  reason: r.reason,
-  from: jsonOrNull(r.fromTarget) as AliasTarget | null,
-  to: JSON.parse(r.toTarget) as AliasTarget,
-  rollback: r.rollback === true,
-});
-
 export interface Neo4jRegistryOptions extends Neo4jStoreOptions {
-  /** Stamps versions and alias moves. */
+  /** Stamps versions and alias moves (and their audit entries). */
   clock?: Clock;
+  /** The audit chain changes are recorded in (the key store's and audit log's `chain`). */
+  auditChain?: string;
 }
 
-export class Neo4jRegistry extends Neo4jStore implements Registry {
+export class Neo4jRegistry extends Neo4jStore implements Registry, RegistryHistory {
   private readonly clock: Clock;
+  private readonly chain: string;
 
   constructor(sessions: Neo4jSessions, opts: Neo4jRegistryOptions = {}) {
     super(sessions, SCHEMA, opts);
     this.clock = opts.clock ?? systemClock;
+    this.chain = opts.auditChain ?? DEFAULT_CHAIN;
   }
 
   /** On a driver of its own, closed with the registry. */
@@ -108,10 +64,10 @@ export class Neo4jRegistry extends Neo4jStore implements Registry {
     return new Neo4jRegistry(await Neo4jSessions.connect(opts), { ...opts, closesSessions: true });
   }
 
-  async registerVersion(projectId: string, v: NewVersion): Promise<PromptVersion> {
+  async registerVersion(projectId: string, v: NewVersion, audit?: AuditDraft<PromptVersion>): Promise<PromptVersion> {
     // The whole function is the transaction: should it be retried (a deadlock, a lost
     // leader), the counter's bump is rolled back with the version and a new number is drawn.
-    return this.db.write('registering a prompt version', async (tx) => {
+    const [stored, entries] = await this.db.write('registering a prompt version', async (tx) => {
       const now = this.clock.now().getTime();
       const bumped = await tx.run(
         `MERGE (p:RegistryPrompt {project: $project, name: $name})
@@ -138,8 +94,11 @@ export class Neo4jRegistry extends Neo4jStore implements Registry {
           now: toInt(now),
         },
       );
-      return { name: v.name, version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags, baseVersion: base, createdAt: new Date(now) };
+      const stored: PromptVersion = { name: v.name, version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags, baseVersion: base, createdAt: new Date(now) };
+      return [stored, await appendDrafted(tx, this.chain, this.clock, audit, stored)] as const;
     });
+    audit?.committed(entries);
+    return stored;
   }
 
   async getVersion(projectId: string, name: string, version: number): Promise<PromptVersion | null> {
@@ -206,8 +165,8 @@ export class Neo4jRegistry extends Neo4jStore implements Registry {
     });
   }
 
-  async moveAlias(projectId: string, move: NewAliasMove): Promise<AliasMove> {
-    return this.db.write('moving an alias', async (tx) => {
+  async moveAlias(projectId: string, move: NewAliasMove, audit?: AuditDraft<AliasMove>): Promise<AliasMove> {
+    const [stored, entries] = await this.db.write('moving an alias', async (tx) => {
       // Bumping the alias's counter takes its write lock: moves of one alias queue here, and the
       // previous move read below is the latest there is until this transaction ends.
       const head = await tx.run(
@@ -244,8 +203,11 @@ export class Neo4jRegistry extends Neo4jStore implements Registry {
                                    fromTarget: $fromTarget, toTarget: $toTarget, rollback: $rollback})`,
         { ...row, project: projectId, seq: toInt(row.seq), at: toInt(row.at) },
       );
-      return toMove(row);
+      const stored = toMove(row);
+      return [stored, await appendDrafted(tx, this.chain, this.clock, audit, stored)] as const;
     });
+    audit?.committed(entries);
+    return stored;
   }
 
   async getAlias(projectId: string, name: string, alias: string, at?: Date): Promise<AliasState | null> {
@@ -287,6 +249,30 @@ export class Neo4jRegistry extends Neo4jStore implements Registry {
         const since = toMove(rec.get('m') as MoveValue);
         return { name, alias: since.alias, target: since.to, since };
       });
+    });
+  }
+
+  async versionsAfter(projectId: string, after: { name: string; version: number } | null, limit: number): Promise<PromptVersion[]> {
+    return this.db.read('reading the registry history', async (tx) => {
+      const r = await tx.run(
+        `MATCH (v:RegistryVersion {project: $project})
+         WHERE v.name > $name OR (v.name = $name AND v.version > $version)
+         RETURN ${versionMap('v')} AS v ORDER BY v.name, v.version LIMIT $limit`,
+        { project: projectId, name: after?.name ?? '', version: toInt(after?.version ?? 0), limit: toInt(limit) },
+      );
+      return r.records.map((rec) => toVersion(rec.get('v') as VersionValue));
+    });
+  }
+
+  async movesAfter(projectId: string, after: { name: string; alias: string; seq: number } | null, limit: number): Promise<AliasMove[]> {
+    return this.db.read('reading the registry history', async (tx) => {
+      const r = await tx.run(
+        `MATCH (m:AliasMoveRecord {project: $project})
+         WHERE m.name > $name OR (m.name = $name AND (m.alias > $alias OR (m.alias = $alias AND m.seq > $seq)))
+         RETURN ${moveMap('m')} AS m ORDER BY m.name, m.alias, m.seq LIMIT $limit`,
+        { project: projectId, name: after?.name ?? '', alias: after?.alias ?? '', seq: toInt(after?.seq ?? 0), limit: toInt(limit) },
+      );
+      return r.records.map((rec) => toMove(rec.get('m') as MoveValue));
     });
   }
 }

@@ -1,13 +1,15 @@
 import type { AuditEntry, NewAuditEntry, Role, StoredApiKey } from '../../domain/governance.ts';
 import { systemClock, type Clock } from '../../common/clock.ts';
-import { GENESIS_HASH, type AuditFilter, type AuditLog, type KeyStore } from '../governance.ts';
-import { dateOrNull, jsonOrNull, nextInSequence } from '../values.ts';
+import type { AuditDraft, AuditFilter, AuditHashOf, AuditLog, KeyStore } from '../governance.ts';
+import { dateOrNull } from '../values.ts';
+import { appendAuditEntries, appendDrafted, AUDIT_SCHEMA, listAuditEntries, scanAuditEntries } from './sqlite-audit.ts';
+import type { SchemaComponent, SharedDatabase } from './sqlite-db.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { fromFlag, toFlag } from './sqlite-values.ts';
 
-// Keys and the audit log in SQLite (governance.sqlite, beside the registry). The audit table
-// refuses UPDATE and DELETE by trigger; the hash chain makes any change made around the triggers
-// (editing the file) visible to `promptline audit verify`.
+// Keys and the audit log in SQLite, in the file that also holds the registry (a SharedDatabase), so
+// that a key's creation or revocation and its audit entries are one transaction. The audit log's
+// own table and rules are in sqlite-audit.ts.
 
 const MIGRATIONS: string[][] = [
   [
@@ -25,21 +27,14 @@ const MIGRATIONS: string[][] = [
        revoked_by TEXT
      ) WITHOUT ROWID`,
     `CREATE INDEX api_keys_by_project ON api_keys (project, created_at)`,
-    `CREATE TABLE audit_log (
-       seq INTEGER PRIMARY KEY,
-       at INTEGER NOT NULL,
-       project TEXT NOT NULL,
-       actor TEXT NOT NULL,
-       action TEXT NOT NULL,
-       target TEXT NOT NULL,
-       before TEXT,
-       after TEXT,
-       prev_hash TEXT NOT NULL,
-       hash TEXT NOT NULL
-     )`,
-    `CREATE INDEX audit_by_project ON audit_log (project, seq)`,
-    `CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
-    `CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END`,
+    // The audit log's table was made here too; it is now a component of its own (sqlite-audit.ts).
+  ],
+  // Instance admins. The bootstrap key has always administered the whole installation (it made
+  // the keys of every project), so an installation from before the flag keeps it that way.
+  [
+    `ALTER TABLE api_keys ADD COLUMN instance_admin INTEGER NOT NULL DEFAULT 0`,
+    `UPDATE api_keys SET instance_admin = 1 WHERE created_by = 'bootstrap' AND role = 'admin'`,
+    `CREATE INDEX api_keys_by_creator ON api_keys (created_by, created_at)`,
   ],
 ];
 
@@ -49,6 +44,7 @@ interface KeyRow {
   role: string;
   promote: number;
   project: string;
+  instance_admin: number;
   secret_hash: string;
   created_at: number;
   created_by: string;
@@ -57,25 +53,13 @@ interface KeyRow {
   revoked_by: string | null;
 }
 
-interface AuditRow {
-  seq: number;
-  at: number;
-  project: string;
-  actor: string;
-  action: string;
-  target: string;
-  before: string | null;
-  after: string | null;
-  prev_hash: string;
-  hash: string;
-}
-
 const toKey = (r: KeyRow): StoredApiKey => ({
   id: r.id,
   name: r.name,
   role: r.role as Role,
   promote: fromFlag(r.promote),
   project: r.project,
+  instanceAdmin: fromFlag(r.instance_admin),
   secretHash: r.secret_hash,
   createdAt: new Date(r.created_at),
   createdBy: r.created_by,
@@ -84,20 +68,8 @@ const toKey = (r: KeyRow): StoredApiKey => ({
   revokedBy: r.revoked_by,
 });
 
-const toEntry = (r: AuditRow): AuditEntry => ({
-  seq: r.seq,
-  at: new Date(r.at),
-  project: r.project,
-  actor: r.actor,
-  action: r.action,
-  target: r.target,
-  before: jsonOrNull(r.before),
-  after: jsonOrNull(r.after),
-  prevHash: r.prev_hash,
-  hash: r.hash,
-});
-
-const AUDIT_COLUMNS = 'seq, at, project, actor, action, target, before, after, prev_hash, hash';
+/** The keys' part of the file's schema; a file of keys alone (governance.sqlite) had it at user_version. */
+const KEYS_SCHEMA: SchemaComponent = { name: 'governance', migrations: MIGRATIONS, legacyTable: 'api_keys' };
 
 export interface SqliteGovernanceOptions {
   /** Stamps audit entries. */
@@ -107,8 +79,8 @@ export interface SqliteGovernanceOptions {
 export class SqliteGovernance extends SqliteStore implements KeyStore, AuditLog {
   private readonly clock: Clock;
 
-  constructor(file: string, opts: SqliteGovernanceOptions = {}) {
-    super(file, MIGRATIONS);
+  constructor(file: string | SharedDatabase, opts: SqliteGovernanceOptions = {}) {
+    super(file, { components: [KEYS_SCHEMA, AUDIT_SCHEMA] });
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -116,12 +88,16 @@ export class SqliteGovernance extends SqliteStore implements KeyStore, AuditLog 
     return this.run('counting keys', () => (this.db.prepare('SELECT count(*) AS n FROM api_keys').get() as { n: number }).n);
   }
 
-  async createKey(k: StoredApiKey): Promise<void> {
-    this.run('creating a key', () =>
-      this.db
-        .prepare('INSERT INTO api_keys (id, name, role, promote, project, secret_hash, created_at, created_by, expires_at, revoked_at, revoked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)')
-        .run(k.id, k.name, k.role, toFlag(k.promote), k.project, k.secretHash, k.createdAt.getTime(), k.createdBy, k.expiresAt?.getTime() ?? null),
+  async createKey(k: StoredApiKey, audit?: AuditDraft<StoredApiKey>): Promise<void> {
+    const entries = this.run('creating a key', () =>
+      this.transaction(() => {
+        this.db
+          .prepare('INSERT INTO api_keys (id, name, role, promote, project, instance_admin, secret_hash, created_at, created_by, expires_at, revoked_at, revoked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)')
+          .run(k.id, k.name, k.role, toFlag(k.promote), k.project, toFlag(k.instanceAdmin), k.secretHash, k.createdAt.getTime(), k.createdBy, k.expiresAt?.getTime() ?? null);
+        return appendDrafted(this.db, this.clock, audit, k);
+      }),
     );
+    audit?.committed(entries);
   }
 
   async getKey(id: string): Promise<StoredApiKey | null> {
@@ -135,45 +111,31 @@ export class SqliteGovernance extends SqliteStore implements KeyStore, AuditLog 
     return this.run('listing keys', () => (this.db.prepare('SELECT * FROM api_keys WHERE project = ? ORDER BY created_at, id').all(project) as unknown as KeyRow[]).map(toKey));
   }
 
-  async revokeKey(id: string, at: Date, by: string): Promise<boolean> {
-    return this.run('revoking a key', () => this.db.prepare('UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(at.getTime(), by, id).changes === 1);
+  async listKeysCreatedBy(createdBy: string): Promise<StoredApiKey[]> {
+    return this.run('listing keys', () => (this.db.prepare('SELECT * FROM api_keys WHERE created_by = ? ORDER BY created_at, id').all(createdBy) as unknown as KeyRow[]).map(toKey));
   }
 
-  async append(entry: NewAuditEntry, hashOf: (e: Omit<AuditEntry, 'hash'>) => string): Promise<AuditEntry> {
-    return this.run('appending to the audit log', () =>
+  async revokeKey(id: string, at: Date, by: string, audit?: AuditDraft<StoredApiKey>): Promise<boolean> {
+    const entries = this.run('revoking a key', () =>
       this.transaction(() => {
-        const last = this.db.prepare('SELECT seq, at, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { seq: number; at: number; hash: string } | undefined;
-        const unhashed = { ...entry, seq: (last?.seq ?? 0) + 1, at: new Date(nextInSequence(this.clock, last?.at)), prevHash: last?.hash ?? GENESIS_HASH };
-        const full: AuditEntry = { ...unhashed, hash: hashOf(unhashed) };
-        this.db
-          .prepare(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-          .run(full.seq, full.at.getTime(), full.project, full.actor, full.action, full.target, JSON.stringify(full.before ?? null), JSON.stringify(full.after ?? null), full.prevHash, full.hash);
-        return full;
+        if (this.db.prepare('UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(at.getTime(), by, id).changes !== 1) return null;
+        return appendDrafted(this.db, this.clock, audit, toKey(this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as unknown as KeyRow));
       }),
     );
+    if (entries === null) return false;
+    audit?.committed(entries);
+    return true;
+  }
+
+  async append(entry: NewAuditEntry, hashOf: AuditHashOf): Promise<AuditEntry> {
+    return this.run('appending to the audit log', () => this.transaction(() => appendAuditEntries(this.db, this.clock, [entry], hashOf)[0]!));
   }
 
   async list(f: AuditFilter): Promise<AuditEntry[]> {
-    const where: string[] = [];
-    const args: Array<string | number> = [];
-    const add = (sql: string, v: string | number | undefined) => {
-      if (v === undefined) return;
-      where.push(sql);
-      args.push(v);
-    };
-    add('project = ?', f.project);
-    add('actor = ?', f.actor);
-    add('action = ?', f.action);
-    add('target = ?', f.target);
-    add('at >= ?', f.since?.getTime());
-    add('at < ?', f.until?.getTime());
-    add('seq < ?', f.beforeSeq);
-    return this.run('reading the audit log', () =>
-      (this.db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`).all(...args, f.limit) as unknown as AuditRow[]).map(toEntry),
-    );
+    return this.run('reading the audit log', () => listAuditEntries(this.db, f));
   }
 
   async scan(fromSeq: number, limit: number): Promise<AuditEntry[]> {
-    return this.run('reading the audit log', () => (this.db.prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?`).all(fromSeq, limit) as unknown as AuditRow[]).map(toEntry));
+    return this.run('reading the audit log', () => scanAuditEntries(this.db, fromSeq, limit));
   }
 }

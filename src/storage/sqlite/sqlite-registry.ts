@@ -1,14 +1,19 @@
 import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
 import { ConflictError } from '../../common/errors.ts';
 import { systemClock, type Clock } from '../../common/clock.ts';
-import type { NewAliasMove, NewVersion, PromptSummary, Registry, VersionPage } from '../registry.ts';
+import type { AuditDraft } from '../governance.ts';
+import type { NewAliasMove, NewVersion, PromptSummary, Registry, RegistryHistory, VersionPage } from '../registry.ts';
 import { jsonOrNull, nextInSequence } from '../values.ts';
+import { appendDrafted, AUDIT_SCHEMA } from './sqlite-audit.ts';
+import type { SchemaComponent, SharedDatabase } from './sqlite-db.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { fromFlag, toFlag } from './sqlite-values.ts';
 
 // The prompt registry in SQLite. Versions and alias moves are append-only: triggers refuse any
 // UPDATE or DELETE of them, so even a bug above cannot rewrite history. A version's number comes
-// from its prompt's counter, read and bumped inside one IMMEDIATE transaction.
+// from its prompt's counter, read and bumped inside one IMMEDIATE transaction. The file holds the
+// audit log too (and the keys, a SharedDatabase with SqliteGovernance): a change handed an
+// AuditDraft appends its entries in that same transaction.
 
 const MIGRATIONS: string[][] = [
   [
@@ -103,6 +108,9 @@ const toMove = (r: MoveRow): AliasMove => ({
   rollback: fromFlag(r.rollback),
 });
 
+/** A file of the registry alone (registry.sqlite before it held keys and audit) had it at user_version. */
+const REGISTRY_SCHEMA: SchemaComponent = { name: 'registry', migrations: MIGRATIONS, legacyTable: 'prompt_versions' };
+
 const VERSION_COLUMNS = 'name, version, template, template_hash, commit_message, author, tags, base_version, created_at';
 const MOVE_COLUMNS = 'name, alias, seq, at, actor, reason, from_target, to_target, rollback';
 
@@ -111,16 +119,16 @@ export interface SqliteRegistryOptions {
   clock?: Clock;
 }
 
-export class SqliteRegistry extends SqliteStore implements Registry {
+export class SqliteRegistry extends SqliteStore implements Registry, RegistryHistory {
   private readonly clock: Clock;
 
-  constructor(file: string, opts: SqliteRegistryOptions = {}) {
-    super(file, MIGRATIONS);
+  constructor(file: string | SharedDatabase, opts: SqliteRegistryOptions = {}) {
+    super(file, { components: [REGISTRY_SCHEMA, AUDIT_SCHEMA] });
     this.clock = opts.clock ?? systemClock;
   }
 
-  async registerVersion(projectId: string, v: NewVersion): Promise<PromptVersion> {
-    return this.run('registering a prompt version', () =>
+  async registerVersion(projectId: string, v: NewVersion, audit?: AuditDraft<PromptVersion>): Promise<PromptVersion> {
+    const [stored, entries] = this.run('registering a prompt version', () =>
       this.transaction(() => {
         const now = this.clock.now().getTime();
         const prompt = this.db.prepare('SELECT last_version FROM prompts WHERE project = ? AND name = ?').get(projectId, v.name) as { last_version: number } | undefined;
@@ -131,9 +139,12 @@ export class SqliteRegistry extends SqliteStore implements Registry {
         this.db
           .prepare(`INSERT INTO prompt_versions (project, ${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
           .run(projectId, v.name, version, JSON.stringify(v.template), v.templateHash, v.commitMessage, v.author, JSON.stringify(v.tags), base, now);
-        return { name: v.name, version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags, baseVersion: base, createdAt: new Date(now) };
+        const stored: PromptVersion = { name: v.name, version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags, baseVersion: base, createdAt: new Date(now) };
+        return [stored, appendDrafted(this.db, this.clock, audit, stored)] as const;
       }),
     );
+    audit?.committed(entries);
+    return stored;
   }
 
   async getVersion(projectId: string, name: string, version: number): Promise<PromptVersion | null> {
@@ -189,8 +200,8 @@ export class SqliteRegistry extends SqliteStore implements Registry {
     );
   }
 
-  async moveAlias(projectId: string, move: NewAliasMove): Promise<AliasMove> {
-    return this.run('moving an alias', () =>
+  async moveAlias(projectId: string, move: NewAliasMove, audit?: AuditDraft<AliasMove>): Promise<AliasMove> {
+    const [stored, entries] = this.run('moving an alias', () =>
       this.transaction(() => {
         const last = this.db
           .prepare(`SELECT ${MOVE_COLUMNS} FROM alias_moves WHERE project = ? AND name = ? AND alias = ? ORDER BY seq DESC LIMIT 1`)
@@ -214,9 +225,12 @@ export class SqliteRegistry extends SqliteStore implements Registry {
         this.db
           .prepare(`INSERT INTO alias_moves (project, ${MOVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
           .run(projectId, row.name, row.alias, row.seq, row.at, row.actor, row.reason, row.from_target, row.to_target, row.rollback);
-        return toMove(row);
+        const stored = toMove(row);
+        return [stored, appendDrafted(this.db, this.clock, audit, stored)] as const;
       }),
     );
+    audit?.committed(entries);
+    return stored;
   }
 
   async getAlias(projectId: string, name: string, alias: string, at?: Date): Promise<AliasState | null> {
@@ -250,6 +264,22 @@ export class SqliteRegistry extends SqliteStore implements Registry {
         const since = toMove(r);
         return { name, alias: r.alias, target: since.to, since };
       }),
+    );
+  }
+
+  async versionsAfter(projectId: string, after: { name: string; version: number } | null, limit: number): Promise<PromptVersion[]> {
+    return this.run('reading the registry history', () =>
+      (this.db
+        .prepare(`SELECT ${VERSION_COLUMNS} FROM prompt_versions WHERE project = ? AND (name, version) > (?, ?) ORDER BY name, version LIMIT ?`)
+        .all(projectId, after?.name ?? '', after?.version ?? 0, limit) as unknown as VersionRow[]).map(toVersion),
+    );
+  }
+
+  async movesAfter(projectId: string, after: { name: string; alias: string; seq: number } | null, limit: number): Promise<AliasMove[]> {
+    return this.run('reading the registry history', () =>
+      (this.db
+        .prepare(`SELECT ${MOVE_COLUMNS} FROM alias_moves WHERE project = ? AND (name, alias, seq) > (?, ?, ?) ORDER BY name, alias, seq LIMIT ?`)
+        .all(projectId, after?.name ?? '', after?.alias ?? '', after?.seq ?? 0, limit) as unknown as MoveRow[]).map(toMove),
     );
   }
 }

@@ -1,23 +1,31 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { PromptlineError } from '../../common/errors.ts';
 import type { PingResult, StoreLifecycle } from '../lifecycle.ts';
-import { migrateDatabase, openDatabase, sqliteError, transaction } from './sqlite-db.ts';
+import { migrateComponents, migrateDatabase, openDatabase, sqliteError, transaction, type SchemaComponent, type SharedDatabase } from './sqlite-db.ts';
 
-// What every SQLite adapter is: one file of its own, opened at construction, its versioned
-// migrations, SQLite errors translated at the boundary, a health check and a close.
+// What every SQLite adapter is: a file, of its own or shared with other adapters (a SharedDatabase),
+// opened at construction, its versioned migrations (the file's, or its components' in a shared
+// file), SQLite errors translated at the boundary, a health check and a close.
+
+/** Migrations of a file of its own (its user_version), or components of a file that holds several. */
+export type SqliteSchema = readonly (readonly string[])[] | { components: readonly SchemaComponent[] };
 
 export abstract class SqliteStore implements StoreLifecycle {
   readonly backend = 'sqlite (embedded)';
   protected readonly db: DatabaseSync;
-  private readonly migrations: readonly (readonly string[])[];
+  private readonly schema: SqliteSchema;
+  private readonly shared: SharedDatabase | null;
+  private released = false;
 
-  protected constructor(file: string, migrations: readonly (readonly string[])[]) {
-    this.db = openDatabase(file);
-    this.migrations = migrations;
+  protected constructor(file: string | SharedDatabase, schema: SqliteSchema) {
+    this.shared = typeof file === 'string' ? null : file;
+    this.db = this.shared ? this.shared.acquire() : openDatabase(file as string);
+    this.schema = schema;
   }
 
   async migrate(): Promise<void> {
-    migrateDatabase(this.db, this.migrations);
+    if ('components' in this.schema) migrateComponents(this.db, this.schema.components);
+    else migrateDatabase(this.db, this.schema);
   }
 
   /** Runs `fn`, its SQLite errors made StoreErrors; our own errors (a conflict found) pass as they are. */
@@ -44,6 +52,10 @@ export abstract class SqliteStore implements StoreLifecycle {
   }
 
   async close(): Promise<void> {
-    if (this.db.isOpen) this.db.close();
+    if (this.shared) {
+      // Once per adapter, however many times it is closed.
+      if (!this.released) this.shared.release();
+      this.released = true;
+    } else if (this.db.isOpen) this.db.close();
   }
 }
