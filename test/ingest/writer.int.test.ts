@@ -107,13 +107,12 @@ describe('the writer drains the spool into the stores', () => {
   });
 
   it('stops within its timeout during an outage, however long the backoff, and leaves the batch in the spool', async () => {
-    const t = await setup({ retry: { initialMs: 60_000, maxMs: 60_000 } });
+    // A backoff of ten minutes: a stop that sat it out would overrun the test's timeout and fail it.
+    const t = await setup({ retry: { initialMs: 600_000, maxMs: 600_000 } });
     t.faults.outageLeft = Infinity;
     await t.send([llmCall({ promptName: 'outage-at-stop' }).span]);
     while (t.writer.stats().failedAttempts === 0) await new Promise((r) => setTimeout(r, 5));
-    const stopping = performance.now();
     expect(await t.writer.stop(50)).toEqual({ drained: false });
-    expect(performance.now() - stopping).toBeLessThan(5_000);
     expect(t.spool.stats().pendingRecords).toBe(1);
     await t.spool.close();
     await t.real.close();
