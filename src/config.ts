@@ -36,6 +36,9 @@ export const envSchema = z
     PROMPTLINE_SPOOL_MAX_BYTES: positiveInt.default(1024 * 1024 * 1024),
     PROMPTLINE_SPOOL_SEGMENT_BYTES: positiveInt.default(64 * 1024 * 1024),
     PROMPTLINE_RECEIVER_MAX_INFLIGHT_BYTES: positiveInt.default(256 * 1024 * 1024),
+    PROMPTLINE_MAX_CONNECTIONS: positiveInt.default(4096),
+    PROMPTLINE_MAX_CONNECTIONS_PER_CLIENT: positiveInt.default(256),
+    PROMPTLINE_IDLE_TIMEOUT_MS: positiveInt.default(60_000),
     PROMPTLINE_BATCH_MAX_SPANS: positiveInt.default(20_000),
     PROMPTLINE_FLUSH_INTERVAL_MS: positiveInt.default(200),
     CLICKHOUSE_URL: optionalUrl,
@@ -53,6 +56,9 @@ export const envSchema = z
     if (env.PROMPTLINE_SPOOL_SEGMENT_BYTES > env.PROMPTLINE_SPOOL_MAX_BYTES) {
       ctx.addIssue({ code: 'custom', path: ['PROMPTLINE_SPOOL_SEGMENT_BYTES'], message: 'must not exceed PROMPTLINE_SPOOL_MAX_BYTES' });
     }
+    if (env.PROMPTLINE_MAX_CONNECTIONS_PER_CLIENT > env.PROMPTLINE_MAX_CONNECTIONS) {
+      ctx.addIssue({ code: 'custom', path: ['PROMPTLINE_MAX_CONNECTIONS_PER_CLIENT'], message: 'must not exceed PROMPTLINE_MAX_CONNECTIONS' });
+    }
   });
 
 export interface Config {
@@ -66,6 +72,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   spool: { dir: string; maxBytes: number; segmentBytes: number };
   receiver: { maxInFlightBytes: number };
+  /** Open connections at once, from one client address, and how long a connection may sit silent. */
+  connections: { max: number; maxPerClient: number; idleTimeoutMs: number };
   writer: { batchMaxSpans: number; flushIntervalMs: number };
   clickhouseUrl: string | undefined;
   neo4j: { url: string; user: string; password: string } | undefined;
@@ -93,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       segmentBytes: e.PROMPTLINE_SPOOL_SEGMENT_BYTES,
     },
     receiver: { maxInFlightBytes: e.PROMPTLINE_RECEIVER_MAX_INFLIGHT_BYTES },
+    connections: { max: e.PROMPTLINE_MAX_CONNECTIONS, maxPerClient: e.PROMPTLINE_MAX_CONNECTIONS_PER_CLIENT, idleTimeoutMs: e.PROMPTLINE_IDLE_TIMEOUT_MS },
     writer: { batchMaxSpans: e.PROMPTLINE_BATCH_MAX_SPANS, flushIntervalMs: e.PROMPTLINE_FLUSH_INTERVAL_MS },
     clickhouseUrl: e.CLICKHOUSE_URL,
     neo4j: e.NEO4J_URL ? { url: e.NEO4J_URL, user: e.NEO4J_USER ?? '', password: e.NEO4J_PASSWORD ?? '' } : undefined,

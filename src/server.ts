@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Spool } from './ingest/spool.ts';
@@ -143,6 +144,56 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Answers a connection over a cap on the raw socket (no request has been read yet) and closes it. */
+function refuse(socket: Socket, status: 429 | 503, reason: string): void {
+  const body = `${reason}; retry shortly\n`;
+  const text = status === 429 ? 'Too Many Requests' : 'Service Unavailable';
+  const answer = `HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`;
+  // A peer that reads nothing would hold the write (and the descriptor) open: a second at most.
+  const timer = setTimeout(() => socket.destroy(), 1_000);
+  timer.unref();
+  socket.write(answer, () => {
+    clearTimeout(timer);
+    socket.destroy();
+  });
+}
+
+/** Sockets refused with an answer still hold a descriptor for a moment; past this many more, Node drops them outright. */
+const REFUSAL_HEADROOM = 256;
+
+/**
+ * No client may hold the server's descriptors: a connection silent for idleTimeoutMs is closed
+ * (mid-request too: a request that neither sends nor receives for that long is cut), at most
+ * `max` are open at once (past it a new one is answered 503 and closed) and at most `maxPerClient`
+ * from one address (past it, 429 and closed). Both answers carry Retry-After.
+ */
+function limitConnections(server: Server, limits: Config['connections']): void {
+  server.timeout = limits.idleTimeoutMs;
+  server.maxConnections = limits.max + REFUSAL_HEADROOM;
+  let open = 0;
+  const perClient = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const fromClient = perClient.get(address) ?? 0;
+    if (open >= limits.max) {
+      refuse(socket, 503, 'the server has too many open connections');
+      return;
+    }
+    if (fromClient >= limits.maxPerClient) {
+      refuse(socket, 429, 'too many open connections from this address');
+      return;
+    }
+    open++;
+    perClient.set(address, fromClient + 1);
+    socket.once('close', () => {
+      open--;
+      const left = (perClient.get(address) ?? 1) - 1;
+      if (left <= 0) perClient.delete(address);
+      else perClient.set(address, left);
+    });
+  });
+}
+
 export async function startPromptline(config: Config, logger: Logger): Promise<RunningPromptline> {
   // The head file is written after every change, when it is too late to refuse one: a path that
   // cannot be written stops the start instead.
@@ -219,7 +270,8 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     limiter: new RateLimiter(config.auth.ratePerSecond, config.auth.rateBurst),
     protectedAliases: config.auth.protectedAliases,
   });
-  const server: Server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 }, app);
+  const server: Server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: Math.min(5_000, config.connections.idleTimeoutMs) }, app);
+  limitConnections(server, config.connections);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {

@@ -37,6 +37,25 @@ export function missingVariables(t: PromptTemplate, vars: ReadonlyMap<string, st
 }
 
 /**
+ * The number of UTF-16 code units fillTemplate would produce (summed over a chat template's
+ * messages), computed from the template's parts and the values' lengths without building the
+ * text: a short template that uses one long value many times renders a very long text, and a
+ * caller that bounds the output can refuse it first. A variable `vars` does not give counts as
+ * left in place.
+ */
+export function renderedLength(t: PromptTemplate, vars: ReadonlyMap<string, string>): number {
+  let total = 0;
+  for (const text of textsOf(t)) {
+    total += text.length;
+    for (const m of text.matchAll(VARIABLE)) {
+      const value = vars.get(m[1]!);
+      if (value !== undefined) total += value.length - m[0].length;
+    }
+  }
+  return total;
+}
+
+/**
  * The template with every variable replaced by its value, as a template of the same type. Values
  * are a Map, so that names such as "__proto__" are plain data; the caller has checked with
  * missingVariables that each one is given.

@@ -50,7 +50,7 @@ function authorize(r: RouteDeclaration, services: ApiServices): RequestHandler {
   const checkAccess = async (req: Request, res: Response, next: NextFunction) => {
     res.locals.route = r;
     if (r.access === 'public') return next();
-    const principal = services.auth ? await services.auth.authenticate(req.headers.authorization) : DEV_PRINCIPAL;
+    const principal = services.auth ? await services.auth.authenticate(req.headers.authorization, req.socket.remoteAddress) : DEV_PRINCIPAL;
     res.locals.principal = principal;
     if (r.access !== 'authenticated') requirePermission(principal, r.access, r.what);
     // Ingest has its own backpressure (the spool); the rest of the API is rate limited per key.

@@ -44,6 +44,13 @@ export class PayloadTooLargeError extends PromptlineError {
   }
 }
 
+/** The request is well formed but asks for more work or output than the server does for one request. */
+export class UnprocessableError extends PromptlineError {
+  constructor(message: string, code = 'unprocessable') {
+    super(message, { status: 422, code });
+  }
+}
+
 export class UnsupportedMediaTypeError extends PromptlineError {
   constructor(message: string) {
     super(message, { status: 415, code: 'unsupported_media_type' });

@@ -3,7 +3,7 @@ import type { ApiKey, Permission, Role } from '../domain/governance.ts';
 import { PromptlineError, UnavailableError } from '../common/errors.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
 import type { KeyStore } from '../storage/governance.ts';
-import { keyIdOf, verifyKey } from './keys.ts';
+import { DUMMY_HASH, keyIdOf, verifyKey } from './keys.ts';
 
 // Who is calling, and may they. Every call but /healthz carries "Authorization: Bearer KEY".
 
@@ -87,23 +87,53 @@ export function principalOf(k: ApiKey): Principal {
 export const DEV_PRINCIPAL: Principal = { keyId: 'dev', name: 'local development', role: 'admin', promote: true, project: 'default', instanceAdmin: true, actor: 'local development (no auth)' };
 
 const CACHE_MS = 2_000;
+/** A key that failed verification is answered from memory this long, without scrypt. */
+const REFUSED_MS = 10_000;
+/** A key verified this recently may still be checked from an address over its failure budget. */
+const KNOWN_GOOD_MS = 10 * 60_000;
+
+export interface AuthenticatorOptions {
+  /** Failed authentications an address may cause a second, on average, before it is answered 429. Default 2. */
+  failuresPerSecond?: number;
+  /** Failed authentications an address may cause in a burst. Default 10. */
+  failureBurst?: number;
+  /** The slow hash check; injectable so that tests can count it. Default verifyKey (scrypt). */
+  verify?: (key: string, secretHash: string) => Promise<boolean>;
+}
 
 /**
  * Checks bearer keys against the key store. A verified key is remembered for two seconds by a
  * fingerprint of the whole key, so that a busy exporter does not pay for scrypt on every request;
  * revoking a key drops it at once in this process (and within two seconds in any other).
+ *
+ * A key that fails costs what any other failing key costs: an id no key has is checked against a
+ * dummy hash of the same parameters, so the answer's time does not tell which ids exist. The same
+ * wrong key again within ten seconds is refused from memory, at no cost to anyone's budget. Each
+ * client address has a budget of slow checks that fail (a token bucket, taken before scrypt and
+ * given back when the key is valid); past it the address is answered 429 with Retry-After and nothing is hashed, unless the
+ * key is one this process verified in the last ten minutes: an attacker cannot present such a
+ * key without holding it, so a valid key behind the same address (a NAT, a proxy) is not locked
+ * out by someone else's failures.
  */
 export class Authenticator {
   private readonly keys: KeyStore;
   private readonly clock: Clock;
+  private readonly verify: (key: string, secretHash: string) => Promise<boolean>;
+  private readonly failures: RateLimiter;
   private readonly cache = new Map<string, { principal: Principal; expiresAt: Date | null; until: number }>();
+  private readonly refused = new Map<string, number>();
+  private readonly knownGood = new Map<string, number>();
 
-  constructor(keys: KeyStore, clock: Clock = systemClock) {
+  constructor(keys: KeyStore, clock: Clock = systemClock, opts: AuthenticatorOptions = {}) {
     this.keys = keys;
     this.clock = clock;
+    this.verify = opts.verify ?? verifyKey;
+    const perSecond = opts.failuresPerSecond ?? 2;
+    this.failures = new RateLimiter(perSecond, opts.failureBurst ?? 10, clock, `this address has sent more than ${perSecond} invalid API keys a second; slow down`);
   }
 
-  async authenticate(header: string | undefined): Promise<Principal> {
+  /** `address` is the client's (the socket's remote address); failures are budgeted per address. */
+  async authenticate(header: string | undefined, address = 'unknown'): Promise<Principal> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (!m) throw new UnauthorizedError(header ? 'the Authorization header must be "Bearer <key>"' : 'this call needs an API key: send "Authorization: Bearer <key>"');
     const key = m[1]!;
@@ -114,8 +144,27 @@ export class Authenticator {
       if (hit.expiresAt && hit.expiresAt.getTime() <= now) throw new UnauthorizedError('this API key has expired');
       return hit.principal;
     }
-    const stored = await this.keys.getKey(keyIdOf(key));
-    if (!stored || !(await verifyKey(key, stored.secretHash))) throw new UnauthorizedError('this API key is not valid');
+    // A key refused moments ago costs nothing to refuse again, and so takes none of the budget.
+    if ((this.refused.get(fingerprint) ?? 0) > now) throw new UnauthorizedError('this API key is not valid');
+    const known = (this.knownGood.get(fingerprint) ?? 0) > now;
+    // Taken before any scrypt, so that concurrent requests cannot all pass a check made before
+    // their failures are counted; given back below when the key is valid.
+    if (!known) this.failures.take(address);
+    let stored, valid;
+    try {
+      stored = await this.keys.getKey(keyIdOf(key));
+      valid = await this.verify(key, stored?.secretHash ?? DUMMY_HASH);
+    } catch (err) {
+      // The store failed, not the key: that is no failure of this address.
+      if (!known) this.failures.giveBack(address);
+      throw err;
+    }
+    if (!stored || !valid) {
+      remember(this.refused, fingerprint, now + REFUSED_MS);
+      throw new UnauthorizedError('this API key is not valid');
+    }
+    if (!known) this.failures.giveBack(address);
+    remember(this.knownGood, fingerprint, now + KNOWN_GOOD_MS);
     if (stored.revokedAt) throw new UnauthorizedError('this API key has been revoked');
     if (stored.expiresAt && stored.expiresAt.getTime() <= now) throw new UnauthorizedError('this API key has expired');
     const principal = principalOf(stored);
@@ -130,6 +179,11 @@ export class Authenticator {
   }
 }
 
+function remember(m: Map<string, number>, fingerprint: string, until: number): void {
+  if (m.size > 10_000) m.clear();
+  m.set(fingerprint, until);
+}
+
 /**
  * A token bucket per key: `perSecond` calls a second on average, bursts of `burst`. Past that,
  * 429 with Retry-After. Kept in memory per process (a few dozen bytes a key).
@@ -139,11 +193,13 @@ export class RateLimiter {
   private readonly perSecond: number;
   private readonly burst: number;
   private readonly clock: Clock;
+  private readonly message: string;
 
-  constructor(perSecond: number, burst: number, clock: Clock = systemClock) {
+  constructor(perSecond: number, burst: number, clock: Clock = systemClock, message = `this key makes more than ${perSecond} calls a second; slow down`) {
     this.perSecond = perSecond;
     this.burst = burst;
     this.clock = clock;
+    this.message = message;
   }
 
   take(key: string): void {
@@ -153,10 +209,16 @@ export class RateLimiter {
     b.at = now;
     if (b.tokens < 1) {
       this.buckets.set(key, b);
-      throw new UnavailableError(`this key makes more than ${this.perSecond} calls a second; slow down`, Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond)), 429);
+      throw new UnavailableError(this.message, Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond)), 429);
     }
     b.tokens -= 1;
     if (this.buckets.size > 100_000) this.buckets.clear();
     this.buckets.set(key, b);
+  }
+
+  /** Returns a token taken for a call that turned out not to count. */
+  giveBack(key: string): void {
+    const b = this.buckets.get(key);
+    if (b) b.tokens = Math.min(this.burst, b.tokens + 1);
   }
 }

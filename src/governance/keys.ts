@@ -27,6 +27,12 @@ export async function hashKey(key: string): Promise<string> {
   return `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }
 
+/**
+ * Checked against when a key names no stored key, so that an unknown id costs the same scrypt as a
+ * wrong secret for a known one. Its parameters are those of hashKey; no key matches it.
+ */
+export const DUMMY_HASH = `scrypt$${PARAMS.N}$${PARAMS.r}$${PARAMS.p}$${randomBytes(16).toString('base64url')}$${randomBytes(32).toString('base64url')}`;
+
 export async function verifyKey(key: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;

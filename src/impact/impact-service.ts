@@ -59,14 +59,44 @@ export function encodeCursor(c: ImpactCursor): string {
   return Buffer.from(JSON.stringify([c.timestamp, c.traceId, c.spanId])).toString('base64url');
 }
 
+/** The times a span store's DateTime64(9) holds (nanoseconds since 1970 in 64 bits), to the millisecond. */
+export const SPAN_TIME_RANGE = Object.freeze({ min: '1900-01-01T00:00:00.000Z', max: '2262-04-11T23:47:16.854Z' });
+const MIN_MS = Date.parse(SPAN_TIME_RANGE.min);
+const MAX_MS = Date.parse(SPAN_TIME_RANGE.max);
+
+/** Whether a time (milliseconds since 1970) is one the span store can compare with. */
+export function inSpanTimeRange(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= MIN_MS && ms <= MAX_MS;
+}
+
+// A stored span's time as the store answers it: UTC, seconds, and up to nine digits of fraction.
+const CURSOR_TIME = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z$/;
+
+/** Whether a cursor's time is a real UTC time (no 2026-02-30, no 25:00) in the span store's range. */
+function validCursorTime(t: string): boolean {
+  const m = CURSOR_TIME.exec(t);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+  const real = date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && date.getUTCHours() === h && date.getUTCMinutes() === mi && date.getUTCSeconds() === sec;
+  return real && inSpanTimeRange(date.getTime());
+}
+
 export function decodeCursor(s: string): ImpactCursor {
+  let parsed: unknown;
   try {
-    const [timestamp, traceId, spanId] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as [string, string, string];
-    if (typeof timestamp !== 'string' || !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(timestamp) || !/^[0-9a-f]{32}$/.test(traceId) || !/^[0-9a-f]{16}$/.test(spanId)) throw new Error('shape');
-    return { timestamp, traceId, spanId };
+    parsed = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
   } catch {
-    throw new BadRequestError('the cursor is not one this server gave out');
+    parsed = undefined;
   }
+  const [timestamp, traceId, spanId] = Array.isArray(parsed) && parsed.length === 3 ? (parsed as unknown[]) : [];
+  if (typeof traceId !== 'string' || typeof spanId !== 'string' || !/^[0-9a-f]{32}$/.test(traceId) || !/^[0-9a-f]{16}$/.test(spanId)) {
+    throw new BadRequestError('cursor: the cursor is not one this server gave out');
+  }
+  if (typeof timestamp !== 'string' || !validCursorTime(timestamp)) {
+    throw new BadRequestError(`cursor: the cursor's time is not a UTC time between ${SPAN_TIME_RANGE.min} and ${SPAN_TIME_RANGE.max}; it is not one this server gave out`);
+  }
+  return { timestamp, traceId, spanId };
 }
 
 export class ImpactService {

@@ -37,7 +37,19 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
   const inFlight = { bytes: 0 };
   return async (req, res) => {
     const encoding = otlpEncodingOf(req.headers['content-type']);
+    // What this request holds of the budget: counted as each chunk arrives (a body still being read
+    // takes memory too), given back all at once when the request is done, however it ends.
     let held = 0;
+    const budget: Budget = {
+      take: (n) => {
+        held += n;
+        inFlight.bytes += n;
+      },
+      give: (n) => {
+        held -= n;
+        inFlight.bytes -= n;
+      },
+    };
     try {
       if (!encoding) {
         throw new UnsupportedMediaTypeError(
@@ -49,14 +61,9 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
       if (inFlight.bytes >= deps.maxInFlightBytes) {
         throw new UnavailableError(`the receiver is busy with ${inFlight.bytes} bytes of requests; retry shortly`, 1, 429);
       }
-      const raw = await readBody(req, OTLP_LIMITS.maxBodyBytes);
-      held += raw.length;
-      inFlight.bytes += raw.length;
+      const raw = await readBody(req, OTLP_LIMITS.maxBodyBytes, budget);
       const body = await decompress(raw, (req.headers['content-encoding'] ?? '').trim().toLowerCase());
-      if (body !== raw) {
-        held += body.length;
-        inFlight.bytes += body.length;
-      }
+      if (body !== raw) budget.take(body.length);
       // Protobuf is checked, not decoded: the scan refuses what the writer could not decode and
       // counts what it will refuse, and the writer decodes the spooled bytes once. JSON is decoded
       // here and handed to the writer decoded.
@@ -81,7 +88,7 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
     } catch (err) {
       sendFailure(req, res, encoding, err, deps.logger);
     } finally {
-      inFlight.bytes -= held;
+      budget.give(held);
     }
   };
 }
@@ -107,14 +114,20 @@ function drainThenClose(req: Request): void {
   req.resume();
 }
 
-/** Reads the body, refusing (413) as soon as it passes `limit` bytes. */
+/** Bytes counted against the receiver's in-flight budget. */
+interface Budget {
+  take(bytes: number): void;
+  give(bytes: number): void;
+}
+
 /**
  * Reads the body, refusing (413) what passes `limit` bytes. A body somewhat over the limit is read
  * to its end (and dropped) before the answer, since most clients read the answer only once they
  * have sent everything; past DRAIN_MAX_BYTES more, or a declared length beyond that, the answer
- * comes at once and the connection is closed.
+ * comes at once and the connection is closed. Every chunk kept is counted in `budget` as it arrives
+ * (and given back when a body over the limit is dropped); the caller gives back the rest.
  */
-function readBody(req: Request, limit: number): Promise<Buffer> {
+function readBody(req: Request, limit: number, budget: Budget): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit + DRAIN_MAX_BYTES) {
     return Promise.reject(new PayloadTooLargeError(`the request body is ${declared} bytes; the limit is ${limit} bytes`));
@@ -130,6 +143,7 @@ function readBody(req: Request, limit: number): Promise<Buffer> {
       if (settled) return;
       size += chunk.length;
       if (size > limit) {
+        if (!over) budget.give(size - chunk.length);
         over = true;
         chunks.length = 0;
         if (size > limit + DRAIN_MAX_BYTES) {
@@ -139,6 +153,7 @@ function readBody(req: Request, limit: number): Promise<Buffer> {
         return;
       }
       chunks.push(chunk);
+      budget.take(chunk.length);
     });
     req.on('end', () => {
       if (settled) return;
@@ -150,6 +165,12 @@ function readBody(req: Request, limit: number): Promise<Buffer> {
       if (settled) return;
       settled = true;
       reject(new BadRequestError(`the request body could not be read: ${err.message}`));
+    });
+    // A client gone mid-body: settled here at the latest, so what it held is given back.
+    req.on('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(new BadRequestError('the connection closed before the request body arrived'));
     });
   });
 }

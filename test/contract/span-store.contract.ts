@@ -136,6 +136,16 @@ export function describeSpanStoreContract(backend: string, open: () => Promise<S
       expect(byId.get(llm.spanId)!.startMs).toBe(Number(llm.startTimeUnixNano / 1_000_000n));
     });
 
+    it('loads the stored nodes of many traces in one call, every one of them', async () => {
+      const project = 'many-traces';
+      const spans = Array.from({ length: 12_000 }, () => createSpan());
+      await ingest(project, spans);
+      const unknown = Array.from({ length: 500 }, () => newTraceId());
+      const nodes = await store.loadStoredNodes(project, [...spans.map((s) => s.traceId), ...unknown]);
+      expect(nodes).toHaveLength(spans.length);
+      expect(new Set(nodes.map((n) => n.spanId))).toEqual(new Set(spans.map((s) => s.spanId)));
+    });
+
     it('stores attribute keys and values as data, quotes and SQL included', async () => {
       const hostile = `x'); DROP TABLE otel_traces; -- "\\ {{p:String}} ✓`;
       const span = createSpan();

@@ -3,7 +3,7 @@ import type { StoredApiKey } from '../../src/domain/governance.ts';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { ROLES, type Permission, type Role } from '../../src/domain/governance.ts';
 import { administeredProject, Authenticator, DEV_PRINCIPAL, ForbiddenError, isInstanceAdmin, may, principalOf, RateLimiter, require as requirePermission, rolesWith, UnauthorizedError, type Principal } from '../../src/governance/access.ts';
-import { generateKey, hashKey } from '../../src/governance/keys.ts';
+import { generateKey, hashKey, verifyKey } from '../../src/governance/keys.ts';
 import type { KeyStore } from '../../src/storage/governance.ts';
 import { ManualClock } from '../helpers/clock.ts';
 
@@ -123,6 +123,80 @@ describe('the authenticator, as time passes', () => {
     expect((await auth.authenticate(`Bearer ${key}`)).keyId).toBe(id);
     clock.advance(1);
     await expect(auth.authenticate(`Bearer ${key}`)).rejects.toThrow(/revoked/);
+  });
+});
+
+describe('failed authentications', () => {
+  /** An authenticator whose slow hash check is counted (and is the real one). */
+  function counted(keys: KeyStore, clock: ManualClock, opts: { failuresPerSecond?: number; failureBurst?: number } = {}) {
+    const calls: string[] = [];
+    const auth = new Authenticator(keys, clock, {
+      ...opts,
+      verify: (key, hash) => {
+        calls.push(hash);
+        return verifyKey(key, hash);
+      },
+    });
+    return { auth, calls };
+  }
+
+  it('cost one hash of the same parameters whether the key id exists or not', async () => {
+    const clock = new ManualClock();
+    const keys = new KeysInMemory();
+    const { auth, calls } = counted(keys, clock);
+    const key = await storedKey(keys, clock, null);
+    const known = await auth.authenticate(`Bearer ${key.slice(0, -4)}AAAA`, '10.0.0.1').catch((e: unknown) => e);
+    const unknown = await auth.authenticate(`Bearer ${generateKey().key}`, '10.0.0.1').catch((e: unknown) => e);
+    expect(known).toBeInstanceOf(UnauthorizedError);
+    expect(unknown).toBeInstanceOf(UnauthorizedError);
+    expect((unknown as Error).message).toBe((known as Error).message);
+    expect(calls).toHaveLength(2);
+    const params = (h: string) => h.split('$').slice(0, 4).join('$');
+    expect(params(calls[1]!)).toBe(params(calls[0]!));
+    expect(calls[1]).not.toBe(calls[0]);
+  });
+
+  it('refuse the same wrong key again from memory, without a hash or any of the budget', async () => {
+    const clock = new ManualClock();
+    const { auth, calls } = counted(new KeysInMemory(), clock, { failuresPerSecond: 1, failureBurst: 1 });
+    const wrong = `Bearer ${generateKey().key}`;
+    for (let i = 0; i < 5; i++) await expect(auth.authenticate(wrong, 'a')).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(calls).toHaveLength(1);
+    await expect(auth.authenticate(`Bearer ${generateKey().key}`, 'a')).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('past the budget of an address, answer 429 with a retry time and hash nothing; other addresses and verified keys go on', async () => {
+    const clock = new ManualClock();
+    const keys = new KeysInMemory();
+    const { auth, calls } = counted(keys, clock, { failuresPerSecond: 1, failureBurst: 3 });
+    const good = await storedKey(keys, clock, null);
+    const fresh = await storedKey(keys, clock, null);
+    await auth.authenticate(`Bearer ${good}`, 'attacker'); // verified: gives its token back
+    for (let i = 0; i < 3; i++) await expect(auth.authenticate(`Bearer ${generateKey().key}`, 'attacker')).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(calls).toHaveLength(4);
+    const limited = await auth.authenticate(`Bearer ${generateKey().key}`, 'attacker').catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(UnavailableError);
+    expect((limited as UnavailableError).status).toBe(429);
+    expect((limited as UnavailableError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(calls).toHaveLength(4);
+    // A key this process verified is still checked from that address, after its cache entry went.
+    clock.advance(2_000);
+    // (two tokens have come back by now; spend them)
+    for (let i = 0; i < 2; i++) await expect(auth.authenticate(`Bearer ${generateKey().key}`, 'attacker')).rejects.toBeInstanceOf(UnauthorizedError);
+    await expect(auth.authenticate(`Bearer ${generateKey().key}`, 'attacker')).rejects.toBeInstanceOf(UnavailableError);
+    expect((await auth.authenticate(`Bearer ${good}`, 'attacker')).role).toBe('read');
+    // A valid key never seen waits like anyone there; elsewhere, it is checked.
+    await expect(auth.authenticate(`Bearer ${fresh}`, 'attacker')).rejects.toBeInstanceOf(UnavailableError);
+    expect((await auth.authenticate(`Bearer ${fresh}`, 'elsewhere')).role).toBe('read');
+    clock.advance(1_000);
+    await expect(auth.authenticate(`Bearer ${generateKey().key}`, 'attacker')).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
+  it('concurrent failures cannot all pass the budget before they are counted', async () => {
+    const { auth, calls } = counted(new KeysInMemory(), new ManualClock(), { failuresPerSecond: 1, failureBurst: 3 });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => auth.authenticate(`Bearer ${generateKey().key}`, 'a')));
+    expect(results.filter((r) => r.status === 'rejected' && r.reason instanceof UnavailableError)).toHaveLength(7);
+    expect(calls).toHaveLength(3);
   });
 });
 

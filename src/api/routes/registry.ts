@@ -133,7 +133,7 @@ export const registryRoutes = [
     // Checked by variablesFrom into a Map, so that variable names such as "__proto__" stay data.
     body: { schema: z.unknown(), limit: JSON_LIMIT },
     bodyDoc: { type: 'object', properties: { variables: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } } } },
-    responses: { '200': { description: 'Rendered', schema: r.renderAnswer }, '400': err('A variable the template uses is missing'), '404': err('Unknown prompt or version') },
+    responses: { '200': { description: 'Rendered', schema: r.renderAnswer }, '400': err('A variable the template uses is missing'), '404': err('Unknown prompt or version'), '422': err('The rendering would be longer than 4 MiB characters') },
     handle: async (ctx, s) => {
       const { version: v, rendered } = await s.registryService.render(ctx.project, ctx.params.name, ctx.params.version, variablesFrom(ctx.body));
       ctx.res.json({ name: ctx.params.name, version: v.version, templateHash: v.templateHash, rendered });
@@ -148,7 +148,11 @@ export const registryRoutes = [
     summary: 'Difference between two versions (unified diff; per message for chat templates)',
     params: byName,
     query: z.object({ from: versionNumber.describe('Version number'), to: versionNumber.describe('Version number') }),
-    responses: { '200': { description: 'The diff', schema: r.diffAnswer }, '404': err('Unknown prompt or version') },
+    responses: {
+      '200': { description: 'The diff', schema: r.diffAnswer },
+      '404': err('Unknown prompt or version'),
+      '422': err('The versions differ too much to diff (more than 1,000 lines added or removed, or more than 250 ms of work)'),
+    },
     handle: async (ctx, s) => {
       ctx.res.json(await s.registryService.diff(ctx.project, ctx.params.name, ctx.query.from, ctx.query.to));
     },

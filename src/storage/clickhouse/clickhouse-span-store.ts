@@ -106,6 +106,9 @@ const FIXUP_SQL = `
 // refuses by default more than 100 partitions in one insert.
 const INSERT_SETTINGS = { throw_on_max_partitions_per_insert_block: 0 };
 
+/** Trace ids per lookup in loadStoredNodes. */
+const LOAD_CHUNK = 5_000;
+
 const NOTHING_TO_WRITE: StagedSpans = { write: async () => undefined };
 
 export class ClickHouseSpanStore implements SpanSink, SpanQueries {
@@ -166,7 +169,15 @@ export class ClickHouseSpanStore implements SpanSink, SpanQueries {
    * all — usually none — for a few percent of that.
    */
   async loadStoredNodes(projectId: string, traceIds: readonly string[]): Promise<StoredNode[]> {
-    if (traceIds.length === 0) return [];
+    const nodes: StoredNode[] = [];
+    // The cost of `TraceId IN {list}` grows superlinearly with the list (70,000 stored one-span
+    // traces: 53 s in one query, 1.3 s in chunks of 5,000, in-process engine), and one large
+    // request would stall the writer and every read behind it; the chunks run one after another.
+    for (let i = 0; i < traceIds.length; i += LOAD_CHUNK) for (const n of await this.loadStoredChunk(projectId, traceIds.slice(i, i + LOAD_CHUNK))) nodes.push(n);
+    return nodes;
+  }
+
+  private async loadStoredChunk(projectId: string, traceIds: readonly string[]): Promise<StoredNode[]> {
     const existing = await this.exec.query<{ TraceId: string }>(
       'SELECT DISTINCT TraceId FROM otel_traces_trace_id_ts WHERE TraceId IN {traceIds:Array(String)}',
       { traceIds },
