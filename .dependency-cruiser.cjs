@@ -107,6 +107,20 @@ module.exports = {
       to: { path: '^src/' },
     },
     {
+      name: 'console-talks-only-to-the-api',
+      severity: 'error',
+      comment: 'The browser console is a client of the public API: it imports none of the service, the instrumentation or the tests, and nothing imports it.',
+      from: { path: '^console/' },
+      to: { path: '^(src|test|bench|scripts|examples|instrumentation)/' },
+    },
+    {
+      name: 'nothing-imports-the-console',
+      severity: 'error',
+      comment: 'The server serves the built console as files; no code depends on its sources.',
+      from: { pathNot: '^console/' },
+      to: { path: '^console/' },
+    },
+    {
       name: 'production-not-to-dev-dependencies',
       severity: 'error',
       comment: 'A devDependency is not installed in production (npm ci --omit=dev); types alone are fine.',
@@ -138,7 +152,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: ['^instrumentation/dist/', '^\\.promptline/', '^\\.cache/'] },
+    exclude: { path: ['^instrumentation/dist/', '^console/dist/', '^\\.promptline/', '^\\.cache/'] },
     // Type-only imports count: a port importing an adapter's type is still a wrong direction.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
@@ -147,7 +161,7 @@ module.exports = {
     enhancedResolveOptions: {
       exportsFields: ['exports'],
       conditionNames: ['@promptline/source', 'import', 'require', 'node', 'default', 'types'],
-      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json', '.d.ts'],
+      extensions: ['.ts', '.tsx', '.js', '.mjs', '.cjs', '.json', '.d.ts'],
       mainFields: ['module', 'main', 'types', 'typings'],
     },
     skipAnalysisNotInRules: true,

@@ -1,4 +1,13 @@
-# Promptline: the OTLP receiver and the API in one process. Node 24 runs the TypeScript directly.
+# Promptline: the OTLP receiver, the API and the console in one process. Node 24 runs the
+# TypeScript directly; the console is built once, in a stage of its own, from npm packages.
+FROM node:24-bookworm-slim AS console
+WORKDIR /build
+COPY package.json package-lock.json ./
+COPY instrumentation/package.json instrumentation/package.json
+RUN npm ci --no-audit --no-fund
+COPY console console
+RUN npm run build:console
+
 FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
@@ -7,6 +16,7 @@ COPY instrumentation/package.json instrumentation/package.json
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY src src
 COPY instrumentation instrumentation
+COPY --from=console /build/console/dist console/dist
 ENV HOST=0.0.0.0 PORT=4318 PROMPTLINE_DATA_DIR=/data
 EXPOSE 4318
 VOLUME ["/data"]

@@ -722,5 +722,15 @@ JSONEachRow insert ~340 ms), garbage collection took a quarter of the main threa
    bloom filters' pick to every part (every revision of a span has the same ids, so the filters find them all): ~40 ms → ~7 ms at 1 M.
 7. **The engine's allocator gives memory back** after inserts once the process passes 896 MiB.
 `;
-writeFileSync(join(OUT_DIR, 'RESULTS.md'), md);
+// Sections other benchmarks write by hand (bench/response-list.ts) follow this line and are kept.
+const KEPT_MARK = '<!-- Sections below are written from other benchmarks; bench/run.ts keeps them. -->';
+const previous = (() => {
+  try {
+    return readFileSync(join(ROOT, 'bench', 'RESULTS.md'), 'utf8');
+  } catch {
+    return '';
+  }
+})();
+const kept = previous.includes(KEPT_MARK) ? previous.slice(previous.indexOf(KEPT_MARK)) : '';
+writeFileSync(join(OUT_DIR, 'RESULTS.md'), kept ? `${md}\n${kept}` : md);
 log(`wrote ${join(OUT_DIR, 'RESULTS.md')}, results.svg and results.json`);

@@ -9,6 +9,7 @@ import { auditCommand } from './cli/audit.ts';
 import { keysCommand } from './cli/governance.ts';
 import { loadConfig } from './config.ts';
 import { ConfigError } from './common/errors.ts';
+import { startHeapWatchdog } from './common/heap-watchdog.ts';
 import { createJsonLogger } from './common/logger.ts';
 
 // The server (and its stores) is loaded only by `serve`: the other commands are HTTP clients of a
@@ -49,6 +50,8 @@ async function serve(): Promise<void> {
   const config = loadConfig();
   const logger = createJsonLogger(config.logLevel);
   const running = await startPromptline(config, logger);
+  // A heap that stays full makes the process collect garbage instead of serving: it exits instead.
+  startHeapWatchdog(logger);
   const ms = Math.round(performance.now() - started);
   process.stdout.write(
     `Promptline ${VERSION} listening on ${running.url}\n` +

@@ -6,6 +6,23 @@ import { ConfigError } from './common/errors.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const DURATION_UNITS_MS = new Map<string, number>([
+  ['ms', 1],
+  ['s', 1_000],
+  ['m', 60_000],
+  ['h', 3_600_000],
+  ['d', 86_400_000],
+]);
+/** A duration such as "30d", "12h", "90m", "45s" or "500ms", in milliseconds. */
+const duration = z
+  .string()
+  .trim()
+  .regex(/^\d{1,9}(ms|s|m|h|d)$/, 'a duration is a whole number and a unit: ms, s, m, h or d (such as 30d or 12h)')
+  .transform((v) => {
+    const [, n, unit] = /^(\d+)(ms|s|m|h|d)$/.exec(v)!;
+    return Number(n) * DURATION_UNITS_MS.get(unit!)!;
+  });
+
 const optionalUrl = z
   .string()
   .trim()
@@ -31,6 +48,13 @@ export const envSchema = z
       .transform((v) => v.split(',').map((a) => a.trim()).filter((a) => a !== '')),
     PROMPTLINE_RATE_LIMIT_PER_SECOND: positiveInt.default(50),
     PROMPTLINE_RATE_LIMIT_BURST: positiveInt.default(200),
+    PROMPTLINE_INGEST_RATE_PER_SECOND: positiveInt.default(500),
+    PROMPTLINE_INGEST_RATE_BURST: positiveInt.default(2000),
+    PROMPTLINE_AUTH_FAILURES_PER_SECOND: positiveInt.default(2),
+    PROMPTLINE_AUTH_FAILURE_BURST: positiveInt.default(10),
+    PROMPTLINE_QUERY_TIMEOUT_MS: positiveInt.default(30_000),
+    PROMPTLINE_QUERY_QUEUE_PER_PROJECT: positiveInt.default(64),
+    PROMPTLINE_SCANS_PER_PROJECT: positiveInt.default(4),
     PROMPTLINE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PROMPTLINE_SPOOL_DIR: z.string().trim().min(1).optional(),
     PROMPTLINE_SPOOL_MAX_BYTES: positiveInt.default(1024 * 1024 * 1024),
@@ -41,6 +65,10 @@ export const envSchema = z
     PROMPTLINE_IDLE_TIMEOUT_MS: positiveInt.default(60_000),
     PROMPTLINE_BATCH_MAX_SPANS: positiveInt.default(20_000),
     PROMPTLINE_FLUSH_INTERVAL_MS: positiveInt.default(200),
+    PROMPTLINE_MAX_SPAN_AGE: duration.default(30 * 86_400_000),
+    PROMPTLINE_MAX_SPAN_FUTURE: duration.default(86_400_000),
+    PROMPTLINE_RESOLVER_CACHE_BYTES: positiveInt.default(64 * 1024 * 1024),
+    PROMPTLINE_MAX_FIXUPS_PER_BATCH: positiveInt.default(10_000),
     CLICKHOUSE_URL: optionalUrl,
     NEO4J_URL: optionalUrl,
     NEO4J_USER: z.string().optional(),
@@ -67,6 +95,13 @@ export interface Config {
   dataDir: string;
   apiKey: string | undefined;
   auth: { disabled: boolean; protectedAliases: string[]; ratePerSecond: number; rateBurst: number };
+  /** OTLP requests a key may send a second, on average and in a burst; failed authentications an address may cause. */
+  limits: { ingestPerSecond: number; ingestBurst: number; authFailuresPerSecond: number; authFailureBurst: number };
+  /**
+   * How long a span-store query may run (and wait for its turn); how many requests that scan many
+   * spans one project may have in flight, and how many such queries waiting in the store.
+   */
+  queries: { timeoutMs: number; scansPerProject: number; analysisQueuePerProject: number };
   /** The audit head's signing secret, and a file elsewhere the head is also written to on every append. */
   audit: { secret: string | undefined; headFile: string | undefined };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -74,7 +109,13 @@ export interface Config {
   receiver: { maxInFlightBytes: number };
   /** Open connections at once, from one client address, and how long a connection may sit silent. */
   connections: { max: number; maxPerClient: number; idleTimeoutMs: number };
-  writer: { batchMaxSpans: number; flushIntervalMs: number };
+  /**
+   * Batches, and two bounds on what one batch may make the writer do: the lineage the resolver
+   * caches (in bytes) and the stored rows a batch's late lineage rewrites (the rest in later steps).
+   */
+  writer: { batchMaxSpans: number; flushIntervalMs: number; resolverCacheBytes: number; maxFixupsPerBatch: number };
+  /** How far before and after its receipt a span may start. */
+  spanTimeWindow: { maxAgeMs: number; maxFutureMs: number };
   clickhouseUrl: string | undefined;
   neo4j: { url: string; user: string; password: string } | undefined;
 }
@@ -93,6 +134,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.PROMPTLINE_DATA_DIR),
     apiKey: e.PROMPTLINE_API_KEY,
     auth: { disabled: e.PROMPTLINE_DEV_NO_AUTH, protectedAliases: e.PROMPTLINE_PROTECTED_ALIASES, ratePerSecond: e.PROMPTLINE_RATE_LIMIT_PER_SECOND, rateBurst: e.PROMPTLINE_RATE_LIMIT_BURST },
+    limits: { ingestPerSecond: e.PROMPTLINE_INGEST_RATE_PER_SECOND, ingestBurst: e.PROMPTLINE_INGEST_RATE_BURST, authFailuresPerSecond: e.PROMPTLINE_AUTH_FAILURES_PER_SECOND, authFailureBurst: e.PROMPTLINE_AUTH_FAILURE_BURST },
+    queries: { timeoutMs: e.PROMPTLINE_QUERY_TIMEOUT_MS, scansPerProject: e.PROMPTLINE_SCANS_PER_PROJECT, analysisQueuePerProject: e.PROMPTLINE_QUERY_QUEUE_PER_PROJECT },
     audit: { secret: e.PROMPTLINE_AUDIT_SECRET, headFile: e.PROMPTLINE_AUDIT_HEAD_FILE ? resolve(e.PROMPTLINE_AUDIT_HEAD_FILE) : undefined },
     logLevel: e.PROMPTLINE_LOG_LEVEL,
     spool: {
@@ -102,7 +145,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     receiver: { maxInFlightBytes: e.PROMPTLINE_RECEIVER_MAX_INFLIGHT_BYTES },
     connections: { max: e.PROMPTLINE_MAX_CONNECTIONS, maxPerClient: e.PROMPTLINE_MAX_CONNECTIONS_PER_CLIENT, idleTimeoutMs: e.PROMPTLINE_IDLE_TIMEOUT_MS },
-    writer: { batchMaxSpans: e.PROMPTLINE_BATCH_MAX_SPANS, flushIntervalMs: e.PROMPTLINE_FLUSH_INTERVAL_MS },
+    writer: {
+      batchMaxSpans: e.PROMPTLINE_BATCH_MAX_SPANS,
+      flushIntervalMs: e.PROMPTLINE_FLUSH_INTERVAL_MS,
+      resolverCacheBytes: e.PROMPTLINE_RESOLVER_CACHE_BYTES,
+      maxFixupsPerBatch: e.PROMPTLINE_MAX_FIXUPS_PER_BATCH,
+    },
+    spanTimeWindow: { maxAgeMs: e.PROMPTLINE_MAX_SPAN_AGE, maxFutureMs: e.PROMPTLINE_MAX_SPAN_FUTURE },
     clickhouseUrl: e.CLICKHOUSE_URL,
     neo4j: e.NEO4J_URL ? { url: e.NEO4J_URL, user: e.NEO4J_USER ?? '', password: e.NEO4J_PASSWORD ?? '' } : undefined,
   };

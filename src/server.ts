@@ -26,6 +26,8 @@ import type { StoreLifecycle } from './storage/lifecycle.ts';
 import type { Logger } from './common/logger.ts';
 import { systemClock } from './common/clock.ts';
 import { ChdbExecutor } from './storage/clickhouse/chdb-executor.ts';
+import { LanedExecutor, QueryLanes } from './storage/clickhouse/query-lanes.ts';
+import { ScanBudget } from './api/scan-budget.ts';
 import { ClickHouseSpanStore } from './storage/clickhouse/clickhouse-span-store.ts';
 import { ClickHouseSpanAnalytics } from './storage/clickhouse/clickhouse-span-analytics.ts';
 import type { SpanAnalytics } from './storage/span-analytics.ts';
@@ -56,9 +58,13 @@ export interface RunningPromptline {
  * the engine in-process; Neo4j when NEO4J_URL is set, else SQLite. Code above the ports never knows.
  */
 async function openStores(config: Config): Promise<Stores> {
-  const exec = config.clickhouseUrl ? await ClickHouseServerExecutor.connect(config.clickhouseUrl) : new ChdbExecutor(join(config.dataDir, 'clickhouse'));
-  const spans = new ClickHouseSpanStore(exec);
-  const analytics = new ClickHouseSpanAnalytics(exec);
+  const queryTimeoutMs = config.queries.timeoutMs;
+  const engine = config.clickhouseUrl ? await ClickHouseServerExecutor.connect(config.clickhouseUrl, { queryTimeoutMs }) : new ChdbExecutor(join(config.dataDir, 'clickhouse'), { queryTimeoutMs });
+  // Lookups before scans, projects in turn (query-lanes.ts). The embedded engine runs one
+  // parameterised query at a time anyway; a server takes a few at once.
+  const lanes = new QueryLanes({ slots: config.clickhouseUrl ? 8 : 1, analysisQueuePerProject: config.queries.analysisQueuePerProject, queueTimeoutMs: queryTimeoutMs });
+  const spans = new ClickHouseSpanStore(new LanedExecutor(engine, lanes, 'lookup'));
+  const analytics = new ClickHouseSpanAnalytics(new LanedExecutor(engine, lanes, 'analysis'));
   try {
     if (config.neo4j) {
       // One driver, one connection pool, for the graph, the registry and governance beside it.
@@ -245,6 +251,9 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     logger,
     batchMaxSpans: config.writer.batchMaxSpans,
     flushIntervalMs: config.writer.flushIntervalMs,
+    resolverCacheBytes: config.writer.resolverCacheBytes,
+    maxFixupsPerBatch: config.writer.maxFixupsPerBatch,
+    spanTimeWindow: config.spanTimeWindow,
     deadLetterDir: join(config.dataDir, 'dead-letter'),
   });
   const recovered = spool.stats().pendingRecords;
@@ -263,11 +272,14 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     analytics,
     catalog: registryService,
     receiverMaxInFlightBytes: config.receiver.maxInFlightBytes,
+    spanTimeWindow: config.spanTimeWindow,
     keys: governance,
     audit,
     clock: systemClock,
-    auth: config.auth.disabled ? null : new Authenticator(governance, systemClock),
+    auth: config.auth.disabled ? null : new Authenticator(governance, systemClock, { failuresPerSecond: config.limits.authFailuresPerSecond, failureBurst: config.limits.authFailureBurst }),
     limiter: new RateLimiter(config.auth.ratePerSecond, config.auth.rateBurst),
+    scanBudget: new ScanBudget(config.queries.scansPerProject),
+    ingestLimiter: new RateLimiter(config.limits.ingestPerSecond, config.limits.ingestBurst, systemClock, `this key sends more than ${config.limits.ingestPerSecond} OTLP requests a second; batch more spans a request, or ask for a higher PROMPTLINE_INGEST_RATE_PER_SECOND`),
     protectedAliases: config.auth.protectedAliases,
   });
   const server: Server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: Math.min(5_000, config.connections.idleTimeoutMs) }, app);

@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import { ImpactService } from '../impact/impact-service.ts';
 import { createOtlpReceiver } from '../ingest/receiver.ts';
 import { otlpEncodingOf, sendOtlpFailure } from '../ingest/otlp/otlp-answers.ts';
+import { consoleHandler } from './console.ts';
 import { loopbackOnly } from './loopback-only.ts';
 import { mountRoutes, principalOf, routeOf } from './mount.ts';
 import { buildOpenApiDocument } from './openapi.ts';
@@ -35,7 +36,7 @@ export function createApp(deps: AppDeps): Express {
     ...deps,
     impact,
     report: { spans: deps.spans, analytics: deps.analytics, registry: deps.registryService, impact, version: deps.version },
-    receiveTraces: createOtlpReceiver({ spool: deps.spool, logger: deps.logger, projectOf: (req) => principalOf(req.res!).project, maxInFlightBytes: deps.receiverMaxInFlightBytes }),
+    receiveTraces: createOtlpReceiver({ spool: deps.spool, logger: deps.logger, projectOf: (req) => principalOf(req.res!).project, maxInFlightBytes: deps.receiverMaxInFlightBytes, spanTimeWindow: deps.spanTimeWindow }),
     protectedAliasSet: new Set(deps.protectedAliases),
     openapi: buildOpenApiDocument(deps.version, ROUTES),
   };
@@ -46,6 +47,8 @@ export function createApp(deps: AppDeps): Express {
     else next();
   });
   app.use(mountRoutes(ROUTES, services));
+  // The console's pages and assets: only its own paths, after every API route.
+  app.use(consoleHandler(deps.consoleDir));
   app.use(noRoute);
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,6 +1,7 @@
 import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
-import { DEV_PRINCIPAL, require as requirePermission, type Principal } from '../governance/access.ts';
+import { BadRequestError } from '../common/errors.ts';
+import { actingProject, DEV_PRINCIPAL, PROJECT_HEADER, require as requirePermission, type Principal } from '../governance/access.ts';
 import { ACCESS_LEVELS, expressPath, METHODS, type RouteDeclaration } from './route.ts';
 import type { ApiServices } from './services.ts';
 import { parseInput } from './validate.ts';
@@ -29,6 +30,12 @@ export function principalOf(res: Response): Principal {
   return p;
 }
 
+/** The project the call acts on, as the access check settled it. */
+function projectOf(res: Response): string {
+  principalOf(res);
+  return res.locals.project as string;
+}
+
 /** The route that is answering, for the error handler (OTLP routes answer in google.rpc.Status). */
 export function routeOf(res: Response): RouteDeclaration | undefined {
   return res.locals.route as RouteDeclaration | undefined;
@@ -53,8 +60,20 @@ function authorize(r: RouteDeclaration, services: ApiServices): RequestHandler {
     const principal = services.auth ? await services.auth.authenticate(req.headers.authorization, req.socket.remoteAddress) : DEV_PRINCIPAL;
     res.locals.principal = principal;
     if (r.access !== 'authenticated') requirePermission(principal, r.access, r.what);
-    // Ingest has its own backpressure (the spool); the rest of the API is rate limited per key.
-    if (r.access !== 'ingest') services.limiter.take(principal.keyId);
+    // Every key is rate limited: OTLP exports on a budget of their own (exporters batch, and the
+    // spool pushes back when full), the rest of the API on another.
+    if (r.access === 'ingest') services.ingestLimiter.take(principal.keyId);
+    else services.limiter.take(principal.keyId);
+    // The project every handler acts on (ctx.project): the key's own, or the header's for an instance admin.
+    const project = actingProject(principal, req.headers[PROJECT_HEADER]);
+    // The OTLP receiver stores spans in the sending key's project: naming another would be ignored.
+    if (r.access === 'ingest' && project !== principal.project) throw new BadRequestError(`X-Promptline-Project: spans are stored in the sending key's project (${principal.project}); send them with a key of project ${project}`);
+    res.locals.project = project;
+    if (r.cost === 'scan') {
+      const release = services.scanBudget.take(project);
+      res.once('finish', release);
+      res.once('close', release);
+    }
     next();
   };
   return checkAccess;
@@ -72,7 +91,7 @@ function handler(r: RouteDeclaration, services: ApiServices): RequestHandler {
         return principalOf(res);
       },
       get project() {
-        return principalOf(res).project;
+        return projectOf(res);
       },
       get actor() {
         return principalOf(res).actor;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Permission } from '../domain/governance.ts';
+import { PROJECT_NAME, PROJECT_NAME_RULE, type Permission } from '../domain/governance.ts';
 import { rolesWith } from '../governance/access.ts';
 import type { Access, ResponseDoc, RouteDeclaration } from './route.ts';
 
@@ -42,6 +42,18 @@ const ACCESS_TEXT: Record<Access, string> = {
   admin: 'An admin key.',
 };
 
+// Every call with a key may name the project it acts on; only an instance admin may name another.
+const PROJECT_PARAMETER = {
+  name: 'X-Promptline-Project',
+  in: 'header',
+  required: false,
+  description:
+    "The project this call acts on. An instance admin key may name any project (reads, registry, impact, keys and audit alike; a `project` parameter of a call still wins); " +
+    "any other key only its own (another: 403). Spans are always stored in the sending key's own project. Default: the key's project. " +
+    `A malformed name is a 400: ${PROJECT_NAME_RULE}.`,
+  schema: { type: 'string', pattern: PROJECT_NAME.source },
+};
+
 function operation(r: RouteDeclaration) {
   const requestBody = r.rawBody
     ? { required: true, content: r.rawBody }
@@ -51,10 +63,11 @@ function operation(r: RouteDeclaration) {
   return {
     tags: [r.tag],
     summary: r.summary,
-    description: [r.description, `Access: ${ACCESS_TEXT[r.access]}`].filter(Boolean).join('\n\n'),
+    description: [r.description, `Access: ${ACCESS_TEXT[r.access]}`, r.cost === 'scan' ? 'Scans many spans: a project may have only a few such requests in flight (PROMPTLINE_SCANS_PER_PROJECT); one more is answered 429 with Retry-After.' : ''].filter(Boolean).join('\n\n'),
     'x-promptline-access': r.access,
+    ...(r.cost ? { 'x-promptline-cost': r.cost } : {}),
     security: r.access === 'public' ? [] : [{ bearer: [] }],
-    parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
+    parameters: [...(r.access === 'public' ? [] : [{ $ref: '#/components/parameters/project' }]), ...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
     ...(requestBody ? { requestBody } : {}),
     responses: Object.fromEntries(Object.entries(r.responses).map(([status, doc]) => [status, response(doc)])),
   };
@@ -74,7 +87,10 @@ export function buildOpenApiDocument(version: string, routes: readonly RouteDecl
       version,
       description: 'Prompt lineage and tracing: which prompt version produced a response, and what else it touched.',
     },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer KEY' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer KEY' } },
+      parameters: { project: PROJECT_PARAMETER },
+    },
     security: [{ bearer: [] }],
     paths: Object.fromEntries(paths),
   };

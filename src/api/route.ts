@@ -34,7 +34,10 @@ export interface RouteContext<P, Q, B> {
   query: Q;
   body: B;
   principal: Principal;
-  /** The project of the calling key: every read and write is confined to it. */
+  /**
+   * The project the call acts on: every read and write is confined to it. The calling key's own, or
+   * for an instance admin the one the X-Promptline-Project header names.
+   */
   project: string;
   /** How changes by this caller are attributed (authors, alias history, audit log). */
   actor: string;
@@ -63,6 +66,8 @@ export interface RouteDeclaration<P extends AnyObject = AnyObject, Q extends Any
   rawBody?: Record<string, { schema: Record<string, unknown> }>;
   /** Failures answer as google.rpc.Status in the request's encoding, as OTLP exporters expect. */
   otlpErrors?: boolean;
+  /** `scan`: answered by scanning many spans; a project may have only a few such requests in flight (ScanBudget). */
+  cost?: 'scan';
   responses: Record<string, ResponseDoc>;
   handle(ctx: RouteContext<z.infer<P>, z.infer<Q>, z.infer<B>>, services: ApiServices): unknown;
 }

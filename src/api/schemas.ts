@@ -1,7 +1,18 @@
 import { z } from 'zod';
+import { PROJECT_NAME, PROJECT_NAME_RULE } from '../domain/governance.ts';
+import { inSpanTimeRange, SPAN_TIME_RANGE } from '../impact/impact-service.ts';
 
 // Request and response schemas of the API. The routers validate with them and the OpenAPI
 // document at /openapi.json is generated from them, so the two cannot drift apart.
+
+// Times are compared in the span store as DateTime64(9), nanoseconds since 1970 in 64 bits: a
+// time outside 1900-01-01 … 2262-04-11 cannot be one, and is the caller's error, not the engine's.
+export const spanTime = z.iso
+  .datetime({ offset: true, error: 'must be an ISO-8601 time, e.g. 2026-11-25T14:02:00Z' })
+  .refine((t) => inSpanTimeRange(Date.parse(t)), `must be between ${SPAN_TIME_RANGE.min} and ${SPAN_TIME_RANGE.max}`);
+
+/** A project's name, as keys are created with it. */
+export const projectName = z.string().regex(PROJECT_NAME, PROJECT_NAME_RULE);
 
 const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes * 2} hex characters`);
 
@@ -95,7 +106,10 @@ export const readyAnswer = z.object({
     queuedSpans: z.number(),
     writtenSpans: z.number(),
     fixups: z.number(),
+    unsettledTraces: z.number().describe('Traces whose stored spans still wait for a late parent\'s lineage; rewritten in bounded steps.'),
     failedAttempts: z.number(),
+    backPressureWaits: z.number().describe('Times the span store pushed back (too many parts) and the writer waited longer.'),
+    backPressure: z.string().nullable().describe('While the span store pushes back, what it said; null otherwise.'),
     deadLettered: z.number().describe('Requests the stores refused for good; kept whole in the dead-letter folder of the data directory.'),
     lastError: z.string().nullable(),
   }).optional(),

@@ -3,9 +3,11 @@ import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
 import type { PromptCatalog } from '../domain/prompt.ts';
 import type { Authenticator, RateLimiter } from '../governance/access.ts';
+import type { ScanBudget } from './scan-budget.ts';
 import type { AuditService } from '../governance/audit.ts';
 import type { ImpactService } from '../impact/impact-service.ts';
 import type { Spool } from '../ingest/spool.ts';
+import type { SpanTimeWindow } from '../ingest/otlp/span-rules.ts';
 import type { SpanWriter } from '../ingest/writer.ts';
 import type { RegistryService } from '../registry/registry-service.ts';
 import type { ReportDeps } from '../reports/compliance.ts';
@@ -18,6 +20,8 @@ import type { SpanQueries } from '../storage/span-store.ts';
 /** What the composition root (server.ts) hands the API. */
 export interface AppDeps {
   version: string;
+  /** The built console (default console/dist); tests point it elsewhere. */
+  consoleDir?: string;
   logger: Logger;
   spans: SpanQueries;
   graph: LineageGraph;
@@ -28,6 +32,8 @@ export interface AppDeps {
   registryService: RegistryService;
   analytics: SpanAnalytics;
   receiverMaxInFlightBytes: number;
+  /** How far before and after its receipt a span may start (the receiver refuses the others). */
+  spanTimeWindow: SpanTimeWindow;
   keys: KeyStore;
   audit: AuditService;
   /** The time recorded and the time that decides (key expiry) in route handlers. */
@@ -35,6 +41,10 @@ export interface AppDeps {
   /** null: authentication is off (PROMPTLINE_DEV_NO_AUTH, loopback only). */
   auth: Authenticator | null;
   limiter: RateLimiter;
+  /** OTLP export requests per key. */
+  ingestLimiter: RateLimiter;
+  /** Requests that scan many spans, in flight per project. */
+  scanBudget: ScanBudget;
   protectedAliases: readonly string[];
 }
 

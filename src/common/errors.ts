@@ -77,6 +77,13 @@ export class StoreError extends PromptlineError {
   }
 }
 
+/** A store that takes writes again once it has caught up (ClickHouse merging parts): retried, with a longer wait between attempts. */
+export class StoreBackPressureError extends StoreError {
+  constructor(store: string, message: string, cause?: unknown) {
+    super(store, message, true, cause);
+  }
+}
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);

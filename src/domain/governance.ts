@@ -9,7 +9,12 @@ export type Role = (typeof ROLES)[number];
  * What a call needs; a key's role grants some of these (see governance/access.ts). `prompts` reads
  * prompts and aliases (what an app loads); `read` reads lineage, impact and reports.
  */
-export type Permission = 'ingest' | 'prompts' | 'read' | 'edit' | 'promote' | 'admin';
+export const PERMISSIONS = ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** How a project is named: in keys, in ?project= and in the X-Promptline-Project header. */
+export const PROJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const PROJECT_NAME_RULE = 'a project is 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit';
 
 export interface ApiKey {
   /** Public: names the key in lists, logs and the audit log; part of the key string. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ApiKey, Permission, Role } from '../domain/governance.ts';
-import { PromptlineError, UnavailableError } from '../common/errors.ts';
+import { PROJECT_NAME, PROJECT_NAME_RULE, type ApiKey, type Permission, type Role } from '../domain/governance.ts';
+import { BadRequestError, PromptlineError, UnavailableError } from '../common/errors.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
 import type { KeyStore } from '../storage/governance.ts';
 import { DUMMY_HASH, keyIdOf, verifyKey } from './keys.ts';
@@ -67,6 +67,23 @@ export function administeredProject(p: Principal, requested: string | undefined,
   if (requested === undefined || requested === p.project) return p.project;
   if (!isInstanceAdmin(p)) throw new ForbiddenError(`this key (an admin of project ${p.project}) may not ${what} in project ${requested}: it administers its own project only; an instance admin key may administer any`);
   return requested;
+}
+
+/** The request header that names the project a call acts on (for an instance admin: any project). */
+export const PROJECT_HEADER = 'x-promptline-project';
+
+/**
+ * The project a call acts on: the key's own, or the one the request names in X-Promptline-Project.
+ * Only an instance admin may name another project; any key may name its own. A name no project
+ * could have is the caller's error. (Node joins a repeated header with ", ", which no name has.)
+ */
+export function actingProject(p: Principal, requested: string | string[] | undefined): string {
+  if (requested === undefined) return p.project;
+  const name = Array.isArray(requested) ? requested.join(', ') : requested;
+  if (!PROJECT_NAME.test(name)) throw new BadRequestError(`X-Promptline-Project: ${PROJECT_NAME_RULE}`);
+  if (name === p.project) return name;
+  if (!isInstanceAdmin(p)) throw new ForbiddenError(`this key (project ${p.project}) may not act in project ${name} (X-Promptline-Project): only an instance admin key may name another project than its own`);
+  return name;
 }
 
 export function require(p: Principal, permission: Permission, what: string): void {

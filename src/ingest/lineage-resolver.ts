@@ -26,16 +26,37 @@ interface Node {
   spanId: string;
   parentSpanId: string;
   own: Inheritable;
+  /** What its stored row holds (or will, once its batch is written). */
   resolved: ResolvedLineage | null;
   revision: number;
   /** True once a row for it is in the store (from an earlier batch or loaded from it). */
   stored: boolean;
   startMs: number;
+  /** What it is counted as in the cache's byte budget (nodeBytes). */
+  bytes: number;
 }
 
 interface TraceState {
   nodes: Map<string, Node>;
+  bytes: number;
 }
+
+// The cache's byte budget counts an estimate of what each node holds: two bytes a character of every
+// id and name in its own and its resolved lineage (shared strings counted each time), and a fixed
+// amount for the node, its ids and its entries.
+const NODE_BYTES = 320;
+const textBytes = (s: string): number => 2 * s.length;
+
+function lineageBytes(l: Inheritable | ResolvedLineage | null): number {
+  if (l === null) return 0;
+  let n = textBytes(l.responseId) + textBytes(l.conversationId) + textBytes(l.app.name) + textBytes(l.app.version);
+  if (l.prompt) n += textBytes(l.prompt.name) + textBytes(l.prompt.version) + textBytes(l.prompt.alias) + textBytes(l.prompt.templateHash);
+  if (l.model) n += textBytes(l.model.name) + textBytes(l.model.provider);
+  for (const d of l.datasetIds) n += textBytes(d);
+  return n;
+}
+
+const nodeBytes = (own: Inheritable, resolved: ResolvedLineage | null): number => NODE_BYTES + lineageBytes(own) + lineageBytes(resolved);
 
 export function ownMaskOf(own: Inheritable): number {
   return (
@@ -84,35 +105,68 @@ function inheritApp(own: AppRef, parent: AppRef | undefined): AppRef {
 }
 
 const cacheKey = (projectId: string, traceId: string) => `${projectId}\u0000${traceId}`;
+const keyParts = (key: string): [string, string] => {
+  const at = key.lastIndexOf('\u0000');
+  return [key.slice(0, at), key.slice(at + 1)];
+};
 
+/** Fixups a project's stored rows need, from a step that settles traces left unsettled. */
+export interface ProjectFixups {
+  projectId: string;
+  fixups: LineageFixup[];
+}
+
+/**
+ * The cache holds at most `maxCachedNodes` nodes and `maxCachedBytes` bytes of them (an estimate,
+ * nodeBytes): past either, the least recently touched traces are dropped, and a trace dropped is
+ * loaded from the store again when its next span arrives.
+ *
+ * A late span can change the lineage of every stored descendant. One resolve rewrites at most
+ * `fixupBudget` stored rows: the rest of a trace keeps, for now, the lineage it has in the store,
+ * and the trace stays unsettled; `settle` rewrites the next rows of unsettled traces, a bounded
+ * step at a time, taking them in turn, until each matches its ancestors. A trace dropped from the
+ * cache before it is settled is settled when its next span arrives (its stored rows are loaded
+ * and compared again).
+ */
 export class LineageResolver {
   private readonly traces = new Map<string, TraceState>();
   private cachedNodes = 0;
+  private cachedBytes = 0;
   private readonly maxCachedNodes: number;
+  private readonly maxCachedBytes: number;
   private readonly load: StoredNodeLoader;
+  /** Traces with rows still to rewrite, in the order settle takes them up. */
+  private readonly unsettled = new Set<string>();
 
-  constructor(opts: { load: StoredNodeLoader; maxCachedNodes?: number }) {
+  constructor(opts: { load: StoredNodeLoader; maxCachedNodes?: number; maxCachedBytes?: number }) {
     this.load = opts.load;
     this.maxCachedNodes = opts.maxCachedNodes ?? 200_000;
+    this.maxCachedBytes = opts.maxCachedBytes ?? 64 * 1024 * 1024;
   }
 
   /** Drops what the cache holds of these traces; the next batch of them loads from the store. */
   forget(projectId: string, traceIds: Iterable<string>): void {
-    for (const traceId of traceIds) {
-      const key = cacheKey(projectId, traceId);
-      const state = this.traces.get(key);
-      if (!state) continue;
-      this.cachedNodes -= state.nodes.size;
-      this.traces.delete(key);
-    }
+    for (const traceId of traceIds) this.drop(cacheKey(projectId, traceId));
   }
 
   get cachedNodeCount(): number {
     return this.cachedNodes;
   }
 
-  /** Resolves one batch of a project's spans; fixups name rows stored earlier that must change. */
-  async resolve(projectId: string, batch: Array<{ span: DecodedSpan; own: OwnLineage }>): Promise<ResolvedBatch> {
+  get cachedByteCount(): number {
+    return this.cachedBytes;
+  }
+
+  /** Traces whose stored rows are not all rewritten yet (settle does the rest). */
+  get unsettledTraces(): number {
+    return this.unsettled.size;
+  }
+
+  /**
+   * Resolves one batch of a project's spans; fixups name rows stored earlier that must change, at
+   * most `fixupBudget` of them (the rest are left to `settle`).
+   */
+  async resolve(projectId: string, batch: Array<{ span: DecodedSpan; own: OwnLineage }>, fixupBudget = Infinity): Promise<ResolvedBatch> {
     const byTrace = new Map<string, Array<{ span: DecodedSpan; own: OwnLineage }>>();
     for (const item of batch) {
       let list = byTrace.get(item.span.traceId);
@@ -123,35 +177,70 @@ export class LineageResolver {
     const missing = [...byTrace.keys()].filter((t) => !this.traces.has(cacheKey(projectId, t)));
     if (missing.length > 0) {
       const stored = await this.load(projectId, missing);
-      for (const traceId of missing) this.traces.set(cacheKey(projectId, traceId), { nodes: new Map() });
+      for (const traceId of missing) this.traces.set(cacheKey(projectId, traceId), { nodes: new Map(), bytes: 0 });
       for (const s of stored) {
         const state = this.traces.get(cacheKey(projectId, s.traceId));
         if (!state || state.nodes.has(s.spanId)) continue;
-        state.nodes.set(s.spanId, { spanId: s.spanId, parentSpanId: s.parentSpanId, own: ownFromStored(s), resolved: s.resolved, revision: s.revision, stored: true, startMs: s.startMs });
-        this.cachedNodes++;
+        const own = ownFromStored(s);
+        this.add(state, { spanId: s.spanId, parentSpanId: s.parentSpanId, own, resolved: s.resolved, revision: s.revision, stored: true, startMs: s.startMs, bytes: nodeBytes(own, s.resolved) });
       }
     }
 
     const out: ResolvedBatch = { spans: [], fixups: [] };
+    const budget = { left: fixupBudget };
     for (const [traceId, items] of byTrace) {
-      const state = this.touch(cacheKey(projectId, traceId));
+      const key = cacheKey(projectId, traceId);
+      const state = this.touch(key);
       const fresh = new Map<string, { span: DecodedSpan; own: OwnLineage; revision: number }>();
       for (const item of items) {
         const previous = state.nodes.get(item.span.spanId);
         // A span sent again (a replay or a client retry) is written again as a newer revision.
         const revision = previous ? previous.revision + 1 : 0;
-        if (!previous) this.cachedNodes++;
-        state.nodes.set(item.span.spanId, { spanId: item.span.spanId, parentSpanId: item.span.parentSpanId, own: item.own, resolved: null, revision, stored: false, startMs: Number(item.span.startTimeUnixNano / 1_000_000n) });
+        if (previous) this.remove(state, previous);
+        this.add(state, { spanId: item.span.spanId, parentSpanId: item.span.parentSpanId, own: item.own, resolved: null, revision, stored: false, startMs: Number(item.span.startTimeUnixNano / 1_000_000n), bytes: nodeBytes(item.own, null) });
         fresh.set(item.span.spanId, { ...item, revision });
       }
-      this.recompute(traceId, state, fresh, out);
+      if (this.recompute(traceId, state, fresh, out, budget)) this.unsettled.add(key);
     }
     this.evict();
     return out;
   }
 
-  /** Resolves every node of the trace from its roots down, and reports what changed. */
-  private recompute(traceId: string, state: TraceState, fresh: Map<string, { span: DecodedSpan; own: OwnLineage; revision: number }>, out: ResolvedBatch): void {
+  /**
+   * One bounded step over the unsettled traces: at most `fixupBudget` rows rewritten in all, the
+   * traces taken in turn (one left unsettled goes to the back), grouped by project.
+   */
+  settle(fixupBudget: number): ProjectFixups[] {
+    const byProject = new Map<string, LineageFixup[]>();
+    const budget = { left: fixupBudget };
+    for (const key of [...this.unsettled]) {
+      if (budget.left <= 0) break;
+      this.unsettled.delete(key);
+      const state = this.traces.get(key);
+      if (!state) continue;
+      const [projectId, traceId] = keyParts(key);
+      const out: ResolvedBatch = { spans: [], fixups: [] };
+      if (this.recompute(traceId, state, new Map(), out, budget)) this.unsettled.add(key);
+      if (out.fixups.length === 0) continue;
+      let list = byProject.get(projectId);
+      if (!list) byProject.set(projectId, (list = []));
+      for (const f of out.fixups) list.push(f);
+    }
+    return [...byProject].map(([projectId, fixups]) => ({ projectId, fixups }));
+  }
+
+  /**
+   * Resolves every node of the trace from its roots down, and reports what changed: the batch's
+   * spans, and fixups of stored rows while the budget lasts. Answers whether stored rows were left
+   * unrewritten for want of budget.
+   */
+  private recompute(
+    traceId: string,
+    state: TraceState,
+    fresh: Map<string, { span: DecodedSpan; own: OwnLineage; revision: number }>,
+    out: ResolvedBatch,
+    budget: { left: number },
+  ): boolean {
     const children = new Map<string, Node[]>();
     const roots: Node[] = [];
     for (const node of state.nodes.values()) {
@@ -164,6 +253,7 @@ export class LineageResolver {
         list.push(node);
       }
     }
+    let deferred = false;
     const visited = new Set<string>();
     const stack: Array<{ node: Node; parent: ResolvedLineage | null }> = roots.map((node) => ({ node, parent: null }));
     while (stack.length > 0) {
@@ -175,21 +265,61 @@ export class LineageResolver {
       if (incoming) {
         out.spans.push({ span: incoming.span, own: incoming.own, resolved: next, ownMask: ownMaskOf(incoming.own), revision: incoming.revision });
         node.stored = true;
+        this.setResolved(state, node, next);
       } else if (node.stored && node.resolved && !sameResolved(node.resolved, next)) {
-        node.revision += 1;
-        out.fixups.push({ traceId, spanId: node.spanId, resolved: next, ownMask: ownMaskOf(node.own), revision: node.revision, startMs: node.startMs });
-      }
-      node.resolved = next;
+        if (budget.left > 0) {
+          budget.left--;
+          node.revision += 1;
+          out.fixups.push({ traceId, spanId: node.spanId, resolved: next, ownMask: ownMaskOf(node.own), revision: node.revision, startMs: node.startMs });
+          this.setResolved(state, node, next);
+        } else {
+          // Past the budget: the row keeps what it has, and the node says so, until a later step.
+          deferred = true;
+        }
+      } else this.setResolved(state, node, next);
+      // Descendants inherit what the node should have, rewritten yet or not.
       for (const child of children.get(node.spanId) ?? []) stack.push({ node: child, parent: next });
     }
     // Nodes on a parent cycle are unreachable from any root: resolve them from their own lineage.
     for (const [spanId, incoming] of fresh) {
       if (visited.has(spanId)) continue;
       const node = state.nodes.get(spanId)!;
-      node.resolved = inherit(spanId, node.own, null);
+      this.setResolved(state, node, inherit(spanId, node.own, null));
       node.stored = true;
-      out.spans.push({ span: incoming.span, own: incoming.own, resolved: node.resolved, ownMask: ownMaskOf(incoming.own), revision: incoming.revision });
+      out.spans.push({ span: incoming.span, own: incoming.own, resolved: node.resolved!, ownMask: ownMaskOf(incoming.own), revision: incoming.revision });
     }
+    return deferred;
+  }
+
+  private add(state: TraceState, node: Node): void {
+    state.nodes.set(node.spanId, node);
+    state.bytes += node.bytes;
+    this.cachedNodes++;
+    this.cachedBytes += node.bytes;
+  }
+
+  private remove(state: TraceState, node: Node): void {
+    state.nodes.delete(node.spanId);
+    state.bytes -= node.bytes;
+    this.cachedNodes--;
+    this.cachedBytes -= node.bytes;
+  }
+
+  private setResolved(state: TraceState, node: Node, resolved: ResolvedLineage): void {
+    node.resolved = resolved;
+    const bytes = nodeBytes(node.own, resolved);
+    state.bytes += bytes - node.bytes;
+    this.cachedBytes += bytes - node.bytes;
+    node.bytes = bytes;
+  }
+
+  private drop(key: string): void {
+    const state = this.traces.get(key);
+    if (!state) return;
+    this.cachedNodes -= state.nodes.size;
+    this.cachedBytes -= state.bytes;
+    this.traces.delete(key);
+    this.unsettled.delete(key);
   }
 
   private touch(key: string): TraceState {
@@ -199,12 +329,11 @@ export class LineageResolver {
     return state;
   }
 
-  /** Drops the least recently touched traces once the cache holds more nodes than allowed. */
+  /** Drops the least recently touched traces once the cache holds more nodes, or more bytes, than allowed. */
   private evict(): void {
-    for (const [key, state] of this.traces) {
-      if (this.cachedNodes <= this.maxCachedNodes) break;
-      this.traces.delete(key);
-      this.cachedNodes -= state.nodes.size;
+    for (const key of this.traces.keys()) {
+      if (this.cachedNodes <= this.maxCachedNodes && this.cachedBytes <= this.maxCachedBytes) break;
+      this.drop(key);
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { DecodedSpan } from '../domain/span.ts';
 import type { AppRef, EvaluationRef, ModelRef, OwnLineage, PromptRef } from '../domain/lineage.ts';
 import * as c from './conventions.ts';
+import { withinLineageBound } from './otlp/span-rules.ts';
 
 // Fills the canonical lineage record from one span's own attributes and its resource.
 // Inheritance from ancestors is the resolver's work (lineage-resolver.ts).
@@ -10,7 +11,7 @@ export function readOwnLineage(span: DecodedSpan): OwnLineage {
   return {
     prompt: readPrompt(span),
     model: readModel(span),
-    responseId: c.firstString(attrs, c.RESPONSE_ID_KEYS) || c.readOpenInferenceResponseId(attrs),
+    responseId: c.firstString(attrs, c.RESPONSE_ID_KEYS) || readOpenInferenceResponseId(span),
     datasetIds: c.firstList(attrs, c.DATASET_KEYS),
     app: readApp(span),
     conversationId: c.firstString(attrs, c.CONVERSATION_KEYS),
@@ -20,7 +21,7 @@ export function readOwnLineage(span: DecodedSpan): OwnLineage {
 
 function readPrompt(span: DecodedSpan): PromptRef | null {
   const attrs = span.attributes;
-  const mlflow = c.readPromptFromMlflow(attrs);
+  const mlflow = readMlflowPrompt(span);
   const name =
     c.firstString(attrs, c.PROMPT_NAME_KEYS.slice(0, c.MLFLOW_POSITION)) ||
     (mlflow?.name ?? '') ||
@@ -37,6 +38,19 @@ function readPrompt(span: DecodedSpan): PromptRef | null {
   }
   if (!name && !hash) return null;
   return { name, version: normalizeVersion(version), alias: c.firstString(attrs, c.PROMPT_ALIAS_KEYS), templateHash: hash };
+}
+
+// Values found inside other values are not checked when the span arrives (span-rules.ts): one
+// over the lineage bound is not kept.
+
+function readOpenInferenceResponseId(span: DecodedSpan): string {
+  const id = c.readOpenInferenceResponseId(span.attributes);
+  return withinLineageBound(id) ? id : '';
+}
+
+function readMlflowPrompt(span: DecodedSpan): { name: string; version: string } | null {
+  const linked = c.readPromptFromMlflow(span.attributes);
+  return linked && withinLineageBound(linked.name) && withinLineageBound(linked.version) ? linked : null;
 }
 
 /** Versions arrive as ints from some tools and strings from others ("3", "v3", 3.0). */

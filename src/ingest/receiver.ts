@@ -9,6 +9,7 @@ import { decodeJsonExport } from './otlp/decode-json.ts';
 import { OTLP_LIMITS } from './otlp/limits.ts';
 import { otlpEncodingOf, sendOtlpFailure, sendOtlpSuccess, type OtlpEncoding } from './otlp/otlp-answers.ts';
 import { scanProtobufExport } from './otlp/scan-protobuf.ts';
+import { startWindowAt, type SpanTimeWindow } from './otlp/span-rules.ts';
 import { RECORD_JSON, RECORD_PROTOBUF, type RecordKind, type Spool } from './spool.ts';
 import type { WriterAttachment } from './writer.ts';
 
@@ -30,11 +31,16 @@ export interface ReceiverDeps {
   projectOf: (req: Request) => string;
   /** Request bytes (raw and decompressed) held at once before new requests get 429. */
   maxInFlightBytes: number;
+  /** How far before and after its receipt a span may start (span-rules.ts); the writer judges the spooled request by the same time. */
+  spanTimeWindow: SpanTimeWindow;
+  /** The time of receipt, in milliseconds since the epoch. */
+  now?: () => number;
 }
 
 /** The handler of POST /v1/traces; the API declares the route (src/api/routes/traces.ts). */
 export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Response) => Promise<void> {
   const inFlight = { bytes: 0 };
+  const now = deps.now ?? Date.now;
   return async (req, res) => {
     const encoding = otlpEncodingOf(req.headers['content-type']);
     // What this request holds of the budget: counted as each chunk arrives (a body still being read
@@ -69,12 +75,14 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
       // here and handed to the writer decoded.
       let checked: { spans: number; rejected: number; rejectionReasons: string[]; attachment: WriterAttachment };
       const projectId = deps.projectOf(req);
+      const receivedAtMs = now();
+      const window = startWindowAt(receivedAtMs, deps.spanTimeWindow);
       try {
         if (encoding === 'protobuf') {
-          const scan = scanProtobufExport(body);
-          checked = { ...scan, attachment: { projectId, raw: body, spans: scan.spans } };
+          const scan = scanProtobufExport(body, window);
+          checked = { ...scan, attachment: { projectId, raw: body, spans: scan.spans, receivedAtMs } };
         } else {
-          const decoded: DecodedExport = decodeJsonExport(body);
+          const decoded: DecodedExport = decodeJsonExport(body, window);
           checked = { spans: decoded.spans.length, rejected: decoded.rejected, rejectionReasons: decoded.rejectionReasons, attachment: { projectId, export: decoded } };
         }
       } catch (err) {
@@ -82,7 +90,7 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
         if (err instanceof RangeError) throw new BadRequestError('the request is nested too deeply to decode');
         throw err;
       }
-      if (checked.spans > 0) await deps.spool.append(RECORD_KIND[encoding], projectId, body, checked.attachment);
+      if (checked.spans > 0) await deps.spool.append(RECORD_KIND[encoding], projectId, body, checked.attachment, receivedAtMs);
       const message = checked.rejected > 0 ? `rejected ${checked.rejected} span(s): ${checked.rejectionReasons.join('; ')}` : '';
       sendOtlpSuccess(res, encoding, checked.rejected, message);
     } catch (err) {

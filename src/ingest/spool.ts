@@ -14,13 +14,20 @@ import type { Logger } from '../common/logger.ts';
 //
 // Segment files: <dir>/<20-digit number>.seg, a sequence of records:
 //   u32 payload length | u32 crc32 of (kind, project, payload) | u8 kind | u8 project length | project | payload
+// Kinds 1 (protobuf) and 2 (JSON) hold the request alone; kinds 3 and 4, the same requests with the
+// time they were received (u64 milliseconds since the epoch, little-endian) before them, inside the
+// payload length and the checksum. Records of kinds 1 and 2 (written before there were times) are
+// read with no time.
 // A torn or corrupt record (a crash in the middle of a write) ends its segment: it is logged,
 // counted, cut off the file, and nothing after it in that segment is read.
 
 export type RecordKind = 1 | 2;
 export const RECORD_PROTOBUF: RecordKind = 1;
 export const RECORD_JSON: RecordKind = 2;
-const KINDS = new Set<number>([RECORD_PROTOBUF, RECORD_JSON]);
+/** On disk, a record with its time of receipt is its kind plus this. */
+const TIMED = 2;
+const TIME_BYTES = 8;
+const KINDS = new Set<number>([RECORD_PROTOBUF, RECORD_JSON, RECORD_PROTOBUF + TIMED, RECORD_JSON + TIMED]);
 
 const HEADER = 10;
 const MAX_PROJECT_BYTES = 255;
@@ -37,6 +44,8 @@ export interface SpoolRecord {
   kind: RecordKind;
   projectId: string;
   payload: Buffer;
+  /** When the request was received (milliseconds since the epoch); null for a record written without it. */
+  receivedAtMs: number | null;
 }
 
 export interface SpoolOptions {
@@ -196,20 +205,21 @@ export class Spool {
   }
 
   /**
-   * Appends one request; resolves when it is on disk. Throws SpoolFullError at once when the
-   * spool holds its maximum, so the receiver can answer 503 with Retry-After.
+   * Appends one request, with the time it was received when given; resolves when it is on disk.
+   * Throws SpoolFullError at once when the spool holds its maximum, so the receiver can answer 503
+   * with Retry-After.
    */
-  append(kind: RecordKind, projectId: string, payload: Uint8Array, attachment?: unknown): Promise<SpoolPosition> {
+  append(kind: RecordKind, projectId: string, payload: Uint8Array, attachment?: unknown, receivedAtMs?: number): Promise<SpoolPosition> {
     if (this.closed) return Promise.reject(new UnavailableError('the collector is shutting down', 1));
-    if (!KINDS.has(kind)) return Promise.reject(new Error(`unknown spool record kind ${String(kind)}`));
+    if (kind !== RECORD_PROTOBUF && kind !== RECORD_JSON) return Promise.reject(new Error(`unknown spool record kind ${String(kind)}`));
     const project = Buffer.from(projectId, 'utf8');
     if (project.length > MAX_PROJECT_BYTES) return Promise.reject(new Error('project id too long for the spool'));
-    const size = HEADER + project.length + payload.length;
+    const size = HEADER + project.length + (receivedAtMs === undefined ? 0 : TIME_BYTES) + payload.length;
     if (this.reserved + size > this.opts.maxBytes) {
       return Promise.reject(new SpoolFullError(`the spool is full (${this.reserved} of ${this.opts.maxBytes} bytes pending); retry later`));
     }
     this.reserved += size;
-    const buf = encodeRecord(kind, project, payload);
+    const buf = encodeRecord(kind, project, payload, receivedAtMs);
     return new Promise<SpoolPosition>((resolve, reject) => {
       this.pending.push({ buf, attachment, resolve, reject });
       this.schedule();
@@ -287,7 +297,15 @@ export class Spool {
       }
       const rec = parseRecordAt(buf, 0);
       if (!rec || !KINDS.has(rec.kind)) throw new Error(`spool record at ${pos.segment}:${pos.offset} is unreadable`);
-      return { position: pos, kind: rec.kind, projectId: rec.projectId, payload: rec.payload };
+      if (rec.kind <= TIMED) return { position: pos, kind: rec.kind as RecordKind, projectId: rec.projectId, payload: rec.payload, receivedAtMs: null };
+      if (rec.payload.length < TIME_BYTES) throw new Error(`spool record at ${pos.segment}:${pos.offset} is unreadable`);
+      return {
+        position: pos,
+        kind: (rec.kind - TIMED) as RecordKind,
+        projectId: rec.projectId,
+        payload: rec.payload.subarray(TIME_BYTES),
+        receivedAtMs: Number(rec.payload.readBigUInt64LE(0)),
+      };
     } finally {
       closeSync(fd);
     }
@@ -359,19 +377,21 @@ export class Spool {
   }
 }
 
-function encodeRecord(kind: RecordKind, project: Buffer, payload: Uint8Array): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER + project.length + payload.length);
-  buf.writeUInt32LE(payload.length, 0);
-  buf.writeUInt8(kind, 8);
+function encodeRecord(kind: RecordKind, project: Buffer, payload: Uint8Array, receivedAtMs: number | undefined): Buffer {
+  const time = receivedAtMs === undefined ? 0 : TIME_BYTES;
+  const buf = Buffer.allocUnsafe(HEADER + project.length + time + payload.length);
+  buf.writeUInt32LE(time + payload.length, 0);
+  buf.writeUInt8(time ? kind + TIMED : kind, 8);
   buf.writeUInt8(project.length, 9);
   project.copy(buf, HEADER);
-  buf.set(payload, HEADER + project.length);
+  if (time) buf.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(receivedAtMs!))), HEADER + project.length);
+  buf.set(payload, HEADER + project.length + time);
   buf.writeUInt32LE(crc32(buf.subarray(8)), 4);
   return buf;
 }
 
-/** The record at `off`, if it is whole and its checksum holds (its kind is the caller's to check). */
-function parseRecordAt(data: Buffer, off: number): { size: number; kind: RecordKind; projectId: string; payload: Buffer } | null {
+/** The record at `off`, if it is whole and its checksum holds (its kind, as on disk, is the caller's to check). */
+function parseRecordAt(data: Buffer, off: number): { size: number; kind: number; projectId: string; payload: Buffer } | null {
   if (off + HEADER > data.length) return null;
   const len = data.readUInt32LE(off);
   const kind = data.readUInt8(off + 8);
@@ -381,7 +401,7 @@ function parseRecordAt(data: Buffer, off: number): { size: number; kind: RecordK
   if (crc32(data.subarray(off + 8, off + size)) !== data.readUInt32LE(off + 4)) return null;
   return {
     size,
-    kind: kind as RecordKind,
+    kind,
     projectId: data.toString('utf8', off + HEADER, off + HEADER + plen),
     payload: data.subarray(off + HEADER + plen, off + size),
   };

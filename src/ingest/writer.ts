@@ -3,6 +3,7 @@ import type { Logger } from '../common/logger.ts';
 import type { LineageGraph } from '../storage/lineage-graph.ts';
 import type { SpanAnalytics } from '../storage/span-analytics.ts';
 import type { SpanSink } from '../storage/span-store.ts';
+import type { SpanTimeWindow } from './otlp/span-rules.ts';
 import type { Spool, SpoolPosition } from './spool.ts';
 import { BatchPipeline } from './writer/batch-pipeline.ts';
 import { BatchPreparer } from './writer/batch-preparer.ts';
@@ -43,12 +44,20 @@ export interface WriterOptions {
   analytics?: SpanAnalytics;
   /** Says whether a seen prompt is a registered version; without it, spans are not marked. */
   classifyPrompt?: ClassifyPrompt;
+  /** Bytes of lineage the resolver's cache holds at most (an estimate; default 64 MiB). */
+  resolverCacheBytes?: number;
+  /** Stored rows one batch (or one settlement step) rewrites at most when a late span changes their lineage (default 10,000). */
+  maxFixupsPerBatch?: number;
+  /** The receiver's start-time window, by which spooled requests are judged as at their receipt; without it, none. */
+  spanTimeWindow?: SpanTimeWindow;
 }
 
 export class SpanWriter {
   private readonly o: WriterOptions;
   private readonly queue: WriteQueue;
   private readonly pipeline: BatchPipeline;
+  /** The last step was a settlement: a batch goes next, if one is queued. */
+  private settledLast = false;
   private readonly counters = newWriterCounters();
   /** Aborted when stop gives up waiting: calls in progress end, and what is not stored stays in the spool. */
   private readonly abandon = new AbortController();
@@ -65,12 +74,19 @@ export class SpanWriter {
     const counters = this.counters;
     this.queue = new WriteQueue({ maxSpansInMemory: opts.maxSpansInMemory ?? 50_000, maxBytesInMemory: opts.maxBytesInMemory ?? 128 * 1024 * 1024 }, () => this.wake?.());
     const retry = new StoreRetry({ logger, counters, backoff: opts.retry ?? DEFAULT_BACKOFF, signal });
-    const preparer = new BatchPreparer({ sink, retry, registration: opts.classifyPrompt ? new RegistrationMarker(opts.classifyPrompt) : null, collectEvaluations: opts.analytics !== undefined });
+    const preparer = new BatchPreparer({
+      sink,
+      retry,
+      registration: opts.classifyPrompt ? new RegistrationMarker(opts.classifyPrompt) : null,
+      collectEvaluations: opts.analytics !== undefined,
+      resolverCacheBytes: opts.resolverCacheBytes ?? 64 * 1024 * 1024,
+      maxFixupsPerBatch: opts.maxFixupsPerBatch ?? 10_000,
+    });
     const storeWrite = new StoreWriteStep({ sink, graph: opts.graph, analytics: opts.analytics, retry, counters, logger });
     const checkpoint = new Checkpoint({ spool, queue: this.queue });
     const deadLetters = new DeadLetterFolder({ dir: opts.deadLetterDir, spool });
     const refused = new RefusedRecords({ spoolId: spool.id, preparer, storeWrite, checkpoint, deadLetters, counters, logger, signal });
-    const reader = new RecordReader({ spool, queue: this.queue, logger });
+    const reader = new RecordReader({ spool, queue: this.queue, logger, spanTimeWindow: opts.spanTimeWindow ?? null });
     this.pipeline = new BatchPipeline({ spoolId: spool.id, queue: this.queue, batchMaxSpans: opts.batchMaxSpans, reader, preparer, storeWrite, refused, checkpoint, signal });
   }
 
@@ -87,12 +103,12 @@ export class SpanWriter {
   }
 
   stats(): WriterStats {
-    return { ...this.counters, queuedRecords: this.queue.length, queuedSpans: this.queue.spans };
+    return { ...this.counters, queuedRecords: this.queue.length, queuedSpans: this.queue.spans, unsettledTraces: this.pipeline.unsettledTraces };
   }
 
-  /** Resolves when everything queued so far is in the stores. */
+  /** Resolves when everything queued so far is in the stores, and every stored row's lineage is rewritten. */
   whenIdle(): Promise<void> {
-    if (this.queue.length === 0 && !this.busy) return Promise.resolve();
+    if (this.queue.length === 0 && !this.busy && this.pipeline.unsettledTraces === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -122,7 +138,28 @@ export class SpanWriter {
     let failedLoops = 0;
     while (!signal.aborted) {
       if (!this.pipeline.hasBatchAhead) {
+        // Rows a batch had no budget to rewrite: a bounded step at a time, taking turns with batches.
+        const settle = this.pipeline.unsettledTraces > 0 && !(this.stopping && this.queue.length === 0) && (this.queue.length === 0 || !this.settledLast);
+        if (settle) {
+          this.busy = true;
+          this.settledLast = true;
+          try {
+            await this.pipeline.settleNext();
+            failedLoops = 0;
+          } catch (err) {
+            if (signal.aborted) return;
+            failedLoops++;
+            this.counters.lastError = `writer: ${(err as Error).message}`;
+            this.o.logger.error('writer: rewriting stored lineage failed; the traces are compared with the store again when they next receive spans', { error: err as Error });
+            await sleep(Math.min(10_000, 100 * 2 ** Math.min(failedLoops, 7)), undefined, { signal }).catch(() => undefined);
+          }
+          continue;
+        }
+        this.settledLast = false;
         if (this.queue.length === 0) {
+          if (this.stopping && this.pipeline.unsettledTraces > 0) {
+            this.o.logger.warn('shutdown: stored rows of some traces still inherit an earlier lineage; they are rewritten when those traces next receive spans', { traces: this.pipeline.unsettledTraces });
+          }
           this.busy = false;
           for (const w of this.idleWaiters.splice(0)) w();
           if (this.stopping) return;

@@ -29,6 +29,8 @@ export interface KeyStore extends StoreLifecycle {
   createKey(key: StoredApiKey, audit?: AuditDraft<StoredApiKey>): Promise<void>;
   getKey(id: string): Promise<StoredApiKey | null>;
   listKeys(project: string): Promise<StoredApiKey[]>;
+  /** Every project some key (revoked or not) belongs to, sorted. */
+  listProjects(): Promise<string[]>;
   /** Every key, of any project, revoked or not, that `createdBy` created (the bootstrap's keys). */
   listKeysCreatedBy(createdBy: string): Promise<StoredApiKey[]>;
   /**

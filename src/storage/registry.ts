@@ -49,6 +49,8 @@ export interface Registry extends StoreLifecycle {
   /** Newest first. */
   listVersions(projectId: string, name: string, page: { limit: number; offset: number }): Promise<VersionPage>;
   listPrompts(projectId: string, page: { limit: number; offset: number }): Promise<PromptSummary[]>;
+  /** Every project with at least one registered prompt, sorted. */
+  listProjects(): Promise<string[]>;
   /** Versions (of any prompt) whose template has this hash. */
   findByTemplateHash(projectId: string, templateHash: string): Promise<PromptVersion[]>;
   /** Records a move; the alias is created by its first. Throws ConflictError when expectSeq no longer holds. */

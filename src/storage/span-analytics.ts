@@ -1,6 +1,9 @@
+import type { ResponseList } from './response-list.ts';
+
 // Questions asked of many spans at once: what a prompt version, an alias move, a dataset, a
-// model or an app version touched; evaluation results; how two versions compare. Answered by the
-// span store's engine (ClickHouse SQL); the graph says how the affected entities connect.
+// model or an app version touched; evaluation results; how two versions compare; the list of
+// responses, newest first (response-list.ts). Answered by the span store's engine (ClickHouse
+// SQL); the graph says how the affected entities connect.
 
 /** What an impact query starts from, as a filter over each response's resolved lineage. */
 export type ImpactFilter =
@@ -103,7 +106,7 @@ export interface VersionStats {
  * No lifecycle of its own (see StoreLifecycle): it runs on the span store's engine, which the span
  * store migrates, checks and closes.
  */
-export interface SpanAnalytics {
+export interface SpanAnalytics extends ResponseList {
   impactFacts(projectId: string, filter: ImpactFilter, window: ImpactWindow): Promise<ImpactFacts>;
   impactItems(projectId: string, filter: ImpactFilter, window: ImpactWindow, page: { limit: number; after: ImpactCursor | null }): Promise<ImpactItem[]>;
   writeEvaluations(projectId: string, rows: readonly EvaluationRow[], token: string): Promise<void>;

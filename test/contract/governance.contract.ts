@@ -56,6 +56,10 @@ export function describeGovernanceContract(backend: string, open: (clock: Clock)
       expect(await fx.keys.getKey(b.id)).toEqual(b);
       expect((await fx.keys.listKeys(project)).map((k) => k.id).sort()).toEqual([a.id, b.id].sort());
       expect(await fx.keys.listKeys(`${project}-other`)).toEqual([]);
+      const projects = await fx.keys.listProjects();
+      expect(projects).toContain(project);
+      expect(projects).not.toContain(`${project}-other`);
+      expect(projects).toEqual([...new Set(projects)].sort());
       expect(await fx.keys.getKey('ffffffffffffffff')).toBeNull();
       expect(await fx.keys.countKeys()).toBeGreaterThanOrEqual(2);
     });

@@ -161,8 +161,12 @@ export function describeRegistryContract(backend: string, open: (clock: Clock) =
       expect(await reg.getVersion(other, 'support-answer', 1)).toBeNull();
       expect(await reg.getAlias(other, 'support-answer', 'production')).toBeNull();
       expect(await reg.listPrompts(other, { limit: 10, offset: 0 })).toEqual([]);
+      expect(await reg.listProjects()).not.toContain(other);
       const v = await reg.registerVersion(other, version('support-answer', 'other project'));
       expect(v.version).toBe(1);
+      const projects = await reg.listProjects();
+      expect(projects).toEqual(expect.arrayContaining([project, other]));
+      expect(projects).toEqual([...new Set(projects)].sort());
     });
 
     it('stores names and text with any characters verbatim', async () => {

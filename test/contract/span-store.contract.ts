@@ -146,6 +146,21 @@ export function describeSpanStoreContract(backend: string, open: () => Promise<S
       expect(new Set(nodes.map((n) => n.spanId))).toEqual(new Set(spans.map((s) => s.spanId)));
     });
 
+    it('applies the fixups of many traces in one call, every one of them', async () => {
+      const project = 'many-fixups';
+      const parents = Array.from({ length: 12_000 }, () => createSpan({ attrs: { 'gen_ai.prompt.name': 'late', 'gen_ai.prompt.version': 2 } }));
+      const children = parents.map((p) => createSpan({ traceId: p.traceId, parentSpanId: p.spanId, attrs: { 'gen_ai.response.model': 'gpt-4o' } }));
+      await ingest(project, children);
+      const late = await ingest(project, parents);
+      expect(late.fixups).toHaveLength(children.length);
+      const sample = [0, 4_999, 5_000, 9_999, 10_000, 11_999].map((i) => children[i]!);
+      for (const c of sample) {
+        const rows = await store.findBySpanId(project, c.spanId);
+        expect(rows.map((r) => r.lineage.prompt?.name ?? null)).toEqual(['late']);
+      }
+      expect(await fx.countSpans(project)).toBe(24_000);
+    });
+
     it('stores attribute keys and values as data, quotes and SQL included', async () => {
       const hostile = `x'); DROP TABLE otel_traces; -- "\\ {{p:String}} ✓`;
       const span = createSpan();

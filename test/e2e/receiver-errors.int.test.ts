@@ -404,8 +404,8 @@ describe.concurrent('a span the store could not hold as sent does not hold up th
   });
 
   /** Sends `bad`, then a good span; returns both answers and the good span's provenance. */
-  async function goodSpanAfter(bad: string | object) {
-    const s = await startServer();
+  async function goodSpanAfter(bad: string | object, env: Record<string, string> = {}) {
+    const s = await startServer({ env });
     servers.push(s);
     const badRes = await postJson(s.url, bad);
     const badBody = (await badRes.json()) as { partialSuccess?: { rejectedSpans?: string; errorMessage?: string } };
@@ -449,8 +449,10 @@ describe.concurrent('a span the store could not hold as sent does not hold up th
       span.endTimeUnixNano = (start + 1_000n).toString();
       return span;
     });
-    const r = await goodSpanAfter(exportRequest(spans));
+    // A backfill: spans from 2024 are outside the default start-time window (30 days), so it is opened for it.
+    const r = await goodSpanAfter(exportRequest(spans), { PROMPTLINE_MAX_SPAN_AGE: '36500d' });
     expect([r.badStatus, r.goodStatus]).toEqual([200, 200]);
+    expect(r.badBody).toEqual({});
     expect(r.answer).toBeDefined();
     const last = spans.at(-1)!;
     const res = await fetch(`${r.server.url}/v1/traces/${last.traceId}`);

@@ -78,13 +78,15 @@ export interface TracingOptions {
   url: string;
   /** Resource attributes; when absent the SDK's default resource (service.name "unknown_service:…") is used. */
   resource?: Record<string, string>;
+  /** Request headers (an ingest key: `{ authorization: 'Bearer …' }`). */
+  headers?: Record<string, string>;
 }
 
 function startTracing(opts: TracingOptions): Tracing {
   if (!globalsRegistered) throw new Error('call registerOtelGlobals() first (in beforeAll)');
   const endpoint = `${opts.url}/v1/traces`;
   const exporter = new RecordingExporter(
-    opts.encoding === 'protobuf' ? new OTLPProtoTraceExporter({ url: endpoint }) : new OTLPJsonTraceExporter({ url: endpoint }),
+    opts.encoding === 'protobuf' ? new OTLPProtoTraceExporter({ url: endpoint, headers: opts.headers ?? {} }) : new OTLPJsonTraceExporter({ url: endpoint, headers: opts.headers ?? {} }),
   );
   const provider = new TracerProvider({
     ...(opts.resource ? { resource: resourceFromAttributes(opts.resource) } : {}),

@@ -55,7 +55,7 @@ export async function startServer(opts: { dataDir?: string; port?: number; env?:
   for (const k of ['NEO4J_URL', 'NEO4J_USER', 'NEO4J_PASSWORD', 'CLICKHOUSE_URL']) delete inherited[k];
   const child = spawn(process.execPath, ['--conditions=@promptline/source', join(ROOT, 'src/cli.ts'), 'serve'], {
     cwd: ROOT,
-    env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', PROMPTLINE_DATA_DIR: dataDir, PROMPTLINE_FLUSH_INTERVAL_MS: '20', PROMPTLINE_DEV_NO_AUTH: opts.auth ? '' : '1', PROMPTLINE_RATE_LIMIT_PER_SECOND: '100000', PROMPTLINE_RATE_LIMIT_BURST: '100000', ...opts.env },
+    env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', PROMPTLINE_DATA_DIR: dataDir, PROMPTLINE_FLUSH_INTERVAL_MS: '20', PROMPTLINE_DEV_NO_AUTH: opts.auth ? '' : '1', PROMPTLINE_RATE_LIMIT_PER_SECOND: '100000', PROMPTLINE_RATE_LIMIT_BURST: '100000', PROMPTLINE_INGEST_RATE_PER_SECOND: '100000', PROMPTLINE_INGEST_RATE_BURST: '100000', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

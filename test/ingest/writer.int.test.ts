@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RECORD_JSON, Spool } from '../../src/ingest/spool.ts';
-import { SpanWriter } from '../../src/ingest/writer.ts';
+import { RECORD_JSON, RECORD_PROTOBUF, Spool } from '../../src/ingest/spool.ts';
+import { SpanWriter, type WriterOptions } from '../../src/ingest/writer.ts';
 import { decodeJsonExport } from '../../src/ingest/otlp/decode-json.ts';
 import { StoreError } from '../../src/common/errors.ts';
 import { silentLogger } from '../../src/common/logger.ts';
@@ -10,7 +10,7 @@ import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
 import type { SpanSink, StagedSpans } from '../../src/storage/span-store.ts';
 import { SqliteLineageGraph } from '../../src/storage/sqlite/sqlite-lineage-graph.ts';
-import { exportRequest, llmCall } from '../helpers/otlp-payloads.ts';
+import { exportRequest, jsonSpan, llmCall, spanId as newSpanId, toProtobuf, traceId as newTraceId } from '../helpers/otlp-payloads.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
 
 // The writer between the spool and the real stores (the ClickHouse engine and SQLite), with
@@ -22,6 +22,8 @@ class FaultySpanStore {
   outageLeft = 0;
   poison = '';
   refusals = 0;
+  /** The number of rows of each applyFixups call that reached the real store. */
+  readonly fixupCalls: number[] = [];
   readonly inner: SpanSink;
   constructor(inner: SpanSink) {
     this.inner = inner;
@@ -47,6 +49,12 @@ class FaultySpanStore {
             };
           };
         }
+        if (prop === 'applyFixups') {
+          return (project: string, fixups: Parameters<SpanSink['applyFixups']>[1], token: string) => {
+            if (fixups.length > 0) this.fixupCalls.push(fixups.length);
+            return target.applyFixups(project, fixups, token);
+          };
+        }
         const v = Reflect.get(target, prop, receiver);
         return typeof v === 'function' ? v.bind(target) : v;
       },
@@ -57,10 +65,11 @@ class FaultySpanStore {
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
 
-async function setup(opts: { retry?: { initialMs: number; maxMs: number } } = {}) {
+async function setup(opts: { retry?: WriterOptions['retry']; writer?: Partial<WriterOptions> } = {}) {
   const dir = tempDataDir('writer-test-');
   dirs.push(dir);
-  const real = new ClickHouseSpanStore(new ChdbExecutor(join(dir, 'clickhouse')));
+  const exec = new ChdbExecutor(join(dir, 'clickhouse'));
+  const real = new ClickHouseSpanStore(exec);
   await real.migrate();
   const graph = new SqliteLineageGraph(join(dir, 'lineage.sqlite'));
   await graph.migrate();
@@ -82,13 +91,14 @@ async function setup(opts: { retry?: { initialMs: number; maxMs: number } } = {}
     flushIntervalMs: 5,
     retry: opts.retry ?? { initialMs: 5, maxMs: 20 },
     deadLetterDir: join(dir, 'dead-letter'),
+    ...opts.writer,
   });
   writer.start();
   const send = async (spans: object[]) => {
     const body = Buffer.from(JSON.stringify(exportRequest(spans as never)));
     await spool.append(RECORD_JSON, 'default', body, { projectId: 'default', export: decodeJsonExport(body) });
   };
-  return { dir, real, graph, spool, writer, faults, send };
+  return { dir, exec, real, graph, spool, writer, faults, send };
 }
 
 describe('the writer drains the spool into the stores', () => {
@@ -176,6 +186,85 @@ describe('the writer drains the spool into the stores', () => {
     expect(t.faults.refusals).toBeGreaterThan(0);
     const [fixed] = await t.real.findByResponseId('default', child.call.responseId);
     expect(fixed!.lineage.prompt?.name).toBe('from-the-parent');
+    await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+  });
+
+  it('rewrites a late parent’s descendants at most a budget of rows a write, until all of them have its lineage', async () => {
+    const t = await setup({ writer: { maxFixupsPerBatch: 200 } });
+    const trace = newTraceId();
+    const root = newSpanId();
+    const children = Array.from({ length: 1_000 }, () => jsonSpan({ traceId: trace, parentSpanId: root, attributes: [] }));
+    for (let i = 0; i < children.length; i += 250) await t.send(children.slice(i, i + 250));
+    await t.writer.whenIdle();
+    expect(t.faults.fixupCalls).toEqual([]);
+
+    await t.send([jsonSpan({ traceId: trace, spanId: root, attributes: [{ key: 'gen_ai.prompt.name', value: { stringValue: 'late-root' } }] })]);
+    // A span of another trace, sent behind it, is stored too.
+    const other = llmCall({ promptName: 'behind-the-rewrite' });
+    await t.send([other.span]);
+    await t.writer.whenIdle();
+
+    expect(Math.max(...t.faults.fixupCalls)).toBeLessThanOrEqual(200);
+    expect(t.faults.fixupCalls.reduce((a, b) => a + b, 0)).toBe(1_000);
+    const stored = await t.real.findByTraceId('default', trace);
+    expect(stored).toHaveLength(1_001);
+    expect(stored.filter((s) => s.lineage.prompt?.name === 'late-root')).toHaveLength(1_001);
+    expect(stored.filter((s) => s.spanId !== root).every((s) => s.lineage.promptSpanId === root)).toBe(true);
+    expect(await t.real.findByResponseId('default', other.call.responseId)).toHaveLength(1);
+    expect(t.writer.stats()).toMatchObject({ fixups: 1_000, unsettledTraces: 0, deadLettered: 0 });
+    await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+  });
+
+  it('waits longer when ClickHouse says it has too many parts, says so in its stats, and writes everything once it has merged', async () => {
+    const t = await setup({ retry: { initialMs: 5, maxMs: 20, backPressureMs: 50, backPressureMaxMs: 200 } });
+    const first = llmCall({ promptName: 'before-too-many-parts' });
+    await t.send([first.span]);
+    await t.writer.whenIdle();
+    // Merges stopped, and one part a partition at most: the next insert is refused with TOO_MANY_PARTS (252).
+    await t.exec.command('SYSTEM STOP MERGES otel_traces');
+    await t.exec.command('ALTER TABLE otel_traces MODIFY SETTING parts_to_throw_insert = 1');
+    const held = llmCall({ promptName: 'held-by-too-many-parts' });
+    await t.send([held.span]);
+    while (t.writer.stats().backPressureWaits < 3) await new Promise((r) => setTimeout(r, 20));
+    const during = t.writer.stats();
+    expect(during.backPressure).toMatch(/write spans: .*Too many parts.*waiting \d+ ms before the next attempt/s);
+    expect(during.deadLettered).toBe(0);
+    expect(await t.real.findByResponseId('default', held.call.responseId)).toHaveLength(0);
+    // At most one attempt per back-pressure wait (50, 100, 200, 200 … ms), not one every few ms.
+    expect(during.failedAttempts).toBeLessThanOrEqual(during.backPressureWaits + 1);
+
+    await t.exec.command('ALTER TABLE otel_traces MODIFY SETTING parts_to_throw_insert = 3000');
+    await t.exec.command('SYSTEM START MERGES otel_traces');
+    await t.writer.whenIdle();
+    expect(await t.real.findByResponseId('default', held.call.responseId)).toHaveLength(1);
+    expect(t.writer.stats()).toMatchObject({ backPressure: null, lastError: null, deadLettered: 0 });
+    await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+  });
+
+  it('judges a spooled request’s span times by when it was received, however long it waited', async () => {
+    const t = await setup({ writer: { spanTimeWindow: { maxAgeMs: 86_400_000, maxFutureMs: 3_600_000 } } });
+    const receivedAtMs = Date.now() - 10 * 86_400_000;
+    const at = (msBeforeReceipt: number) => {
+      const c = llmCall({ promptName: `received-${msBeforeReceipt}` });
+      const start = BigInt(receivedAtMs - msBeforeReceipt) * 1_000_000n;
+      c.span.startTimeUnixNano = start.toString();
+      c.span.endTimeUnixNano = (start + 1_000n).toString();
+      return c;
+    };
+    // An hour before its receipt (in the window then, ten days old now), and two days before (out of it then).
+    const inWindow = at(3_600_000);
+    const tooOld = at(2 * 86_400_000);
+    // Read back from the spool (nothing handed over in memory), as after a restart.
+    await t.spool.append(RECORD_PROTOBUF, 'default', toProtobuf(exportRequest([inWindow.span, tooOld.span])), undefined, receivedAtMs);
+    await t.writer.whenIdle();
+    expect(await t.real.findByResponseId('default', inWindow.call.responseId)).toHaveLength(1);
+    expect(await t.real.findByResponseId('default', tooOld.call.responseId)).toHaveLength(0);
     await t.writer.stop();
     await t.spool.close();
     await t.real.close();

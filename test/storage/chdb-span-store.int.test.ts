@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { StoreError } from '../../src/common/errors.ts';
+import { StoreBackPressureError, StoreError } from '../../src/common/errors.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
 import { describeSpanStoreContract } from '../contract/span-store.contract.ts';
@@ -38,6 +38,23 @@ describe('ClickHouse errors are classified in one place', () => {
       const memory = await exec.query("SELECT groupArray(repeat('x', 1000)) FROM numbers(1000000) SETTINGS max_memory_usage = 10000000").catch((e: unknown) => e);
       expect(memory).toBeInstanceOf(StoreError);
       expect((memory as StoreError).retryable).toBe(true);
+    } finally {
+      await exec.close();
+      removeDir(dir);
+    }
+  });
+
+  it('calls TOO_MANY_PARTS back-pressure: retryable, with a longer wait of its own', async () => {
+    const dir = tempDataDir('chdb-parts-');
+    const exec = new ChdbExecutor(join(dir, 'clickhouse'));
+    try {
+      await exec.command('CREATE TABLE parts (d UInt64) ENGINE = MergeTree ORDER BY d SETTINGS parts_to_throw_insert = 2, parts_to_delay_insert = 1000');
+      await exec.command('SYSTEM STOP MERGES parts');
+      for (let i = 0; i < 2; i++) await exec.insertJsonEachRow('parts', Buffer.from(`{"d":${i}}\n`));
+      const tooMany = await exec.insertJsonEachRow('parts', Buffer.from('{"d":2}\n')).catch((e: unknown) => e);
+      expect(tooMany).toBeInstanceOf(StoreBackPressureError);
+      expect((tooMany as StoreError).retryable).toBe(true);
+      expect((tooMany as Error).message).toMatch(/Code: 252/);
     } finally {
       await exec.close();
       removeDir(dir);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredApiKey } from '../../src/domain/governance.ts';
-import { UnavailableError } from '../../src/common/errors.ts';
+import { BadRequestError, UnavailableError } from '../../src/common/errors.ts';
 import { ROLES, type Permission, type Role } from '../../src/domain/governance.ts';
-import { administeredProject, Authenticator, DEV_PRINCIPAL, ForbiddenError, isInstanceAdmin, may, principalOf, RateLimiter, require as requirePermission, rolesWith, UnauthorizedError, type Principal } from '../../src/governance/access.ts';
+import { actingProject, administeredProject, Authenticator, DEV_PRINCIPAL, ForbiddenError, isInstanceAdmin, may, principalOf, RateLimiter, require as requirePermission, rolesWith, UnauthorizedError, type Principal } from '../../src/governance/access.ts';
 import { generateKey, hashKey, verifyKey } from '../../src/governance/keys.ts';
 import type { KeyStore } from '../../src/storage/governance.ts';
 import { ManualClock } from '../helpers/clock.ts';
@@ -29,6 +29,9 @@ class KeysInMemory implements KeyStore {
   }
   async listKeys(project: string): Promise<StoredApiKey[]> {
     return [...this.keys.values()].filter((k) => k.project === project);
+  }
+  async listProjects(): Promise<string[]> {
+    return [...new Set([...this.keys.values()].map((k) => k.project))].sort();
   }
   async listKeysCreatedBy(createdBy: string): Promise<StoredApiKey[]> {
     return [...this.keys.values()].filter((k) => k.createdBy === createdBy);
@@ -228,5 +231,24 @@ describe('the rate limiter, as time passes', () => {
       refused = err;
     }
     expect(refused).toMatchObject({ status: 429, retryAfterSeconds: 1 });
+  });
+});
+
+describe('the project a call acts on (X-Promptline-Project)', () => {
+  const instance = principal('admin', { instanceAdmin: true });
+  it("is the key's own without the header, and the named one for an instance admin", () => {
+    expect(actingProject(principal('read'), undefined)).toBe('p');
+    expect(actingProject(instance, undefined)).toBe('p');
+    expect(actingProject(instance, 'team-b.eu_1')).toBe('team-b.eu_1');
+  });
+  it('lets any other key name its own project only', () => {
+    expect(actingProject(principal('read'), 'p')).toBe('p');
+    expect(() => actingProject(principal('read'), 'q')).toThrow(ForbiddenError);
+    // An admin of one project is no instance admin.
+    expect(() => actingProject(principal('admin'), 'q')).toThrow(/only an instance admin key may name another project/);
+  });
+  it('refuses a malformed name, or the header twice, as the caller\'s error, whoever calls', () => {
+    for (const bad of ['', ' p', '-p', 'a/b', 'x'.repeat(65), 'p\u0000', 'é']) expect(() => actingProject(instance, bad), JSON.stringify(bad)).toThrow(BadRequestError);
+    expect(() => actingProject(principal('read'), ['p', 'p'])).toThrow(BadRequestError);
   });
 });

@@ -136,3 +136,92 @@ describe('the app an ancestor names applies where a span names none', () => {
     expect(out.spans.find((s) => s.span.spanId === bot.spanId)!.resolved.app).toEqual({ name: 'support-bot', version: '1.4.2' });
   });
 });
+
+describe('the cache is bounded in bytes, not only in nodes', () => {
+  const datasets = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}-${String(i).padStart(250, '0')}`);
+
+  it('evicts the least recently used traces once the lineage it holds passes its byte budget', async () => {
+    const loads: string[][] = [];
+    const r = new LineageResolver({ load: async (_p, ids) => (loads.push([...ids]), []), maxCachedBytes: 1024 * 1024 });
+    // Each trace: one span with 64 dataset ids of 256 characters, ~64 KiB of lineage (own and resolved).
+    const traces = Array.from({ length: 40 }, (_, i) => createSpan({ attrs: { 'promptline.dataset.ids': datasets(64, `t${i}`) } }));
+    for (const span of traces) await r.resolve('p', [item(span)]);
+    expect(r.cachedByteCount).toBeLessThanOrEqual(1024 * 1024);
+    expect(r.cachedByteCount).toBeGreaterThan(512 * 1024);
+    // Far fewer nodes than the node bound (200,000): the bytes decided.
+    expect(r.cachedNodeCount).toBeLessThan(20);
+    expect(r.cachedNodeCount).toBeGreaterThan(5);
+    // The newest trace is still held (no load); the oldest was dropped (loaded again).
+    loads.length = 0;
+    await r.resolve('p', [item(createSpan({ traceId: traces.at(-1)!.traceId }))]);
+    await r.resolve('p', [item(createSpan({ traceId: traces[0]!.traceId }))]);
+    expect(loads).toEqual([[traces[0]!.traceId]]);
+  });
+
+  it('counts what a node inherits, and gives the bytes back when a trace is forgotten', async () => {
+    const r = new LineageResolver({ load: async () => [], maxCachedBytes: 64 * 1024 * 1024 });
+    const traceId = newTraceId();
+    const parent = createSpan({ traceId, attrs: { 'promptline.dataset.ids': datasets(10, 'kb'), 'gen_ai.prompt.name': 'p' } });
+    const children = Array.from({ length: 50 }, () => createSpan({ traceId, parentSpanId: parent.spanId, attrs: {} }));
+    await r.resolve('p', [item(parent), ...children.map(item)]);
+    // Every child holds the ten inherited ids (~5 KiB), counted once per node.
+    expect(r.cachedByteCount).toBeGreaterThan(51 * 10 * 2 * 250);
+    r.forget('p', [traceId]);
+    expect([r.cachedByteCount, r.cachedNodeCount]).toEqual([0, 0]);
+  });
+});
+
+describe('a late parent rewrites at most a budget of stored rows a batch', () => {
+  it('rewrites the rest in later bounded steps, taking traces in turn, until every row has its ancestors’ lineage', async () => {
+    const r = new LineageResolver({ load: async () => [] });
+    const big = newTraceId();
+    const small = newTraceId();
+    const bigRoot = newSpanId();
+    const smallRoot = newSpanId();
+    const bigChildren = Array.from({ length: 250 }, () => createSpan({ traceId: big, parentSpanId: bigRoot, attrs: {} }));
+    const smallChildren = Array.from({ length: 5 }, () => createSpan({ traceId: small, parentSpanId: smallRoot, attrs: {} }));
+    await r.resolve('p', [...bigChildren, ...smallChildren].map(item));
+
+    const prompt = (name: string) => ({ 'gen_ai.prompt.name': name, 'gen_ai.prompt.version': 1 });
+    const late = await r.resolve('p', [item(createSpan({ traceId: big, spanId: bigRoot, attrs: prompt('big') })), item(createSpan({ traceId: small, spanId: smallRoot, attrs: prompt('small') }))], 100);
+    expect(late.spans).toHaveLength(2);
+    expect(late.fixups).toHaveLength(100);
+    expect(r.unsettledTraces).toBe(2);
+
+    const fixed = new Map(late.fixups.map((f) => [f.spanId, f]));
+    const steps: number[] = [];
+    while (r.unsettledTraces > 0) {
+      const step = r.settle(100);
+      steps.push(step.reduce((n, p) => n + p.fixups.length, 0));
+      for (const p of step) for (const f of p.fixups) {
+        expect(p.projectId).toBe('p');
+        expect(fixed.has(f.spanId)).toBe(false);
+        fixed.set(f.spanId, f);
+      }
+      expect(steps.length).toBeLessThan(10);
+    }
+    // Every step within the budget; the small trace was not left waiting behind the big one.
+    expect(Math.max(...steps)).toBeLessThanOrEqual(100);
+    expect(steps[0]).toBe(100);
+    expect(fixed.size).toBe(255);
+    for (const c of bigChildren) expect(fixed.get(c.spanId)!.resolved.prompt?.name).toBe('big');
+    for (const c of smallChildren) expect(fixed.get(c.spanId)!.resolved.prompt?.name).toBe('small');
+    for (const f of fixed.values()) expect(f.revision).toBe(1);
+    // Settled: nothing more to rewrite, and a later span of the trace rewrites nothing again.
+    expect(r.settle(100)).toEqual([]);
+    const after = await r.resolve('p', [item(createSpan({ traceId: big, parentSpanId: bigRoot, attrs: {} }))], 100);
+    expect(after.fixups).toEqual([]);
+  });
+
+  it('gives new spans their ancestors’ lineage at once, whatever the budget', async () => {
+    const r = new LineageResolver({ load: async () => [] });
+    const traceId = newTraceId();
+    const root = newSpanId();
+    await r.resolve('p', Array.from({ length: 20 }, () => item(createSpan({ traceId, parentSpanId: root, attrs: {} }))));
+    const fresh = createSpan({ traceId, parentSpanId: root, attrs: {} });
+    const out = await r.resolve('p', [item(createSpan({ traceId, spanId: root, attrs: { 'gen_ai.prompt.name': 'x' } })), item(fresh)], 0);
+    expect(out.fixups).toEqual([]);
+    expect(out.spans.find((s) => s.span.spanId === fresh.spanId)!.resolved.prompt?.name).toBe('x');
+    expect(r.unsettledTraces).toBe(1);
+  });
+});

@@ -19,7 +19,9 @@ const deps = {
   protectedAliases: ['production'],
   logger: { debug() {}, info() {}, warn() {}, error() {} },
   receiverMaxInFlightBytes: 64 * 1024 * 1024,
+  spanTimeWindow: { maxAgeMs: 30 * 86_400_000, maxFutureMs: 86_400_000 },
   limiter: { take() {} },
+  ingestLimiter: { take() {} },
   auth: {
     async authenticate(header: string | undefined): Promise<Principal> {
       if (header === 'Bearer ingest') return principal('ingest');

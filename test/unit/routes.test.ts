@@ -62,4 +62,15 @@ describe('routes declared once', () => {
     const keys = doc.paths['/v1/keys'] as Record<string, { 'x-promptline-access': string }>;
     expect(keys.post!['x-promptline-access']).toBe('admin');
   });
+
+  it('document the project header on every route that takes a key, and on none that does not', () => {
+    const doc = buildOpenApiDocument('test', ROUTES);
+    expect(doc.components.parameters.project).toMatchObject({ name: 'X-Promptline-Project', in: 'header', required: false });
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item as Record<string, { 'x-promptline-access': string; parameters: Array<{ $ref?: string }> }>)) {
+        const refs = op.parameters.filter((p) => p.$ref === '#/components/parameters/project').length;
+        expect(refs, `${method} ${path}`).toBe(op['x-promptline-access'] === 'public' ? 0 : 1);
+      }
+    }
+  });
 });

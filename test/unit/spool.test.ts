@@ -140,4 +140,22 @@ describe('the spool keeps every acknowledged request until the stores have it', 
     expect(again.takeRecovered()).toEqual([good]);
     await again.close();
   });
+
+  it('keeps the time a request was received with it, across a restart, and reads records written without one', async () => {
+    const dir = newDir();
+    const s = await open(dir);
+    const received = Date.UTC(2026, 10, 1, 8, 30, 0, 123);
+    const timed = await s.append(RECORD_PROTOBUF, 'p', Buffer.from('body'), undefined, received);
+    const untimed = await s.append(RECORD_JSON, 'p', Buffer.from('{"a":1}'));
+    await s.close();
+    const again = await open(dir);
+    expect(again.takeRecovered()).toEqual([timed, untimed]);
+    expect(again.read(timed)).toMatchObject({ kind: RECORD_PROTOBUF, projectId: 'p', receivedAtMs: received });
+    expect(again.read(timed).payload.toString()).toBe('body');
+    expect(again.read(untimed)).toMatchObject({ kind: RECORD_JSON, receivedAtMs: null });
+    expect(again.read(untimed).payload.toString()).toBe('{"a":1}');
+    // The time counts in the spool's size, as the rest of the record does.
+    expect(timed.size).toBe(untimed.size - 7 + 4 + 8);
+    await again.close();
+  });
 });

@@ -5,6 +5,7 @@ import { administeredProject, ForbiddenError, isInstanceAdmin } from '../../gove
 import { parseHead } from '../../governance/audit-anchor.ts';
 import { EXPORT_MEDIA_TYPE, exportLine } from '../../governance/audit-export.ts';
 import type { VerifyResult } from '../../governance/audit.ts';
+import { projectName } from '../schemas.ts';
 import { route } from '../route.ts';
 
 // The hash-chained audit log. The chain runs through every project (seq, prevHash, hash), so only
@@ -12,7 +13,6 @@ import { route } from '../route.ts';
 // 1, 2, 3 … within the project (projectSeq) with no gaps, and whether the whole chain verifies.
 
 const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time, e.g. 2026-12-31T00:00:00Z' });
-const projectName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a project is 1 to 64 letters, digits, ".", "_" or "-"');
 
 const auditEntryAnswer = z.object({
   seq: z.number().int().optional().describe('The place in the chain of the whole installation: to an instance admin only.'),
@@ -107,7 +107,7 @@ export const auditRoutes = [
     responses: { '200': { description: 'Entries, and the projectSeq to page on from', schema: z.object({ entries: z.array(auditEntryAnswer), next: z.number().int().nullable() }) } },
     handle: async (ctx, s) => {
       const q = ctx.query;
-      const project = administeredProject(ctx.principal, q.project, 'read the audit log');
+      const project = administeredProject(ctx.principal, q.project ?? ctx.project, 'read the audit log');
       const entries = await s.audit.list({
         project,
         actor: q.actor,

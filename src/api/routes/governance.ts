@@ -4,7 +4,7 @@ import { ROLES, type ApiKey, type NewAuditEntry, type StoredApiKey } from '../..
 import { administeredProject, ForbiddenError, isInstanceAdmin, type Principal } from '../../governance/access.ts';
 import { generateKey, hashKey } from '../../governance/keys.ts';
 import { text } from '../../registry/names.ts';
-import { errorAnswer } from '../schemas.ts';
+import { errorAnswer, projectName } from '../schemas.ts';
 import { route } from '../route.ts';
 import type { ApiServices } from '../services.ts';
 
@@ -18,7 +18,6 @@ import type { ApiServices } from '../services.ts';
 
 const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time, e.g. 2026-12-31T00:00:00Z' });
 const err = (description: string) => ({ description, schema: errorAnswer });
-const projectName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a project is 1 to 64 letters, digits, ".", "_" or "-"');
 
 export const createKeyBody = z
   .object({
@@ -93,7 +92,7 @@ export const governanceRoutes = [
     handle: async (ctx, s) => {
       const body = ctx.body;
       const now = s.clock.now();
-      const project = administeredProject(ctx.principal, body.project, 'create keys');
+      const project = administeredProject(ctx.principal, body.project ?? ctx.project, 'create keys');
       if (body.instanceAdmin && !isInstanceAdmin(ctx.principal)) throw new ForbiddenError('this key may not create an instance admin key: only an instance admin key may');
       if (body.instanceAdmin && body.role !== 'admin') throw new BadRequestError('instanceAdmin is for role admin only');
       if (body.expiresAt && Date.parse(body.expiresAt) <= now.getTime()) throw new BadRequestError('expiresAt is in the past');
@@ -126,7 +125,7 @@ export const governanceRoutes = [
     query: listKeysQuery,
     responses: { '200': { description: 'Keys', schema: z.object({ keys: z.array(keyAnswer) }) }, '403': err("Another project's keys, asked for without an instance admin key") },
     handle: async (ctx, s) => {
-      const project = administeredProject(ctx.principal, ctx.query.project, 'list keys');
+      const project = administeredProject(ctx.principal, ctx.query.project ?? ctx.project, 'list keys');
       ctx.res.json({ keys: (await s.keys.listKeys(project)).map(keyView) });
     },
   }),

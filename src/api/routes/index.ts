@@ -5,6 +5,8 @@ import { healthRoutes } from './health.ts';
 import { impactRoutes } from './impact.ts';
 import { lineageRoutes } from './lineage.ts';
 import { registryRoutes } from './registry.ts';
+import { searchRoutes } from './search.ts';
+import { sessionRoutes } from './session.ts';
 
 /** Every route the API serves, and nothing else: the router, the authorization and the OpenAPI document are made from this list. */
-export const ROUTES: readonly RouteDeclaration[] = [...healthRoutes, ...lineageRoutes, ...registryRoutes, ...impactRoutes, ...governanceRoutes, ...auditRoutes];
+export const ROUTES: readonly RouteDeclaration[] = [...healthRoutes, ...lineageRoutes, ...registryRoutes, ...impactRoutes, ...searchRoutes, ...governanceRoutes, ...sessionRoutes, ...auditRoutes];

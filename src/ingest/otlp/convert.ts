@@ -1,17 +1,25 @@
 import type { AttrMap, AttrValue, DecodedExport, DecodedSpan, SpanEvent, SpanLink, SpanResource } from '../../domain/span.ts';
 import { NESTED_TOO_DEEP_MARK, OTLP_LIMITS, truncate } from './limits.ts';
 import {
+  ANY_START,
   countRefusal,
   hasParent,
   isTooLate,
+  lineageRefusal,
+  NOT_LINEAGE,
+  RESOURCE_LINEAGE_KEYS,
+  SPAN_LINEAGE_KEYS,
   spanRefusal,
   SPAN_ID_BYTES,
+  startWindowSide,
   storedDouble,
   storedEndTime,
   storedEventTime,
   storedInteger,
   TRACE_ID_BYTES,
+  type LineageKeys,
   type Refusals,
+  type StartWindow,
 } from './span-rules.ts';
 
 // Turns a decoded ExportTraceServiceRequest — from protobufjs or from JSON.parse — into spans.
@@ -45,7 +53,13 @@ const STATUS_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'
 
 export class MalformedRequestError extends Error {}
 
-export function convertExportRequest(req: unknown, codec: WireCodec): DecodedExport {
+/** The lineage keys whose values are checked while attributes are read, and the first refusal found. */
+interface LineageCheck {
+  keys: LineageKeys;
+  reason: string | null;
+}
+
+export function convertExportRequest(req: unknown, codec: WireCodec, window: StartWindow = ANY_START): DecodedExport {
   if (!isObj(req)) throw new MalformedRequestError('the request body is not an ExportTraceServiceRequest object');
   const spans: DecodedSpan[] = [];
   const refusals: Refusals = { rejected: 0, reasons: [] };
@@ -54,7 +68,9 @@ export function convertExportRequest(req: unknown, codec: WireCodec): DecodedExp
   for (const rs of list(resourceSpans)) {
     if (!isObj(rs)) throw new MalformedRequestError('a resourceSpans entry is not an object');
     const resourceObj = own(rs, 'resource');
-    const resource: SpanResource = { attributes: isObj(resourceObj) ? attributes(own(resourceObj, 'attributes'), codec) : new Map<string, AttrValue>() };
+    const resourceLineage: LineageCheck = { keys: RESOURCE_LINEAGE_KEYS, reason: null };
+    const resource: SpanResource = { attributes: isObj(resourceObj) ? attributes(own(resourceObj, 'attributes'), codec, resourceLineage) : new Map<string, AttrValue>() };
+    const first = spans.length;
     for (const ss of list(own(rs, 'scopeSpans'))) {
       if (!isObj(ss)) throw new MalformedRequestError('a scopeSpans entry is not an object');
       const scopeObj = own(ss, 'scope');
@@ -63,9 +79,15 @@ export function convertExportRequest(req: unknown, codec: WireCodec): DecodedExp
         : { name: '', version: '' };
       for (const s of list(own(ss, 'spans'))) {
         if (!isObj(s)) throw new MalformedRequestError('a span is not an object');
-        const span = convertSpan(s, codec, resource, scope, refusals);
+        const span = convertSpan(s, codec, resource, scope, window, refusals);
         if (span) spans.push(span);
       }
+    }
+    // A resource over a lineage bound refuses the spans under it that were kept (after their own
+    // rules, as the wire decoder, which may meet the resource after them, refuses them).
+    if (resourceLineage.reason !== null) {
+      for (let i = first; i < spans.length; i++) countRefusal(refusals, resourceLineage.reason);
+      spans.length = first;
     }
   }
   return { spans, rejected: refusals.rejected, rejectionReasons: refusals.reasons };
@@ -76,6 +98,7 @@ function convertSpan(
   codec: WireCodec,
   resource: SpanResource,
   scope: { name: string; version: string },
+  window: StartWindow,
   refusals: Refusals,
 ): DecodedSpan | null {
   const traceId = codec.id(own(s, 'traceId'), TRACE_ID_BYTES);
@@ -92,10 +115,16 @@ function convertSpan(
     idBytes(parentSpanId),
     timesAreNanoseconds,
     timesAreNanoseconds && (isTooLate(start) || isTooLate(end)),
+    timesAreNanoseconds ? startWindowSide(start, window) : 0,
+    window,
   );
   if (refusal !== null) return countRefusal(refusals, refusal), null;
   // Unreachable once spanRefusal has kept the span; it tells the compiler the values were read.
   if (traceId === null || spanId === null || parentSpanId === null || start === null || end === null) return null;
+  // The last rule, lineage values, needs the attributes read (spanRefusal's order: it comes last).
+  const lineage: LineageCheck = { keys: SPAN_LINEAGE_KEYS, reason: null };
+  const attrs = attributes(own(s, 'attributes'), codec, lineage);
+  if (lineage.reason !== null) return countRefusal(refusals, lineage.reason), null;
 
   const events: SpanEvent[] = [];
   for (const e of list(own(s, 'events')).slice(0, OTLP_LIMITS.maxEventsPerSpan)) {
@@ -127,7 +156,7 @@ function convertSpan(
     kind: codec.enumNumber(own(s, 'kind'), KIND_NAMES),
     startTimeUnixNano: start,
     endTimeUnixNano: storedEndTime(start, end),
-    attributes: attributes(own(s, 'attributes'), codec),
+    attributes: attrs,
     events,
     links,
     statusCode: isObj(status) ? codec.enumNumber(own(status, 'code'), STATUS_NAMES) : 0,
@@ -137,14 +166,24 @@ function convertSpan(
   };
 }
 
-function attributes(v: unknown, codec: WireCodec): AttrMap {
+/**
+ * A span's, event's, link's or resource's attributes. With `lineage`, every entry whose key is one
+ * of its keys is checked against the lineage bounds, also past the attributes kept (as the wire
+ * decoder and the scanner check every entry).
+ */
+function attributes(v: unknown, codec: WireCodec, lineage: LineageCheck | null = null): AttrMap {
   const map: AttrMap = new Map();
   for (const kv of list(v)) {
-    if (map.size >= OTLP_LIMITS.maxAttributesPerItem) break;
+    const full = map.size >= OTLP_LIMITS.maxAttributesPerItem;
+    if (full && lineage === null) break;
     if (!isObj(kv)) continue;
     const key = own(kv, 'key');
     if (typeof key !== 'string' || key === '') continue;
-    map.set(truncate(key, OTLP_LIMITS.maxAttributeKeyChars), anyValue(own(kv, 'value'), codec, 0));
+    const kind = lineage === null ? NOT_LINEAGE : (lineage.keys.get(key) ?? NOT_LINEAGE);
+    if (full && kind === NOT_LINEAGE) continue;
+    const value = anyValue(own(kv, 'value'), codec, 0);
+    if (kind !== NOT_LINEAGE) lineage!.reason ??= lineageRefusal(key, kind, value);
+    if (!full) map.set(truncate(key, OTLP_LIMITS.maxAttributeKeyChars), value);
   }
   return map;
 }

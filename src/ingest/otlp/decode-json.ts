@@ -1,5 +1,6 @@
 import type { DecodedExport } from '../../domain/span.ts';
 import { convertExportRequest, MalformedRequestError, type WireCodec } from './convert.ts';
+import { ANY_START, type StartWindow } from './span-rules.ts';
 
 // OTLP/JSON: ids are hex strings (not base64), 64-bit integers may be strings or numbers,
 // bytes are base64, enums are numbers (names accepted too). JSON.parse keeps "__proto__" as an
@@ -46,12 +47,13 @@ const jsonCodec: WireCodec = {
   },
 };
 
-export function decodeJsonExport(body: Uint8Array): DecodedExport {
+/** Decodes an OTLP/JSON ExportTraceServiceRequest body; spans starting outside `window` are refused. */
+export function decodeJsonExport(body: Uint8Array, window: StartWindow = ANY_START): DecodedExport {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
   } catch (err) {
     throw new MalformedRequestError(`the body is not valid JSON: ${(err as Error).message}`);
   }
-  return convertExportRequest(parsed, jsonCodec);
+  return convertExportRequest(parsed, jsonCodec, window);
 }

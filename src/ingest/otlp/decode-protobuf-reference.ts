@@ -3,6 +3,7 @@ import type protobuf from 'protobufjs';
 import type { DecodedExport } from '../../domain/span.ts';
 import { convertExportRequest, MalformedRequestError, type WireCodec } from './convert.ts';
 import { otlpRoot } from './otlp-definitions.ts';
+import { ANY_START, type StartWindow } from './span-rules.ts';
 
 // OTLP/protobuf through protobufjs and the official definitions, then convert.ts: the reference
 // that the wire decoder (decode-protobuf.ts) is held to by test/unit/otlp-wire-decode.test.ts.
@@ -34,12 +35,12 @@ const protobufCodec: WireCodec = {
   enumNumber: (v) => (typeof v === 'number' ? v : 0),
 };
 
-export function decodeProtobufExportReference(body: Uint8Array): DecodedExport {
+export function decodeProtobufExportReference(body: Uint8Array, window: StartWindow = ANY_START): DecodedExport {
   let message: protobuf.Message;
   try {
     message = ExportRequest.decode(body);
   } catch (err) {
     throw new MalformedRequestError(`the body is not a valid OTLP protobuf ExportTraceServiceRequest: ${(err as Error).message}`);
   }
-  return convertExportRequest(message, protobufCodec);
+  return convertExportRequest(message, protobufCodec, window);
 }

@@ -2,7 +2,22 @@ import type { AttrMap, DecodedExport, DecodedSpan, SpanEvent, SpanLink, SpanReso
 import { OTLP_LIMITS } from './limits.ts';
 import { addAttribute } from './protobuf-wire-attributes.ts';
 import { WireReader } from './protobuf-wire-reader.ts';
-import { countRefusal, hasParent, isTooLate, spanRefusal, SPAN_ID_BYTES, storedEndTime, storedEventTime, TRACE_ID_BYTES, type Refusals } from './span-rules.ts';
+import {
+  ANY_START,
+  countRefusal,
+  hasParent,
+  isTooLate,
+  RESOURCE_LINEAGE_KEYS,
+  SPAN_LINEAGE_KEYS,
+  spanRefusal,
+  SPAN_ID_BYTES,
+  startWindowSide,
+  storedEndTime,
+  storedEventTime,
+  TRACE_ID_BYTES,
+  type Refusals,
+  type StartWindow,
+} from './span-rules.ts';
 
 // OTLP/protobuf ExportTraceServiceRequest read straight off the wire into spans, without building
 // the intermediate message objects (Longs, byte arrays, nested objects) that a generic decoder
@@ -60,7 +75,7 @@ function decodeLink(w: WireReader, end: number): SpanLink {
   return { traceId, spanId, traceState, attributes };
 }
 
-function decodeSpan(w: WireReader, end: number, resource: SpanResource, scope: SpanScope, refusals: Refusals): DecodedSpan | null {
+function decodeSpan(w: WireReader, end: number, resource: SpanResource, scope: SpanScope, window: StartWindow, refusals: Refusals): DecodedSpan | null {
   // Ids as byte ranges (last one wins), checked once the whole span is read.
   let traceStart = -1;
   let traceEnd = -1;
@@ -78,6 +93,7 @@ function decodeSpan(w: WireReader, end: number, resource: SpanResource, scope: S
   const links: SpanLink[] = [];
   let statusCode = 0;
   let statusMessage = '';
+  let lineage: string | null = null;
   while (w.pos < end) {
     const tag = w.tag(end);
     const field = tag >>> 3;
@@ -124,7 +140,10 @@ function decodeSpan(w: WireReader, end: number, resource: SpanResource, scope: S
         continue;
       case 9:
         if (wt !== 2) break;
-        addAttribute(w, end, attributes);
+        {
+          const refusal = addAttribute(w, end, attributes, SPAN_LINEAGE_KEYS);
+          lineage ??= refusal;
+        }
         continue;
       case 11:
         if (wt !== 2) break;
@@ -170,6 +189,9 @@ function decodeSpan(w: WireReader, end: number, resource: SpanResource, scope: S
     parentBytes,
     true,
     isTooLate(start) || isTooLate(endNs),
+    startWindowSide(start, window),
+    window,
+    lineage,
   );
   if (refusal !== null) return countRefusal(refusals, refusal), null;
   for (const event of events) event.timeUnixNano = storedEventTime(event.timeUnixNano, start);
@@ -192,7 +214,7 @@ function decodeSpan(w: WireReader, end: number, resource: SpanResource, scope: S
   };
 }
 
-function decodeScopeSpans(w: WireReader, end: number, resource: SpanResource, out: DecodedSpan[], refusals: Refusals): void {
+function decodeScopeSpans(w: WireReader, end: number, resource: SpanResource, window: StartWindow, out: DecodedSpan[], refusals: Refusals): void {
   // The scope may come after the spans on the wire; they share one object, filled in when it is read.
   const scope: SpanScope = { name: '', version: '' };
   while (w.pos < end) {
@@ -201,7 +223,7 @@ function decodeScopeSpans(w: WireReader, end: number, resource: SpanResource, ou
     const wt = tag & 7;
     if (field === 2 && wt === 2) {
       const e = w.lengthEnd(end);
-      const span = decodeSpan(w, e, resource, scope, refusals);
+      const span = decodeSpan(w, e, resource, scope, window, refusals);
       if (span) out.push(span);
       w.pos = e;
     } else if (field === 1 && wt === 2) {
@@ -216,31 +238,43 @@ function decodeScopeSpans(w: WireReader, end: number, resource: SpanResource, ou
   }
 }
 
-function decodeResourceSpans(w: WireReader, end: number, out: DecodedSpan[], refusals: Refusals): void {
+function decodeResourceSpans(w: WireReader, end: number, window: StartWindow, out: DecodedSpan[], refusals: Refusals): void {
   // Likewise the resource: one object for all the spans under it, its attributes set when read.
   const resource: SpanResource = { attributes: new Map() };
+  const first = out.length;
+  let lineage: string | null = null;
   while (w.pos < end) {
     const tag = w.tag(end);
     const field = tag >>> 3;
     const wt = tag & 7;
     if (field === 2 && wt === 2) {
       const e = w.lengthEnd(end);
-      decodeScopeSpans(w, e, resource, out, refusals);
+      decodeScopeSpans(w, e, resource, window, out, refusals);
       w.pos = e;
     } else if (field === 1 && wt === 2) {
       // A resource given twice is merged (its attributes appended), as protobuf says.
       const e = w.lengthEnd(end);
       while (w.pos < e) {
         const t = w.tag(e);
-        if (t >>> 3 === 1 && (t & 7) === 2) addAttribute(w, e, resource.attributes);
-        else w.skip(t, e);
+        if (t >>> 3 === 1 && (t & 7) === 2) {
+          const refusal = addAttribute(w, e, resource.attributes, RESOURCE_LINEAGE_KEYS);
+          lineage ??= refusal;
+        } else w.skip(t, e);
       }
     } else w.skip(tag, end);
   }
+  // A resource over a lineage bound refuses the spans under it that were kept (it may come after them).
+  if (lineage !== null) {
+    for (let i = first; i < out.length; i++) countRefusal(refusals, lineage);
+    out.length = first;
+  }
 }
 
-/** Decodes an OTLP/protobuf ExportTraceServiceRequest body; throws MalformedRequestError when it is not one. */
-export function decodeProtobufExport(body: Uint8Array): DecodedExport {
+/**
+ * Decodes an OTLP/protobuf ExportTraceServiceRequest body; throws MalformedRequestError when it is
+ * not one. Spans starting outside `window` (span-rules.ts: startWindowAt) are refused.
+ */
+export function decodeProtobufExport(body: Uint8Array, window: StartWindow = ANY_START): DecodedExport {
   const w = new WireReader(body);
   const spans: DecodedSpan[] = [];
   const refusals: Refusals = { rejected: 0, reasons: [] };
@@ -249,7 +283,7 @@ export function decodeProtobufExport(body: Uint8Array): DecodedExport {
     const tag = w.tag(end);
     if (tag >>> 3 === 1 && (tag & 7) === 2) {
       const e = w.lengthEnd(end);
-      decodeResourceSpans(w, e, spans, refusals);
+      decodeResourceSpans(w, e, window, spans, refusals);
       w.pos = e;
     } else w.skip(tag, end);
   }

@@ -1,7 +1,7 @@
 import type { AttrMap, AttrValue } from '../../domain/span.ts';
 import { NESTED_TOO_DEEP_MARK, OTLP_LIMITS, truncate } from './limits.ts';
 import type { WireReader } from './protobuf-wire-reader.ts';
-import { storedDouble } from './span-rules.ts';
+import { lineageRefusal, NOT_LINEAGE, storedDouble, type LineageKeys } from './span-rules.ts';
 
 // Attributes (repeated KeyValue) and their AnyValues, read off the wire for decode-protobuf.ts
 // into the maps convert.ts would make of protobufjs's objects: the same members win, the same
@@ -87,7 +87,7 @@ function readAnyValue(w: WireReader, end: number, depth: number, st: AnyState): 
         const t = w.tag(e);
         if (t >>> 3 === 1 && (t & 7) === 2) {
           const ke = w.lengthEnd(e);
-          readKeyValue(w, ke, depth + 1, map, true);
+          readKeyValue(w, ke, depth + 1, map, true, null);
           w.pos = ke;
         } else w.skip(t, e);
       }
@@ -109,9 +109,11 @@ function valueOf(st: AnyState): AttrValue {
 
 /**
  * One KeyValue message into `map` (unless the map is full or the key is missing). Top-level
- * attributes skip an empty key; a kvlist value keeps it (as convert.ts does).
+ * attributes skip an empty key; a kvlist value keeps it (as convert.ts does). With `lineageKeys`,
+ * an entry whose key is one of them is checked against the lineage bounds whether or not the map
+ * takes it (as convert.ts and the scanner check every entry): the answer is why it refuses its span.
  */
-function readKeyValue(w: WireReader, end: number, depth: number, map: AttrMap, keepEmptyKey: boolean): void {
+function readKeyValue(w: WireReader, end: number, depth: number, map: AttrMap, keepEmptyKey: boolean, lineageKeys: LineageKeys | null): string | null {
   let key: string | undefined;
   let st: AnyState | undefined;
   while (w.pos < end) {
@@ -126,17 +128,35 @@ function readKeyValue(w: WireReader, end: number, depth: number, map: AttrMap, k
       w.pos = e;
     } else w.skip(tag, end);
   }
-  if (map.size >= MAX_ITEMS) return;
+  const kind = lineageKeys !== null && key !== undefined ? (lineageKeys.get(key) ?? NOT_LINEAGE) : NOT_LINEAGE;
+  const value = st ? valueOf(st) : null;
+  const refusal = kind === NOT_LINEAGE ? null : lineageRefusal(key!, kind, value);
+  if (map.size >= MAX_ITEMS) return refusal;
   if (key === undefined || key === '') {
-    if (!keepEmptyKey) return;
+    if (!keepEmptyKey) return refusal;
     key = '';
   }
-  map.set(key.length > KEY_MAX ? truncate(key, KEY_MAX) : key, st ? valueOf(st) : null);
+  map.set(key.length > KEY_MAX ? truncate(key, KEY_MAX) : key, value);
+  return refusal;
 }
 
-/** Adds one entry of an attributes field (repeated KeyValue) that starts here; its caller walks the rest of the message. */
-export function addAttribute(w: WireReader, end: number, map: AttrMap): void {
+/**
+ * Adds one entry of an attributes field (repeated KeyValue) that starts here; its caller walks the
+ * rest of the message. Answers why the entry refuses its span when its key is one of `lineageKeys`
+ * and its value is over a lineage bound, else null.
+ */
+export function addAttribute(w: WireReader, end: number, map: AttrMap, lineageKeys: LineageKeys | null = null): string | null {
   const e = w.lengthEnd(end);
-  readKeyValue(w, e, 0, map, false);
+  const refusal = readKeyValue(w, e, 0, map, false, lineageKeys);
   w.pos = e;
+  return refusal;
+}
+
+const SCRATCH: AttrMap = new Map();
+
+/** The lineage check of one attributes entry that starts here, read exactly as addAttribute reads it (the receipt-time scanner's slow path). */
+export function attributeLineageRefusal(w: WireReader, end: number, lineageKeys: LineageKeys): string | null {
+  const refusal = addAttribute(w, end, SCRATCH, lineageKeys);
+  SCRATCH.clear();
+  return refusal;
 }

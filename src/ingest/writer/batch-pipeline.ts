@@ -9,7 +9,9 @@ import type { QueueEntry, WriteQueue } from './write-queue.ts';
 
 // Batches are written one at a time and in order; while the stores take one batch, the next is
 // prepared (read, its lineage resolved, its edges and evaluations collected, its rows encoded),
-// so that the JavaScript work and ClickHouse's work overlap instead of taking turns.
+// so that the JavaScript work and ClickHouse's work overlap instead of taking turns. While stored
+// rows wait for a rewrite a batch had no budget for, nothing is prepared ahead: settlement steps
+// (settleNext) and batches take turns, so that neither waits on the other for long.
 
 /** A batch taken from the queue, its preparation under way. */
 interface BatchInFlight {
@@ -32,6 +34,7 @@ export class BatchPipeline {
   private readonly checkpoint: Checkpoint;
   private readonly signal: AbortSignal;
   private ahead: BatchInFlight | null = null;
+  private settlements = 0;
 
   constructor(o: {
     spoolId: string;
@@ -58,6 +61,28 @@ export class BatchPipeline {
   /** Whether the next batch is prepared already (and the queue need not be waited on). */
   get hasBatchAhead(): boolean {
     return this.ahead !== null;
+  }
+
+  /** Traces with stored rows still to rewrite. */
+  get unsettledTraces(): number {
+    return this.preparer.unsettledTraces;
+  }
+
+  /**
+   * One settlement step, with no batch prepared ahead: the next bounded run of rewrites of stored
+   * rows whose inherited lineage changed. Rewrites the store refuses for good are given up (the
+   * traces are dropped from the cache, and compared with the store again when their next span
+   * arrives); an outage is waited out as for any write.
+   */
+  async settleNext(): Promise<void> {
+    const step = await this.preparer.prepareSettlement(ATTEMPTS_BEFORE_REFUSAL);
+    if (!step) return;
+    try {
+      await this.storeWrite.write(step.batch, `${this.spoolId}/settle-${++this.settlements}`, ATTEMPTS_BEFORE_REFUSAL);
+    } catch (err) {
+      this.preparer.forgetTraces(step.traces);
+      if (!isRefusal(err) || this.signal.aborted) throw err;
+    }
   }
 
   /**
@@ -97,7 +122,7 @@ export class BatchPipeline {
    * is waiting, as if the current one were stored.
    */
   private prepareAhead(): void {
-    if (!this.signal.aborted && this.queue.length > 0) this.ahead = this.begin(this.queue.take(this.batchMaxSpans));
+    if (!this.signal.aborted && this.queue.length > 0 && this.preparer.unsettledTraces === 0) this.ahead = this.begin(this.queue.take(this.batchMaxSpans));
   }
 
   /** The current batch is not stored after all: the batch prepared ahead goes back, to be prepared again later. */

@@ -13,7 +13,9 @@ import type { StoreRetry } from './store-retry.ts';
 
 // What a batch needs before the stores take it, project by project: its spans' lineage resolved
 // (over what earlier batches stored), prompts classified, evaluations and graph edges collected,
-// and its spans staged in the span store.
+// and its spans staged in the span store. A batch rewrites at most maxFixupsPerBatch stored rows
+// whose inherited lineage changed; the rest are rewritten by settlement steps between batches,
+// each as bounded (prepareSettlement).
 
 interface PreparedProject {
   projectId: string;
@@ -37,13 +39,27 @@ export class BatchPreparer {
   private readonly registration: RegistrationMarker | null;
   private readonly collectEvaluations: boolean;
   private readonly resolver: LineageResolver;
+  private readonly maxFixupsPerBatch: number;
 
-  constructor(o: { sink: SpanSink; retry: StoreRetry; registration: RegistrationMarker | null; collectEvaluations: boolean }) {
+  constructor(o: {
+    sink: SpanSink;
+    retry: StoreRetry;
+    registration: RegistrationMarker | null;
+    collectEvaluations: boolean;
+    resolverCacheBytes: number;
+    maxFixupsPerBatch: number;
+  }) {
     this.sink = o.sink;
     this.retry = o.retry;
     this.registration = o.registration;
     this.collectEvaluations = o.collectEvaluations;
-    this.resolver = new LineageResolver({ load: (p, ids) => o.sink.loadStoredNodes(p, ids) });
+    this.maxFixupsPerBatch = o.maxFixupsPerBatch;
+    this.resolver = new LineageResolver({ load: (p, ids) => o.sink.loadStoredNodes(p, ids), maxCachedBytes: o.resolverCacheBytes });
+  }
+
+  /** Traces with stored rows still to rewrite (a settlement step's work). */
+  get unsettledTraces(): number {
+    return this.resolver.unsettledTraces;
   }
 
   /** From here on the resolver takes the batch's spans as stored (until `forget`); `attempts` as in StoreRetry.call. */
@@ -58,16 +74,47 @@ export class BatchPreparer {
       if (records.length > 1) await yieldToEventLoop();
     }
     const projects: PreparedProject[] = [];
+    let fixupBudget = this.maxFixupsPerBatch;
     for (const [projectId, items] of byProject) {
-      const resolved = await this.retry.call('resolve lineage', () => this.resolver.resolve(projectId, items), attempts);
-      const registration = this.registration;
-      if (registration) await this.retry.call('classify prompts', () => registration.mark(projectId, resolved), attempts);
-      const evaluations = this.collectEvaluations ? evaluationsOf(resolved.spans) : [];
-      const edges = [...edgesOfBatch(resolved), ...evaluationEdges(evaluations)];
-      const spans = await this.retry.call('stage spans', () => this.sink.stageSpans(projectId, resolved.spans), attempts);
-      projects.push({ projectId, resolved, evaluations, edges, spans });
+      const resolved = await this.retry.call('resolve lineage', () => this.resolver.resolve(projectId, items, fixupBudget), attempts);
+      fixupBudget -= resolved.fixups.length;
+      projects.push(await this.project(projectId, resolved, attempts));
     }
     return { records: records.length, projects, prepareMs: performance.now() - t0 };
+  }
+
+  /**
+   * The next settlement step: at most maxFixupsPerBatch stored rows of unsettled traces, taken in
+   * turn (resolver.settle), as a batch with fixups only; null when every trace is settled.
+   */
+  async prepareSettlement(attempts: number): Promise<{ batch: PreparedBatch; traces: Array<{ projectId: string; traceIds: string[] }> } | null> {
+    const t0 = performance.now();
+    const step = this.resolver.settle(this.maxFixupsPerBatch);
+    if (step.length === 0) return null;
+    const traces = step.map(({ projectId, fixups }) => ({ projectId, traceIds: [...new Set(fixups.map((f) => f.traceId))] }));
+    const projects: PreparedProject[] = [];
+    try {
+      for (const { projectId, fixups } of step) projects.push(await this.project(projectId, { spans: [], fixups }, attempts));
+    } catch (err) {
+      // The resolver took these rewrites as made: it must compare with the store again instead.
+      this.forgetTraces(traces);
+      throw err;
+    }
+    return { batch: { records: 0, projects, prepareMs: performance.now() - t0 }, traces };
+  }
+
+  /** These traces' rewrites did not reach the store: the next span of each loads what is there and compares again. */
+  forgetTraces(traces: ReadonlyArray<{ projectId: string; traceIds: string[] }>): void {
+    for (const { projectId, traceIds } of traces) this.resolver.forget(projectId, traceIds);
+  }
+
+  private async project(projectId: string, resolved: ResolvedBatch, attempts: number): Promise<PreparedProject> {
+    const registration = this.registration;
+    if (registration) await this.retry.call('classify prompts', () => registration.mark(projectId, resolved), attempts);
+    const evaluations = this.collectEvaluations ? evaluationsOf(resolved.spans) : [];
+    const edges = [...edgesOfBatch(resolved), ...evaluationEdges(evaluations)];
+    const spans = await this.retry.call('stage spans', () => this.sink.stageSpans(projectId, resolved.spans), attempts);
+    return { projectId, resolved, evaluations, edges, spans };
   }
 
   /** These records' spans did not reach the stores after all: the next batch of their traces reads back what really is there. */

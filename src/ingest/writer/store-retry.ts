@@ -1,30 +1,42 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
+import { StoreBackPressureError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { ATTEMPTS_BEFORE_REFUSAL, isOutage, PermanentWriteFailure } from './write-failures.ts';
 import type { WriterCounters } from './writer-stats.ts';
 
 // Every call the writer makes to a store goes through here: an outage is retried with capped
 // backoff for as long as it lasts, anything else becomes a PermanentWriteFailure after its last
-// attempt, and stopping the writer ends the wait at once.
+// attempt, and stopping the writer ends the wait at once. A store pushing back (ClickHouse's
+// TOO_MANY_PARTS: parts arrive faster than they merge) is an outage that retrying makes worse:
+// each such failure adds a wait of its own, doubling from backPressureMs up to backPressureMaxMs,
+// and /readyz says so (writer.backPressure) until a call succeeds.
 
 export interface Backoff {
   initialMs: number;
   maxMs: number;
+  /** The first extra wait after a store pushes back, and the longest. */
+  backPressureMs?: number;
+  backPressureMaxMs?: number;
 }
 
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 100, maxMs: 10_000 };
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 100, maxMs: 10_000, backPressureMs: 2_000, backPressureMaxMs: 60_000 };
 
 export class StoreRetry {
   private readonly logger: Logger;
   private readonly counters: WriterCounters;
   private readonly backoff: Backoff;
   private readonly signal: AbortSignal;
+  private readonly backPressureMs: number;
+  private readonly backPressureMaxMs: number;
 
   constructor(o: { logger: Logger; counters: WriterCounters; backoff: Backoff; signal: AbortSignal }) {
     this.logger = o.logger;
     this.counters = o.counters;
     this.backoff = o.backoff;
     this.signal = o.signal;
+    this.backPressureMs = o.backoff.backPressureMs ?? DEFAULT_BACKOFF.backPressureMs!;
+    this.backPressureMaxMs = o.backoff.backPressureMaxMs ?? DEFAULT_BACKOFF.backPressureMaxMs!;
   }
 
   /**
@@ -32,6 +44,7 @@ export class StoreRetry {
    * with a PermanentWriteFailure once a failure other than an outage has had `attempts` tries.
    */
   async call<T>(what: string, fn: () => Promise<T>, attempts = ATTEMPTS_BEFORE_REFUSAL): Promise<T> {
+    let pushedBack = 0;
     try {
       const result = await pRetry(
         async (attempt) => {
@@ -45,15 +58,25 @@ export class StoreRetry {
           minTimeout: this.backoff.initialMs,
           maxTimeout: this.backoff.maxMs,
           signal: this.signal,
-          onFailedAttempt: ({ error, attemptNumber }) => {
+          onFailedAttempt: async ({ error, attemptNumber }) => {
             this.counters.failedAttempts++;
             this.counters.lastError = `${what}: ${error.message}`;
+            if (error instanceof StoreBackPressureError) {
+              pushedBack++;
+              const waitMs = Math.min(this.backPressureMaxMs, this.backPressureMs * 2 ** Math.min(pushedBack - 1, 20));
+              this.counters.backPressureWaits++;
+              this.counters.backPressure = `${what}: ${error.message} (waiting ${waitMs} ms before the next attempt)`;
+              this.logger[pushedBack === 1 ? 'warn' : 'debug'](`writer: the span store pushes back; ${what} waits`, { attempt: attemptNumber, waitMs, error });
+              await sleep(waitMs, undefined, { signal: this.signal });
+              return;
+            }
             this.logger[attemptNumber === 1 ? 'warn' : 'debug'](`writer: ${what} failed`, { attempt: attemptNumber, retryable: isOutage(error), error });
           },
           shouldRetry: ({ error, attemptNumber }) => isOutage(error) || attemptNumber < attempts,
         },
       );
       this.counters.lastError = null;
+      if (pushedBack > 0) this.counters.backPressure = null;
       return result;
     } catch (err) {
       if (this.signal.aborted) throw this.signal.reason;

@@ -30,6 +30,7 @@ export class StoreWriteStep {
   /** `spansUnderWay` is called once the span store has the batch's first spans in hand (or there are none). */
   async write(batch: PreparedBatch, token: string, attempts: number, spansUnderWay?: () => void): Promise<void> {
     let written = 0;
+    let fixups = 0;
     const t0 = performance.now();
     const ms: Record<string, number> = { spans: 0, fixups: 0, edges: 0 };
     const timed = async <T>(phase: string, what: string, fn: () => Promise<T>): Promise<T> => {
@@ -52,6 +53,7 @@ export class StoreWriteStep {
       if (evaluations.length > 0) await timed('spans', 'write evaluations', () => this.analytics!.writeEvaluations(projectId, evaluations, `${projectId}/${token}/eval`));
       await timed('edges', 'record lineage edges', () => this.graph.recordEdges(projectId, edges));
       written += resolved.spans.length;
+      fixups += resolved.fixups.length;
       this.counters.fixups += resolved.fixups.length;
     }
     if (first) spansUnderWay?.();
@@ -59,6 +61,7 @@ export class StoreWriteStep {
     this.logger.debug('writer: batch written', {
       records: batch.records,
       spans: written,
+      fixups,
       prepareMs: Math.round(batch.prepareMs),
       totalMs: Math.round(performance.now() - t0),
       ...Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}Ms`, Math.round(v)])),

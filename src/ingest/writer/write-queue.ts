@@ -15,7 +15,7 @@ export interface DecodedRecord {
  * What the receiver hands over with a record once it is durable: a JSON request decoded, or a
  * protobuf request's bytes, checked (the writer decodes them when their turn comes).
  */
-export type WriterAttachment = DecodedRecord | { projectId: string; raw: Buffer; spans: number };
+export type WriterAttachment = DecodedRecord | { projectId: string; raw: Buffer; spans: number; receivedAtMs: number };
 
 export interface QueueEntry {
   position: SpoolPosition;

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { Session } from 'chdb';
-import { StoreError } from '../../common/errors.ts';
+import { StoreBackPressureError, StoreError } from '../../common/errors.ts';
 import type { PingResult } from '../lifecycle.ts';
-import { isPermanentClickHouseCode } from './errors.ts';
+import { isBackPressureClickHouseCode, isPermanentClickHouseCode } from './errors.ts';
 import type { ClickHouseExecutor, InsertOptions, QueryParams } from './executor.ts';
 
 // The ClickHouse engine in-process. It holds one data directory per process, so one executor
@@ -10,7 +10,9 @@ import type { ClickHouseExecutor, InsertOptions, QueryParams } from './executor.
 
 function translate(err: unknown, what: string): StoreError {
   const e = err as { clickhouseCode?: number; message?: string };
-  return new StoreError('clickhouse', `${what} failed: ${e?.message ?? String(err)}`, !isPermanentClickHouseCode(e?.clickhouseCode), err);
+  const message = `${what} failed: ${e?.message ?? String(err)}`;
+  if (isBackPressureClickHouseCode(e?.clickhouseCode)) return new StoreBackPressureError('clickhouse', message, err);
+  return new StoreError('clickhouse', message, !isPermanentClickHouseCode(e?.clickhouseCode), err);
 }
 
 /** Process memory above which the engine's freed pages are returned to the system after an insert. */
@@ -20,10 +22,12 @@ export class ChdbExecutor implements ClickHouseExecutor {
   readonly name = 'clickhouse (embedded, chdb)';
   private readonly session: Session;
 
-  constructor(dataPath: string) {
+  /** `queryTimeoutMs`: the engine stops a query that runs longer (TIMEOUT_EXCEEDED). */
+  constructor(dataPath: string, opts: { queryTimeoutMs?: number } = {}) {
     mkdirSync(dataPath, { recursive: true });
+    const timeout = opts.queryTimeoutMs ? [`--max_execution_time=${Math.ceil(opts.queryTimeoutMs / 1000)}`] : [];
     this.session = new Session(dataPath, {
-      connectionArgs: ['--output_format_json_quote_64bit_integers=1', '--session_timezone=UTC'],
+      connectionArgs: ['--output_format_json_quote_64bit_integers=1', '--session_timezone=UTC', ...timeout],
     });
   }
 

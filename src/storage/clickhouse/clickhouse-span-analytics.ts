@@ -9,7 +9,9 @@ import type {
   SpanAnalytics,
   VersionStats,
 } from '../span-analytics.ts';
+import type { ResponseFacets, ResponseFilter, ResponseListItem, ResponsePosition } from '../response-list.ts';
 import type { ClickHouseExecutor, QueryParams } from './executor.ts';
+import { ClickHouseResponseList } from './clickhouse-response-list.ts';
 import { toIso } from './clickhouse-span-store.ts';
 import { nanosToDateTime64 } from './span-rows.ts';
 
@@ -108,9 +110,23 @@ const seen = (r: { n: string; first: string; last: string }) => ({ count: Number
 
 export class ClickHouseSpanAnalytics implements SpanAnalytics {
   private readonly exec: ClickHouseExecutor;
+  private readonly responses: ClickHouseResponseList;
 
   constructor(exec: ClickHouseExecutor) {
     this.exec = exec;
+    this.responses = new ClickHouseResponseList(exec);
+  }
+
+  listResponses(projectId: string, filter: ResponseFilter, page: { limit: number; after: ResponsePosition | null }): Promise<ResponseListItem[]> {
+    return this.responses.listResponses(projectId, filter, page);
+  }
+
+  countResponses(projectId: string, filter: ResponseFilter): Promise<number> {
+    return this.responses.countResponses(projectId, filter);
+  }
+
+  responseFacets(projectId: string, filter: ResponseFilter, top: number): Promise<ResponseFacets> {
+    return this.responses.responseFacets(projectId, filter, top);
   }
 
   private params(projectId: string, filter: ImpactFilter, w: ImpactWindow): { pred: string; params: QueryParams } {

@@ -1,10 +1,10 @@
-import type { LineageFixup, ResolvedSpan, StoredNode } from '../../domain/stored-span.ts';
+import { OWN_MODEL, type LineageFixup, type ResolvedSpan, type StoredNode } from '../../domain/stored-span.ts';
 import type { ResolvedLineage } from '../../domain/lineage.ts';
 import type { PingResult } from '../lifecycle.ts';
 import type { SpanLineage, SpanQueries, SpanSink, StagedSpans, StoredRegistration, StoredSpanDetail } from '../span-store.ts';
 import type { ClickHouseExecutor } from './executor.ts';
 import { migrate } from './migrations.ts';
-import { encodeSpanRowsSliced, SPAN_COLUMNS, SPAN_ROWS_FORMAT } from './span-rows.ts';
+import { encodeSpanRowsSliced, nanosToDateTime64, SPAN_COLUMNS, SPAN_ROWS_FORMAT } from './span-rows.ts';
 
 // The span store on ClickHouse SQL, for any executor (the in-process engine or a server).
 // Every value is a typed query parameter.
@@ -108,12 +108,74 @@ const INSERT_SETTINGS = { throw_on_max_partitions_per_insert_block: 0 };
 
 /** Trace ids per lookup in loadStoredNodes. */
 const LOAD_CHUNK = 5_000;
+/** Rows (and so trace ids, at most) per statement of applyFixups. */
+const FIXUP_CHUNK = 5_000;
 
 const NOTHING_TO_WRITE: StagedSpans = { write: async () => undefined };
+
+// The response list (promptline_response_list, migration 4) holds every span that named its model
+// without a response id; one in a trace with a response id is a model call of that response, not
+// a response, and is excluded there by a newer version of its row. Either span may arrive first,
+// in one batch or in different ones; the view that fills the list sees one insert at a time, so
+// the store writes the exclusion after each insert, for the traces of the batch that need it.
+
+const LIST_COLUMNS =
+  'ProjectId, Timestamp, TraceId, SpanId, ParentSpanId, SpanName, ServiceName, Duration, StatusCode, StatusMessage, PromptName, PromptVersion, PromptAlias, ' +
+  'PromptRegistration, ModelProvider, ModelName, ResponseId, HasResponseId, DatasetIds, AppName, AppVersion, ConversationId, LineageRevision';
+
+/** The latest rows of model calls matching `cond`, in traces with a response id, written again as excluded. */
+const excludeSql = (cond: string) => `
+  SELECT ${LIST_COLUMNS}, 1, LineageRevision * 2 + 1
+  FROM promptline_response_list FINAL
+  WHERE ProjectId = {project:String} AND HasResponseId = 0 AND Excluded = 0 AND ${cond}`;
+const EXCLUDE_INSERT = `INSERT INTO promptline_response_list (${LIST_COLUMNS}, Excluded, ListVersion)`;
+// Conditions apply to the latest row of each span (see clickhouse-response-list.ts).
+const EXCLUDE_SETTINGS =
+  'SETTINGS do_not_merge_across_partitions_select_final = 1, optimize_move_to_prewhere_if_final = 0, use_skip_indexes_if_final = 1, use_skip_indexes_if_final_exact_mode = 1';
+const IN_RESPONSE_TRACES = 'TraceId IN (SELECT TraceId FROM promptline_response_traces WHERE ProjectId = {project:String} AND TraceId IN {traces:Array(String)})';
+
+/** What a batch holds of responses and model calls, for the exclusions it may need. */
+interface ModelCalls {
+  /** Traces with a span that has a response id. */
+  responseTraces: Set<string>;
+  /** Traces with a span that named its model and has no response id. */
+  modelCallTraces: Set<string>;
+  /** Model calls whose trace has a response id in this same batch: their traces and span ids. */
+  inBatch: { traces: string[]; spans: string[] };
+  /** Their start times (DateTime64 text), for the primary key. */
+  from: string;
+  to: string;
+}
+
+function modelCallsOf(spans: readonly ResolvedSpan[]): ModelCalls {
+  const responseTraces = new Set<string>();
+  const calls: ResolvedSpan[] = [];
+  for (const r of spans) {
+    if (r.resolved.responseId) responseTraces.add(r.span.traceId);
+    else if (r.ownMask & OWN_MODEL) calls.push(r);
+  }
+  const inBatch = calls.filter((r) => responseTraces.has(r.span.traceId));
+  let lo = 0n;
+  let hi = 0n;
+  for (const [i, r] of inBatch.entries()) {
+    const t = r.span.startTimeUnixNano;
+    if (i === 0 || t < lo) lo = t;
+    if (i === 0 || t > hi) hi = t;
+  }
+  return {
+    responseTraces,
+    modelCallTraces: new Set(calls.map((r) => r.span.traceId)),
+    inBatch: { traces: [...new Set(inBatch.map((r) => r.span.traceId))], spans: inBatch.map((r) => r.span.spanId) },
+    from: nanosToDateTime64(lo),
+    to: nanosToDateTime64(hi),
+  };
+}
 
 export class ClickHouseSpanStore implements SpanSink, SpanQueries {
   readonly backend: string;
   private readonly exec: ClickHouseExecutor;
+  private readonly holdsModelCalls = new Set<string>();
+  private readonly holdsResponseIds = new Set<string>();
 
   constructor(exec: ClickHouseExecutor) {
     this.exec = exec;
@@ -128,12 +190,75 @@ export class ClickHouseSpanStore implements SpanSink, SpanQueries {
   async stageSpans(projectId: string, spans: readonly ResolvedSpan[]): Promise<StagedSpans> {
     if (spans.length === 0) return NOTHING_TO_WRITE;
     const rows = await encodeSpanRowsSliced(projectId, spans);
+    const calls = modelCallsOf(spans);
     return {
-      write: (batchToken) => this.exec.insertJsonEachRow('otel_traces', rows, { dedupToken: batchToken, settings: INSERT_SETTINGS, format: SPAN_ROWS_FORMAT, columns: SPAN_COLUMNS }),
+      write: async (batchToken) => {
+        const stored = await this.storedBefore(projectId, calls);
+        await this.exec.insertJsonEachRow('otel_traces', rows, { dedupToken: batchToken, settings: INSERT_SETTINGS, format: SPAN_ROWS_FORMAT, columns: SPAN_COLUMNS });
+        await this.excludeModelCalls(projectId, calls, stored);
+      },
     };
   }
 
+  /**
+   * The traces of a batch stored before it whose model calls may be excluded now: a model call
+   * stored earlier in a trace that has a response id in this batch, or a model call in this batch
+   * in a trace whose response id came earlier. Only asked where the project holds the other kind:
+   * a project that sends no model calls without a response id (or no response ids) pays nothing.
+   */
+  private async storedBefore(projectId: string, calls: ModelCalls): Promise<string[]> {
+    const candidates = new Set<string>();
+    if (calls.responseTraces.size > 0 && (await this.holds(projectId, 'model calls'))) for (const t of calls.responseTraces) candidates.add(t);
+    if (calls.modelCallTraces.size > 0 && (await this.holds(projectId, 'response ids'))) for (const t of calls.modelCallTraces) candidates.add(t);
+    if (candidates.size === 0) return [];
+    const list = [...candidates];
+    const stored: string[] = [];
+    for (let i = 0; i < list.length; i += LOAD_CHUNK) {
+      const rows = await this.exec.query<{ TraceId: string }>('SELECT DISTINCT TraceId FROM otel_traces_trace_id_ts WHERE TraceId IN {traceIds:Array(String)}', { traceIds: list.slice(i, i + LOAD_CHUNK) });
+      for (const r of rows) stored.push(r.TraceId);
+    }
+    return stored;
+  }
+
+  /** Whether the project's response list holds model calls without a response id, or response ids (once true, always). */
+  private async holds(projectId: string, what: 'model calls' | 'response ids'): Promise<boolean> {
+    const known = what === 'model calls' ? this.holdsModelCalls : this.holdsResponseIds;
+    if (known.has(projectId)) return true;
+    const sql =
+      what === 'model calls'
+        ? 'SELECT 1 AS x FROM promptline_response_list WHERE ProjectId = {project:String} AND HasResponseId = 0 LIMIT 1'
+        : 'SELECT 1 AS x FROM promptline_response_traces WHERE ProjectId = {project:String} LIMIT 1';
+    const found = (await this.exec.query<{ x: number }>(sql, { project: projectId })).length > 0;
+    if (found) known.add(projectId);
+    return found;
+  }
+
+  private async excludeModelCalls(projectId: string, calls: ModelCalls, stored: readonly string[]): Promise<void> {
+    const parts: string[] = [];
+    const params: Record<string, unknown> = { project: projectId };
+    if (calls.inBatch.spans.length > 0) {
+      // Any model call of these traces is to be excluded: the pairs need not be matched exactly.
+      parts.push(excludeSql('Timestamp >= {from:DateTime64(9)} AND Timestamp <= {to:DateTime64(9)} AND TraceId IN {batchTraces:Array(String)} AND SpanId IN {batchSpans:Array(String)}'));
+      Object.assign(params, { from: calls.from, to: calls.to, batchTraces: calls.inBatch.traces, batchSpans: calls.inBatch.spans });
+    }
+    if (stored.length > 0) {
+      parts.push(excludeSql(`TraceId IN {traces:Array(String)} AND ${IN_RESPONSE_TRACES}`));
+      params.traces = stored;
+    }
+    if (parts.length === 0) return;
+    await this.exec.command(`${EXCLUDE_INSERT} ${parts.join(' UNION ALL ')} ${EXCLUDE_SETTINGS}`, params);
+  }
+
+  /**
+   * Rewrites the rows FIXUP_CHUNK at a time, one statement after another: a statement's
+   * `TraceId IN {list}` and its JSON rows stay bounded however many rows a batch fixes (the writer
+   * bounds those too: PROMPTLINE_MAX_FIXUPS_PER_BATCH).
+   */
   async applyFixups(projectId: string, fixups: readonly LineageFixup[]): Promise<void> {
+    for (let i = 0; i < fixups.length; i += FIXUP_CHUNK) await this.applyFixupChunk(projectId, fixups.slice(i, i + FIXUP_CHUNK));
+  }
+
+  private async applyFixupChunk(projectId: string, fixups: readonly LineageFixup[]): Promise<void> {
     if (fixups.length === 0) return;
     const rows = fixups
       .map((f) =>
@@ -159,6 +284,9 @@ export class ClickHouseSpanStore implements SpanSink, SpanQueries {
       .join('\n');
     const traceIds = [...new Set(fixups.map((f) => f.traceId))];
     await this.exec.command(FIXUP_SQL, { rows, project: projectId, traceIds });
+    // A new revision of an excluded model call is a row that is not: exclude it again.
+    const calls = [...new Set(fixups.filter((f) => !f.resolved.responseId && f.ownMask & OWN_MODEL).map((f) => f.traceId))];
+    if (calls.length > 0) await this.exec.command(`${EXCLUDE_INSERT} ${excludeSql(`TraceId IN {traces:Array(String)} AND ${IN_RESPONSE_TRACES}`)} ${EXCLUDE_SETTINGS}`, { project: projectId, traces: calls });
   }
 
   /**

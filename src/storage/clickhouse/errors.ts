@@ -1,6 +1,8 @@
 // Which ClickHouse errors mean "this data or statement is wrong" (retrying cannot help) — all
 // others (memory, disk, too many parts, timeouts, a server restarting, the network) are waited
-// out, because the data is safe in the spool meanwhile. One list for both executors.
+// out, because the data is safe in the spool meanwhile. Among those, the ones that mean "the
+// engine is overwhelmed by what it was given" are back-pressure: retrying at full speed is what
+// keeps it overwhelmed, so the writer waits longer between attempts. One list for both executors.
 
 export const PERMANENT_CLICKHOUSE_CODES = new Set<number>([
   6, // CANNOT_PARSE_TEXT
@@ -27,7 +29,19 @@ export const PERMANENT_CLICKHOUSE_CODES = new Set<number>([
   457, // BAD_QUERY_PARAMETER
 ]);
 
+/** Errors that say the engine needs time (to merge parts) before it takes more. */
+export const BACK_PRESSURE_CLICKHOUSE_CODES = new Set<number>([
+  252, // TOO_MANY_PARTS: inserts come faster than parts merge (or into too many partitions)
+]);
+
+const codeOf = (code: number | string | undefined): number | undefined => (typeof code === 'string' ? Number(code) : code);
+
 export function isPermanentClickHouseCode(code: number | string | undefined): boolean {
-  const n = typeof code === 'string' ? Number(code) : code;
+  const n = codeOf(code);
   return n !== undefined && Number.isInteger(n) && PERMANENT_CLICKHOUSE_CODES.has(n);
+}
+
+export function isBackPressureClickHouseCode(code: number | string | undefined): boolean {
+  const n = codeOf(code);
+  return n !== undefined && Number.isInteger(n) && BACK_PRESSURE_CLICKHOUSE_CODES.has(n);
 }

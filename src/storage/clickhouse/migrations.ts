@@ -17,6 +17,17 @@ export interface Migration {
   statements: string[];
 }
 
+/**
+ * promptline_response_list's rows from otel_traces: its view, and the backfill of migration 4.
+ * `excluded` says which model calls are in a trace with a response id. Part of a released
+ * migration: never edit it, write another.
+ */
+const responseListSelect = (excluded: string) => `SELECT ProjectId, Timestamp, TraceId, SpanId, ParentSpanId, SpanName, ServiceName, Duration, StatusCode, StatusMessage,
+        PromptName, PromptVersion, PromptAlias, PromptRegistration, ModelProvider, ModelName, ResponseId, ResponseId != '' AS HasResponseId,
+        DatasetIds, AppName, AppVersion, ConversationId, LineageRevision, ${excluded} AS Excluded, LineageRevision * 2 + Excluded AS ListVersion
+      FROM otel_traces
+      WHERE ResponseId != '' OR bitAnd(LineageOwnMask, 2) != 0`;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -152,6 +163,69 @@ export const MIGRATIONS: Migration[] = [
       PARTITION BY toYYYYMM(Timestamp)
       ORDER BY (ProjectId, PromptName, PromptVersion, RunId, Scorer, TraceId, SpanId, ItemId)
       SETTINGS non_replicated_deduplication_window = 10000`,
+    ],
+  },
+  {
+    version: 4,
+    name: 'the response list: responses by time, and which traces have a response id',
+    statements: [
+      // One row a response and revision, ordered by time: the newest-first list reads the last
+      // granules of its window, and FINAL merges only where parts overlap in time (late spans,
+      // fixups), not the whole window as on otel_traces. A response is a span with a response id;
+      // in a trace with none, a span that named its model itself. Such a span in a trace with a
+      // response id is kept too, excluded (Excluded = 1, a newer ListVersion than its revision's
+      // row), so that the list needs no look at the rest of the trace: the span store writes the
+      // exclusion when either span arrives (ClickHouseSpanStore). Every revision of a span has the
+      // span's Timestamp, so all of them share a partition.
+      `CREATE TABLE IF NOT EXISTS promptline_response_list (
+        ProjectId LowCardinality(String),
+        Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+        TraceId String CODEC(ZSTD(1)),
+        SpanId String CODEC(ZSTD(1)),
+        ParentSpanId String CODEC(ZSTD(1)),
+        SpanName LowCardinality(String) CODEC(ZSTD(1)),
+        ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+        Duration UInt64 CODEC(ZSTD(1)),
+        StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+        StatusMessage String CODEC(ZSTD(1)),
+        PromptName LowCardinality(String) CODEC(ZSTD(1)),
+        PromptVersion LowCardinality(String) CODEC(ZSTD(1)),
+        PromptAlias LowCardinality(String) CODEC(ZSTD(1)),
+        PromptRegistration LowCardinality(String) CODEC(ZSTD(1)),
+        ModelProvider LowCardinality(String) CODEC(ZSTD(1)),
+        ModelName LowCardinality(String) CODEC(ZSTD(1)),
+        ResponseId String CODEC(ZSTD(1)),
+        HasResponseId UInt8,
+        DatasetIds Array(LowCardinality(String)) CODEC(ZSTD(1)),
+        AppName LowCardinality(String) CODEC(ZSTD(1)),
+        AppVersion LowCardinality(String) CODEC(ZSTD(1)),
+        ConversationId String CODEC(ZSTD(1)),
+        LineageRevision UInt32,
+        Excluded UInt8,
+        ListVersion UInt64,
+        INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+        INDEX idx_response_id ResponseId TYPE bloom_filter(0.001) GRANULARITY 1,
+        INDEX idx_has_response_id HasResponseId TYPE minmax GRANULARITY 1
+      ) ENGINE = ReplacingMergeTree(ListVersion)
+      PARTITION BY toDate(Timestamp)
+      ORDER BY (ProjectId, Timestamp, TraceId, SpanId)
+      SETTINGS index_granularity = 8192`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS promptline_response_list_mv TO promptline_response_list AS
+      ${responseListSelect('toUInt8(0)')}`,
+      // The traces that have a response id, by trace id.
+      `CREATE TABLE IF NOT EXISTS promptline_response_traces (
+        ProjectId LowCardinality(String),
+        TraceId String CODEC(ZSTD(1))
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (ProjectId, TraceId)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS promptline_response_traces_mv TO promptline_response_traces AS
+      SELECT DISTINCT ProjectId, TraceId FROM otel_traces WHERE ResponseId != ''`,
+      // Spans stored before this migration. A row the views wrote meanwhile is written again with
+      // the same key and version, which the tables keep once.
+      `INSERT INTO promptline_response_traces SELECT DISTINCT ProjectId, TraceId FROM otel_traces WHERE ResponseId != ''`,
+      `INSERT INTO promptline_response_list
+      ${responseListSelect("toUInt8(ResponseId = '' AND (ProjectId, TraceId) IN (SELECT ProjectId, TraceId FROM promptline_response_traces))")}
+      SETTINGS throw_on_max_partitions_per_insert_block = 0`,
     ],
   },
 ];

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { ConfigError, StoreError } from '../../common/errors.ts';
+import { ConfigError, StoreBackPressureError, StoreError } from '../../common/errors.ts';
 import type { PingResult } from '../lifecycle.ts';
-import { isPermanentClickHouseCode } from './errors.ts';
+import { isBackPressureClickHouseCode, isPermanentClickHouseCode } from './errors.ts';
 import type { ClickHouseExecutor, InsertOptions, QueryParams } from './executor.ts';
 
 // ClickHouse on a server, over HTTP with @clickhouse/client. The same SQL text as the in-process
@@ -16,7 +16,9 @@ export function classifyClickHouseError(err: unknown): boolean {
 }
 
 function translate(err: unknown, what: string): StoreError {
-  return new StoreError('clickhouse', `${what} failed: ${(err as Error)?.message ?? String(err)}`, classifyClickHouseError(err), err);
+  const message = `${what} failed: ${(err as Error)?.message ?? String(err)}`;
+  if (err instanceof ClickHouseError && isBackPressureClickHouseCode(err.code)) return new StoreBackPressureError('clickhouse', message, err);
+  return new StoreError('clickhouse', message, classifyClickHouseError(err), err);
 }
 
 export class ClickHouseServerExecutor implements ClickHouseExecutor {
@@ -29,7 +31,7 @@ export class ClickHouseServerExecutor implements ClickHouseExecutor {
   }
 
   /** Connects and checks that the server answers and takes the credentials. */
-  static async connect(url: string): Promise<ClickHouseServerExecutor> {
+  static async connect(url: string, opts: { queryTimeoutMs?: number } = {}): Promise<ClickHouseServerExecutor> {
     const parsed = new URL(url);
     const display = `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
     const client = createClient({
@@ -44,6 +46,8 @@ export class ClickHouseServerExecutor implements ClickHouseExecutor {
         // Keeps long queries alive through proxies that close idle connections.
         send_progress_in_http_headers: 1,
         http_headers_progress_interval_ms: '60000',
+        // The server stops a query that runs longer (TIMEOUT_EXCEEDED), instead of one caller holding it.
+        ...(opts.queryTimeoutMs ? { max_execution_time: Math.ceil(opts.queryTimeoutMs / 1000) } : {}),
       },
     });
     try {

@@ -137,6 +137,13 @@ export class Neo4jGovernance extends Neo4jStore implements KeyStore, AuditLog {
     });
   }
 
+  async listProjects(): Promise<string[]> {
+    return this.db.read('listing projects', async (tx) => {
+      const r = await tx.run('MATCH (k:ApiKeyRecord) RETURN DISTINCT k.project AS project ORDER BY project');
+      return r.records.map((rec) => rec.get('project') as string);
+    });
+  }
+
   async listKeysCreatedBy(createdBy: string): Promise<StoredApiKey[]> {
     return this.db.read('listing keys', async (tx) => {
       const r = await tx.run(`MATCH (k:ApiKeyRecord {createdBy: $createdBy}) RETURN ${keyMap('k')} AS k ORDER BY k.createdAt, k.id`, { createdBy });

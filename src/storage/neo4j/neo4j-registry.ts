@@ -155,6 +155,13 @@ export class Neo4jRegistry extends Neo4jStore implements Registry, RegistryHisto
     });
   }
 
+  async listProjects(): Promise<string[]> {
+    return this.db.read('listing projects', async (tx) => {
+      const r = await tx.run('MATCH (p:RegistryPrompt) RETURN DISTINCT p.project AS project ORDER BY project');
+      return r.records.map((rec) => rec.get('project') as string);
+    });
+  }
+
   async findByTemplateHash(projectId: string, templateHash: string): Promise<PromptVersion[]> {
     return this.db.read('finding versions by template hash', async (tx) => {
       const r = await tx.run(

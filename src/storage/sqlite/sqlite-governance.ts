@@ -111,6 +111,11 @@ export class SqliteGovernance extends SqliteStore implements KeyStore, AuditLog 
     return this.run('listing keys', () => (this.db.prepare('SELECT * FROM api_keys WHERE project = ? ORDER BY created_at, id').all(project) as unknown as KeyRow[]).map(toKey));
   }
 
+  async listProjects(): Promise<string[]> {
+    // api_keys_by_project serves it: one step a project.
+    return this.run('listing projects', () => (this.db.prepare('SELECT DISTINCT project FROM api_keys ORDER BY project').all() as Array<{ project: string }>).map((r) => r.project));
+  }
+
   async listKeysCreatedBy(createdBy: string): Promise<StoredApiKey[]> {
     return this.run('listing keys', () => (this.db.prepare('SELECT * FROM api_keys WHERE created_by = ? ORDER BY created_at, id').all(createdBy) as unknown as KeyRow[]).map(toKey));
   }

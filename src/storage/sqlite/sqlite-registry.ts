@@ -192,6 +192,11 @@ export class SqliteRegistry extends SqliteStore implements Registry, RegistryHis
     });
   }
 
+  async listProjects(): Promise<string[]> {
+    // The primary key (project, name) serves it.
+    return this.run('listing projects', () => (this.db.prepare('SELECT DISTINCT project FROM prompts ORDER BY project').all() as Array<{ project: string }>).map((r) => r.project));
+  }
+
   async findByTemplateHash(projectId: string, templateHash: string): Promise<PromptVersion[]> {
     return this.run('finding versions by template hash', () =>
       (this.db

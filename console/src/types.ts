@@ -1,0 +1,238 @@
+// The shapes of the API answers the console reads. The OpenAPI document at /openapi.json is the
+// full contract; these name the fields the views use.
+
+export type Permission = 'ingest' | 'prompts' | 'read' | 'edit' | 'promote' | 'admin';
+
+export interface SessionInfo {
+  keyId: string;
+  name: string;
+  role: string;
+  promote: boolean;
+  instanceAdmin: boolean;
+  project: string;
+  permissions: Permission[];
+  projects: string[];
+}
+
+// GET /v1/impact (src/impact/impact-service.ts).
+
+export interface ImpactPathStep {
+  from: { kind: string; parts: string[] };
+  rel: string;
+  to: { kind: string; parts: string[] };
+}
+
+/** How an affected entity connects to the start: graph edges, or (no path in the graph) its responses. */
+export interface ImpactConnection {
+  via: 'graph' | 'responses';
+  path: ImpactPathStep[];
+}
+
+export interface ImpactSeen {
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface ImpactAliasTarget {
+  version: number | null;
+  split: { id: string; arms: Array<{ version: number; weight: number }> } | null;
+}
+
+export interface ImpactMove {
+  seq: number;
+  at: string;
+  actor: string;
+  reason: string;
+  from: ImpactAliasTarget | null;
+  to: ImpactAliasTarget;
+  rollback: boolean;
+}
+
+export type ImpactTarget =
+  | { kind: 'promptVersion'; name: string; version: number | string; registered: boolean; commitMessage: string | null; author: string | null }
+  | { kind: 'aliasMove'; name: string; alias: string; move: ImpactMove; until: string | null; versions: number[] }
+  | { kind: 'dataset'; id: string }
+  | { kind: 'model'; name: string; provider: string | null }
+  | { kind: 'appVersion'; name: string; version: string };
+
+export interface ImpactItem {
+  responseId: string | null;
+  traceId: string;
+  spanId: string;
+  timestamp: string;
+  prompt: { name: string; version: string; alias: string } | null;
+  model: { provider: string; name: string } | null;
+  app: { name: string; version: string };
+  service: string;
+  conversationId: string | null;
+  datasets: string[];
+}
+
+export interface ImpactAnswer {
+  target: ImpactTarget;
+  window: { from: string; to: string };
+  responses: { count: number; bucketSeconds: number; histogram: Array<{ start: string; count: number }>; items: ImpactItem[]; nextCursor: string | null };
+  apps: Array<{ name: string; version: string } & ImpactSeen & ImpactConnection>;
+  services: Array<{ name: string } & ImpactSeen & ImpactConnection>;
+  conversations: { count: number; top: Array<{ id: string; responses: number }> };
+  promptVersions: Array<{ name: string; version: string } & ImpactSeen & ImpactConnection>;
+  models: Array<{ provider: string; name: string } & ImpactSeen & ImpactConnection>;
+  datasets: Array<{ id: string } & ImpactSeen & ImpactConnection>;
+  evaluations: Array<
+    { runId: string; scorer: string; results: number; meanScore: number | null; promptVersions: Array<{ name: string; version: string }>; datasets: string[]; firstSeen: string; lastSeen: string } & ImpactConnection
+  >;
+  derivedVersions: Array<{ name: string; version: string; depth: number } & ImpactConnection>;
+  firstSeen: string | null;
+  lastSeen: string | null;
+}
+
+// GET /v1/audit and /v1/audit/verify (src/api/routes/audit.ts). The chain's fields (seq, prevHash,
+// hash, the head, where it broke) are answered to an instance admin only.
+
+export interface AuditEntry {
+  seq?: number;
+  projectSeq: number | null;
+  at: string;
+  project: string;
+  actor: string;
+  action: string;
+  target: string;
+  before: unknown;
+  after: unknown;
+  prevHash?: string;
+  hash?: string;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  next: number | null;
+}
+
+export interface AuditVerify {
+  scope: 'instance' | 'project';
+  ok: boolean;
+  entries: number;
+  problem: { seq: number | null; reason: string } | null;
+  problems: Array<{ seq: number | null; reason: string }>;
+  head: { seq: number; hash: string } | null;
+  anchor: 'signed' | 'unsigned' | 'missing' | 'none';
+  notes: string[];
+  registry: { versions: number; moves: number } | null;
+}
+
+/** GET /v1/prompts and GET /v1/prompts/{name}/aliases, /history: what the impact form offers. */
+export interface PromptSummary {
+  name: string;
+  latestVersion: number;
+  versions: number;
+  aliases: string[];
+  updatedAt: string;
+}
+
+// The prompt registry (src/api/registry-schemas.ts) and GET /v1/prompts/{name}/compare
+// (src/impact/compare.ts), as the prompt views read them.
+
+export type RegistryChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+
+export interface RegistryChatMessage {
+  role: RegistryChatRole;
+  content: string;
+}
+
+export type RegistryTemplate = { type: 'text'; text: string } | { type: 'chat'; messages: RegistryChatMessage[] };
+
+export interface RegistryVersion {
+  name: string;
+  version: number;
+  uri: string;
+  template: RegistryTemplate;
+  templateHash: string;
+  variables: string[];
+  commitMessage: string;
+  author: string;
+  tags: string[];
+  baseVersion: number | null;
+  createdAt: string;
+}
+
+export interface RegistryVersionList {
+  name: string;
+  total: number;
+  versions: RegistryVersion[];
+}
+
+export interface RegistryAliasTarget {
+  version: number | null;
+  split: { id: string; arms: Array<{ version: number; weight: number }> } | null;
+}
+
+export interface RegistryAliasMove {
+  name: string;
+  alias: string;
+  seq: number;
+  at: string;
+  actor: string;
+  reason: string;
+  from: RegistryAliasTarget | null;
+  to: RegistryAliasTarget;
+  rollback: boolean;
+}
+
+export interface RegistryAlias {
+  name: string;
+  alias: string;
+  target: RegistryAliasTarget;
+  since: RegistryAliasMove;
+}
+
+export interface RegistryAliasState extends RegistryAlias {
+  at: string;
+  resolved: { version: number; assignment: { splitId: string; version: number; key: string } | null } | null;
+}
+
+export interface RegistryDiff {
+  name: string;
+  from: number;
+  to: number;
+  type: 'text' | 'chat' | 'mixed';
+  unified: string;
+  added: number;
+  removed: number;
+  messages?: Array<{ index: number; change: 'added' | 'removed' | 'changed' | 'same'; from?: { role: string; content: string }; to?: { role: string; content: string } }>;
+}
+
+export interface RegistryRender {
+  name: string;
+  version: number;
+  templateHash: string;
+  rendered: RegistryTemplate;
+}
+
+export interface CompareVersionStats {
+  version: number;
+  responses: number;
+  errorRate: { value: number | null; ci95: [number, number] | null; n: number };
+  latencyMs: { p50: number | null; p95: number | null; mean: number | null };
+  tokens: { input: number; output: number; meanTotal: number | null };
+  scores: Array<{ scorer: string; mean: number | null; ci95: [number, number] | null; n: number }>;
+  firstSeen: string | null;
+  lastSeen: string | null;
+}
+
+export interface CompareVerdict {
+  metric: string;
+  better: 'a' | 'b' | null;
+  difference: number;
+  confidence: number;
+  method: string;
+}
+
+export interface VersionComparison {
+  name: string;
+  a: CompareVersionStats;
+  b: CompareVersionStats;
+  verdicts: CompareVerdict[];
+  overall: { better: 'a' | 'b' | null; confidence: number | null; basis: string[] };
+  decisionConfidence: number;
+}

@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { HEAP_EXHAUSTED_EXIT_CODE } from '../../src/common/heap-watchdog.ts';
+
+// A process whose heap is nearly all live data may neither serve nor die: each full collection
+// frees a little, so V8 does not abort, and the process collects garbage most of the time for as
+// long as it runs. The heap watchdog (src/common/heap-watchdog.ts, started by `promptline serve`)
+// ends such a process. Here a child with a 64 MiB heap is made to hold most of it and keep
+// allocating: it must exit non-zero, by the watchdog's hand, within a bound; a child that only
+// allocates and lets go is left alone.
+
+const WATCHDOG = pathToFileURL(resolve(import.meta.dirname, '../../src/common/heap-watchdog.ts')).href;
+const LOGGER = pathToFileURL(resolve(import.meta.dirname, '../../src/common/logger.ts')).href;
+
+/** A generous bound: the watchdog measures over 10 s, and this machine's two cores are shared. */
+const EXIT_WITHIN_MS = 60_000;
+
+/** A child that starts the watchdog, holds `holdMiB` of live strings, then allocates objects that live a while (they reach the old generation). */
+function child(holdMiB: number, watchdog: boolean): string {
+  return `
+    import { getHeapStatistics } from 'node:v8';
+    import { startHeapWatchdog } from ${JSON.stringify(WATCHDOG)};
+    import { createJsonLogger } from ${JSON.stringify(LOGGER)};
+    if (${watchdog}) startHeapWatchdog(createJsonLogger('info'));
+    const held = [];
+    const ring = new Array(20000);
+    let n = 0;
+    const churn = () => {
+      for (let k = 0; k < 2000; k++) ring[n++ % ring.length] = { a: 'x' + Math.random(), b: [n, k] };
+      setImmediate(churn);
+    };
+    const fill = () => {
+      for (let k = 0; k < 5000; k++) held.push('k' + k + Math.random());
+      if (getHeapStatistics().used_heap_size < ${holdMiB} * 1024 * 1024) setImmediate(fill);
+      else {
+        process.stdout.write('holding\\n');
+        churn();
+      }
+    };
+    fill();
+    setTimeout(() => {}, 3_600_000);
+  `;
+}
+
+function run(holdMiB: number, aliveForMs: number, watchdog = true): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string; ms: number; killed: boolean }> {
+  const t0 = Date.now();
+  const proc = spawn(process.execPath, ['--max-old-space-size=64', '--input-type=module', '-e', child(holdMiB, watchdog)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    proc.kill('SIGKILL');
+  }, aliveForMs);
+  return new Promise((res) =>
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal, output, ms: Date.now() - t0, killed });
+    }),
+  );
+}
+
+describe('a heap that stays full', () => {
+  it('makes the process exit non-zero within the bound instead of collecting garbage forever', { timeout: EXIT_WITHIN_MS + 30_000 }, async () => {
+    const r = await run(48, EXIT_WITHIN_MS);
+    expect(r.output).toContain('holding');
+    expect({ killed: r.killed, code: r.code }).toEqual({ killed: false, code: HEAP_EXHAUSTED_EXIT_CODE });
+    expect(r.output).toMatch(/"msg":"heap exhausted: the process spends most of its time collecting garbage/);
+  });
+
+  it('is what the watchdog is for: without it, the same process is still collecting garbage after 25 s', { timeout: 60_000 }, async () => {
+    const r = await run(48, 25_000, false);
+    expect(r.output).toContain('holding');
+    expect({ killed: r.killed, code: r.code }).toEqual({ killed: true, code: null });
+  });
+
+  it('leaves a process that allocates and lets go alone', { timeout: 60_000 }, async () => {
+    const r = await run(16, 15_000);
+    expect(r.output).toContain('holding');
+    expect({ killed: r.killed, output: r.output }).toEqual({ killed: true, output: expect.not.stringContaining('heap exhausted') });
+  });
+});
