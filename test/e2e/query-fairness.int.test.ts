@@ -9,7 +9,7 @@ import { removeDir, type ServerUnderTest } from '../helpers/server.ts';
 // and projects in turn. And every key's OTLP exports are rate limited.
 
 const BOUND_MS = 2_000;
-const HEAVY_SPANS = 60_000;
+const HEAVY_SPANS = 30_000;
 
 async function timed(fn: () => Promise<Response>): Promise<{ status: number; ms: number; body: string }> {
   const t0 = performance.now();

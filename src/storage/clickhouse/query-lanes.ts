@@ -28,7 +28,7 @@ export interface QueryLaneOptions {
   /**
    * After a lookup, how long a slot is kept for the next lookup before a scan may take it: one
    * answer (a provenance lookup) is a few lookups in a row, and without this each of them would
-   * wait behind a scan that started in the gap. Default 15 ms.
+   * wait behind a scan that started in the gap. Default 50 ms.
    */
   lookupGraceMs?: number;
 }
@@ -108,7 +108,7 @@ export class QueryLanes {
         continue;
       }
       if (this.rotation.length === 0) return;
-      const grace = this.opts.lookupGraceMs ?? 15;
+      const grace = this.opts.lookupGraceMs ?? 50;
       const wait = this.lastLookupEnd + grace - performance.now();
       if (wait > 0) {
         this.graceTimer ??= setTimeout(() => {
