@@ -45,7 +45,37 @@ function asText(t: PromptTemplate): string {
   return text.endsWith('\n') ? text : `${text}\n`;
 }
 
+/**
+ * Versions never change, so neither does their diff: the outcome is remembered, and a diff asked
+ * for again (a script, or someone asking for a too-large diff over and over) costs nothing. Only
+ * small answers and "too large" verdicts are kept, so the memory stays small.
+ */
+const remembered = new Map<string, VersionDiff | 'too_large'>();
+const REMEMBERED_MAX = 2_000;
+const REMEMBERED_ANSWER_MAX_CHARS = 64 * 1024;
+
+function remember(key: string, outcome: VersionDiff | 'too_large'): void {
+  if (outcome !== 'too_large' && outcome.unified.length > REMEMBERED_ANSWER_MAX_CHARS) return;
+  if (remembered.size >= REMEMBERED_MAX) remembered.delete(remembered.keys().next().value!);
+  remembered.set(key, outcome);
+}
+
 export function diffVersions(a: PromptVersion, b: PromptVersion): VersionDiff {
+  const key = JSON.stringify([a.name, a.version, a.templateHash, b.version, b.templateHash]);
+  const known = remembered.get(key);
+  if (known === 'too_large') throw new DiffTooLargeError(a.name, a.version, b.version);
+  if (known) return known;
+  try {
+    const out = computeDiff(a, b);
+    remember(key, out);
+    return out;
+  } catch (err) {
+    if (err instanceof DiffTooLargeError) remember(key, 'too_large');
+    throw err;
+  }
+}
+
+function computeDiff(a: PromptVersion, b: PromptVersion): VersionDiff {
   const from = asText(a.template);
   const to = asText(b.template);
   // One bounded pass: the patch's hunks hold every changed line, so they give the counts too.

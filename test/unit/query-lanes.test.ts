@@ -107,4 +107,31 @@ describe('query lanes', () => {
     await scan;
     expect(log).toEqual(['lookup 1', 'lookup 2', 'scan']);
   });
+
+  it('lets a scan through a steady stream of lookups', async () => {
+    const lanes = new QueryLanes({ slots: 1, analysisQueuePerProject: 10, queueTimeoutMs: 60_000, lookupGraceMs: 50 });
+    const log: string[] = [];
+    let stop = false;
+    // Three clients that each send a lookup as soon as their last one answered: the slot is never free.
+    const client = async (name: string) => {
+      while (!stop) {
+        await lanes.run('lookup', name, async () => {
+          log.push('lookup');
+          await settle();
+        });
+      }
+    };
+    const clients = [client('a'), client('b'), client('c')];
+    await settle();
+    const scan = lanes.run('analysis', 'p', async () => {
+      log.push('scan');
+    });
+    await scan;
+    stop = true;
+    await Promise.all(clients);
+    const before = log.indexOf('scan');
+    expect(before).toBeGreaterThan(0);
+    // It waited for at most 16 lookups (and the ones already running).
+    expect(log.slice(0, before).filter((e) => e === 'lookup').length).toBeLessThanOrEqual(16 + 3);
+  });
 });

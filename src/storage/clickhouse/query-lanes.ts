@@ -18,6 +18,9 @@ import type { ClickHouseExecutor, InsertOptions, QueryParams } from './executor.
 
 export type Lane = 'lookup' | 'analysis';
 
+/** Lookups that may go ahead of a waiting scan before the scan gets its turn. */
+const LOOKUPS_BEFORE_A_SCAN = 16;
+
 export interface QueryLaneOptions {
   /** Queries run at once (1 for the embedded engine, which runs one at a time anyway). */
   slots: number;
@@ -47,6 +50,8 @@ export class QueryLanes {
   private readonly analysis = new Map<string, Waiting[]>();
   private readonly rotation: string[] = [];
   private lastLookupEnd = Number.NEGATIVE_INFINITY;
+  /** Lookups started since the last scan while a scan was waiting. */
+  private lookupsAhead = 0;
   private graceTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: QueryLaneOptions) {
@@ -102,13 +107,17 @@ export class QueryLanes {
 
   private next(): void {
     while (this.running < this.opts.slots) {
-      const lookup = this.lookups.shift();
+      // Lookups go first, but a steady stream of them does not starve the scans: after
+      // LOOKUPS_BEFORE_A_SCAN lookups while a scan waited, the scan goes.
+      const scanDue = this.rotation.length > 0 && this.lookupsAhead >= LOOKUPS_BEFORE_A_SCAN;
+      const lookup = scanDue ? undefined : this.lookups.shift();
       if (lookup) {
+        if (this.rotation.length > 0) this.lookupsAhead++;
         lookup.start();
         continue;
       }
       if (this.rotation.length === 0) return;
-      const grace = this.opts.lookupGraceMs ?? 50;
+      const grace = scanDue ? 0 : (this.opts.lookupGraceMs ?? 50);
       const wait = this.lastLookupEnd + grace - performance.now();
       if (wait > 0) {
         this.graceTimer ??= setTimeout(() => {
@@ -117,6 +126,7 @@ export class QueryLanes {
         }, Math.ceil(wait));
         return;
       }
+      this.lookupsAhead = 0;
       this.nextAnalysis()!.start();
     }
   }
