@@ -6,7 +6,7 @@ import { ErrorBox, Facts, Time, formatCount } from './common.tsx';
 import { SimpleChart } from './chart.tsx';
 import { ImpactPath } from './impact-path.tsx';
 import { moveLabel } from './impact-form.tsx';
-import type { ImpactAnswer, ImpactItem, ImpactTarget } from '../types.ts';
+import type { ImpactAnswer, ImpactConnection, ImpactItem, ImpactTarget } from '../types.ts';
 
 // One impact answer: how many responses, when, the histogram, every affected entity with the
 // path that connects it to the start, the responses themselves, and the way to the response list.
@@ -122,6 +122,41 @@ function SeenHead() {
   );
 }
 
+/** The affected entities of one kind: their own columns, responses and first/last seen, and the path that connected each. */
+function ConnectedTable<R extends ImpactConnection & { count: number; firstSeen: string; lastSeen: string }>(props: {
+  rows: R[];
+  keyOf: (r: R) => string;
+  columns: Array<[string, (r: R) => ComponentChildren]>;
+  connectedBy?: (r: R) => ComponentChildren;
+}) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          {props.columns.map(([head]) => (
+            <th scope="col" key={head}>
+              {head}
+            </th>
+          ))}
+          <SeenHead />
+          <th scope="col">connected by</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map((r) => (
+          <tr key={props.keyOf(r)}>
+            {props.columns.map(([head, cell]) => (
+              <td key={head}>{cell(r)}</td>
+            ))}
+            <Seen row={r} />
+            <td>{props.connectedBy ? props.connectedBy(r) : <ImpactPath connection={r} />}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function Section(props: { id: string; title: string; count: number; children: ComponentChildren }) {
   if (props.count === 0) return null;
   return (
@@ -141,54 +176,24 @@ function Affected(props: { answer: ImpactAnswer }) {
   return (
     <>
       <Section id="impact-apps" title="Apps" count={a.apps.length}>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">app</th>
-              <th scope="col">version</th>
-              <SeenHead />
-              <th scope="col">connected by</th>
-            </tr>
-          </thead>
-          <tbody>
-            {a.apps.map((r) => (
-              <tr key={`${r.name}\u0000${r.version}`}>
-                <td>{r.name}</td>
-                <td>
-                  <a href={impactLink({ app: r.name, app_version: r.version })} title="the impact of this app version">
-                    {r.version || '(none)'}
-                  </a>
-                </td>
-                <Seen row={r} />
-                <td>
-                  <ImpactPath connection={r} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ConnectedTable
+          rows={a.apps}
+          keyOf={(r) => `${r.name}\u0000${r.version}`}
+          columns={[
+            ['app', (r) => r.name],
+            [
+              'version',
+              (r) => (
+                <a href={impactLink({ app: r.name, app_version: r.version })} title="the impact of this app version">
+                  {r.version || '(none)'}
+                </a>
+              ),
+            ],
+          ]}
+        />
       </Section>
       <Section id="impact-services" title="Services" count={a.services.length}>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">service</th>
-              <SeenHead />
-              <th scope="col">connected by</th>
-            </tr>
-          </thead>
-          <tbody>
-            {a.services.map((r) => (
-              <tr key={r.name}>
-                <td>{r.name}</td>
-                <Seen row={r} />
-                <td>
-                  <ImpactPath connection={r} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ConnectedTable rows={a.services} keyOf={(r) => r.name} columns={[['service', (r) => r.name]]} />
       </Section>
       <Section id="impact-conversations" title="Conversations" count={a.conversations.count}>
         <p class="hint">
@@ -216,84 +221,59 @@ function Affected(props: { answer: ImpactAnswer }) {
         </table>
       </Section>
       <Section id="impact-prompt-versions" title="Prompt versions" count={a.promptVersions.length}>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">prompt version</th>
-              <SeenHead />
-              <th scope="col">connected by</th>
-            </tr>
-          </thead>
-          <tbody>
-            {a.promptVersions.map((r) => (
-              <tr key={`${r.name}\u0000${r.version}`}>
-                <td>
+        <ConnectedTable
+          rows={a.promptVersions}
+          keyOf={(r) => `${r.name}\u0000${r.version}`}
+          columns={[
+            [
+              'prompt version',
+              (r) => (
+                <>
                   <a href={versionPage(r.name, r.version)}>
                     {r.name} v{r.version}
                   </a>{' '}
                   <a class="hint" href={impactLink({ prompt: r.name, version: r.version })}>
                     impact
                   </a>
-                </td>
-                <Seen row={r} />
-                <td>{a.target.kind === 'promptVersion' && a.target.name === r.name && String(a.target.version) === r.version ? <span class="muted">the starting point</span> : <ImpactPath connection={r} />}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                </>
+              ),
+            ],
+          ]}
+          connectedBy={(r) => (a.target.kind === 'promptVersion' && a.target.name === r.name && String(a.target.version) === r.version ? <span class="muted">the starting point</span> : <ImpactPath connection={r} />)}
+        />
       </Section>
       <Section id="impact-models" title="Models" count={a.models.length}>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">model</th>
-              <SeenHead />
-              <th scope="col">connected by</th>
-            </tr>
-          </thead>
-          <tbody>
-            {a.models.map((r) => (
-              <tr key={`${r.provider}\u0000${r.name}`}>
-                <td>
-                  <a href={impactLink({ model: r.name, provider: r.provider || undefined })} title="the impact of this model">
-                    {r.provider ? `${r.provider}/` : ''}
-                    {r.name}
-                  </a>
-                </td>
-                <Seen row={r} />
-                <td>
-                  <ImpactPath connection={r} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ConnectedTable
+          rows={a.models}
+          keyOf={(r) => `${r.provider}\u0000${r.name}`}
+          columns={[
+            [
+              'model',
+              (r) => (
+                <a href={impactLink({ model: r.name, provider: r.provider || undefined })} title="the impact of this model">
+                  {r.provider ? `${r.provider}/` : ''}
+                  {r.name}
+                </a>
+              ),
+            ],
+          ]}
+        />
       </Section>
       <Section id="impact-datasets" title="Datasets" count={a.datasets.length}>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">dataset</th>
-              <SeenHead />
-              <th scope="col">connected by</th>
-            </tr>
-          </thead>
-          <tbody>
-            {a.datasets.map((r) => (
-              <tr key={r.id}>
-                <td>
-                  <a href={impactLink({ dataset: r.id })} title="the impact of this dataset">
-                    {r.id}
-                  </a>
-                </td>
-                <Seen row={r} />
-                <td>
-                  <ImpactPath connection={r} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ConnectedTable
+          rows={a.datasets}
+          keyOf={(r) => r.id}
+          columns={[
+            [
+              'dataset',
+              (r) => (
+                <a href={impactLink({ dataset: r.id })} title="the impact of this dataset">
+                  {r.id}
+                </a>
+              ),
+            ],
+          ]}
+        />
       </Section>
       <Section id="impact-evaluations" title="Evaluations" count={a.evaluations.length}>
         <table>
