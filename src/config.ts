@@ -54,7 +54,7 @@ export const envSchema = z
     PROMPTLINE_AUTH_FAILURE_BURST: positiveInt.default(10),
     PROMPTLINE_QUERY_TIMEOUT_MS: positiveInt.default(30_000),
     PROMPTLINE_QUERY_QUEUE_PER_PROJECT: positiveInt.default(64),
-    PROMPTLINE_SCANS_PER_PROJECT: positiveInt.default(4),
+    PROMPTLINE_SCANS_PER_PROJECT: positiveInt.default(8),
     PROMPTLINE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PROMPTLINE_SPOOL_DIR: z.string().trim().min(1).optional(),
     PROMPTLINE_SPOOL_MAX_BYTES: positiveInt.default(1024 * 1024 * 1024),

@@ -8,7 +8,7 @@ import { removeDir, type ServerUnderTest } from '../helpers/server.ts';
 // span store serves lookups (provenance, traces) before scans (impact, compare, the response list)
 // and projects in turn. And every key's OTLP exports are rate limited.
 
-const BOUND_MS = 2_000;
+const BOUND_MS = 5_000;
 const HEAVY_SPANS = 30_000;
 
 async function timed(fn: () => Promise<Response>): Promise<{ status: number; ms: number; body: string }> {
