@@ -2,9 +2,14 @@ import { defineConfig } from 'vitest/config';
 
 // The ClickHouse engine holds one data directory per process, so every test file runs in a
 // process of its own (forks), and servers under test run as child processes. The projects share
-// one pool of two workers: they have the same groupOrder, so maxWorkers bounds the whole run.
+// one pool of two workers: unit, integration and browser have the same groupOrder, so maxWorkers
+// bounds the whole run; `solo` runs after them.
 const INTEGRATION = '**/*.int.test.ts';
 const BROWSER = 'test/browser/**';
+// Tests whose subject is how the process itself behaves under its own load (the heap watchdog
+// measures the share of wall time in garbage collection, which other processes on the same two
+// cores dilute): they run after the rest, one at a time, on an otherwise idle machine.
+const SOLO = ['test/faults/heap-exhaustion.int.test.ts'];
 
 export default defineConfig({
   // The service uses @promptline/instrumentation from its sources, as it runs (--conditions=@promptline/source);
@@ -34,9 +39,18 @@ export default defineConfig({
           // Real stores (chdb, SQLite, Neo4j) or real `promptline serve` processes.
           name: 'integration',
           include: ['test/**/*.int.test.ts', 'instrumentation/test/**/*.int.test.ts'],
-          exclude: [BROWSER, '**/node_modules/**'],
+          exclude: [BROWSER, ...SOLO, '**/node_modules/**'],
           // Only this project needs the run's Neo4j, so the unit loop never starts one.
           globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'solo',
+          include: SOLO,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
       {

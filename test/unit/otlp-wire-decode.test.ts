@@ -225,6 +225,14 @@ describe('the wire decoder gives the spans protobufjs + convert.ts give', () => 
     }
   });
 
+  it('on tags longer than 32 bits: both refuse them, as protobufjs reads tags', () => {
+    const good = Buffer.from(request([span()]));
+    // Field 1 (resource_spans), wire type 2, spelled in five bytes: legal while the fifth byte holds only the top four bits.
+    const body = (fifth: number) => Buffer.concat([Buffer.from([0x8a, 0x80, 0x80, 0x80, fifth]), good.subarray(1)]);
+    expect(expectSame(body(0x00))!.spans).toHaveLength(1);
+    for (const fifth of [0x10, 0x70, 0x80]) expect(expectSame(body(fifth))).toBeNull();
+  });
+
   it('on bodies that are not OTLP: both refuse them with MalformedRequestError', () => {
     const good = request([span()]);
     for (const body of [good.subarray(0, good.length - 3), Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), Buffer.from([0x0f]), Buffer.from('not protobuf at all')]) {
@@ -236,7 +244,8 @@ describe('the wire decoder gives the spans protobufjs + convert.ts give', () => 
   it('on thousands of mutated requests (bit flips, cut, inserted and repeated bytes)', () => {
     let seed = 0x5eed;
     const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-    const bases = [stamp(buildTemplate(11, 30), Buffer.alloc(8, 1), 1), request([span({ events: [{ name: 'e', timeUnixNano: ns(1n) }], links: [{ traceId: TRACE, spanId: SPAN }] })])];
+    // A fixed clock: the same requests, and the same mutations of them, on every run.
+    const bases = [stamp(buildTemplate(11, 30, 1764600000000000000n), Buffer.alloc(8, 1), 1), request([span({ events: [{ name: 'e', timeUnixNano: ns(1n) }], links: [{ traceId: TRACE, spanId: SPAN }] })])];
     let decoded = 0;
     for (let i = 0; i < 6000; i++) {
       const body = Buffer.from(bases[i % bases.length]!);

@@ -127,11 +127,24 @@ export class WireReader {
     return true;
   }
 
-  /** A field's tag; field number 0 is illegal. */
+  /**
+   * A field's tag; field number 0 is illegal. A tag is a 32-bit varint of at most five bytes, the
+   * fifth carrying only the top four bits (as protobufjs reads tags): a longer one is refused.
+   */
   tag(end: number): number {
-    const t = this.uint32(end);
-    if (t >>> 3 === 0) this.fail('illegal tag: field number 0');
-    return t;
+    const b = this.buf;
+    let pos = this.pos;
+    let t = 0;
+    for (let i = 0; i < 5; i++) {
+      if (pos >= end) this.fail('truncated varint');
+      const byte = b[pos++]!;
+      if (i === 4 && byte > 0x0f) this.fail('invalid tag encoding');
+      t += (byte & 0x7f) * 2 ** (7 * i);
+      if (byte < 0x80) break;
+    }
+    this.pos = pos;
+    if (t < 8) this.fail('illegal tag: field number 0');
+    return t >>> 0;
   }
 
   /** Skips the value of a field with the given tag (a group up to its matching end tag). */
