@@ -72,12 +72,31 @@ export const EVALUATION_ITEM_KEYS = ['promptline.evaluation.item.id', 'gen_ai.ev
 /** The response an evaluation result names, when it is not on that response's own span. */
 export const EVALUATED_RESPONSE_ID_KEY = 'gen_ai.response.id';
 
+/**
+ * MLflow writes every attribute value of its spans as JSON, so a string arrives quoted
+ * (`"gpt-4o"` with the quotes) and a list as JSON text; keys with this prefix are read through
+ * JSON first.
+ */
+const JSON_ENCODED_PREFIX = 'mlflow.';
+
+/** A JSON string literal's text (`"gpt-4o"` → `gpt-4o`); anything else as it is. */
+export function unquoteJsonString(s: string): string {
+  if (s.length < 2 || !s.startsWith('"') || !s.endsWith('"')) return s;
+  try {
+    const parsed: unknown = JSON.parse(s);
+    return typeof parsed === 'string' ? parsed.trim() : s;
+  } catch {
+    return s;
+  }
+}
+
 /** The first non-empty value among `keys`, as a trimmed string. */
 export function firstString(attrs: AttrMap, keys: readonly string[]): string {
   for (const key of keys) {
     const v = attrs.get(key);
     if (v === undefined || v === null) continue;
-    const s = attrToString(v).trim();
+    let s = attrToString(v).trim();
+    if (key.startsWith(JSON_ENCODED_PREFIX)) s = unquoteJsonString(s);
     if (s !== '') return s;
   }
   return '';
@@ -115,18 +134,35 @@ export function firstList(attrs: AttrMap, keys: readonly string[]): string[] {
   return [];
 }
 
-/** MLflow links prompts to a span as a JSON list of `{ name, version }`; the first entry wins. */
+const MAX_OUTPUT_JSON_BYTES = 1024 * 1024;
+
+/**
+ * A value given as JSON text, parsed; JSON text of JSON text (MLflow encodes values that are
+ * already JSON once more over OTLP) parsed again. Undefined when it is not JSON, or too large.
+ */
+function parseJsonValue(raw: AttrValue | undefined): unknown {
+  if (typeof raw !== 'string') return raw ?? undefined;
+  let value: unknown = raw;
+  for (let depth = 0; depth < 2 && typeof value === 'string'; depth++) {
+    const text = value.trim();
+    if (text.length > MAX_OUTPUT_JSON_BYTES || !/^[[{"]/.test(text)) return depth === 0 ? undefined : value;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return depth === 0 ? undefined : value;
+    }
+  }
+  return value;
+}
+
+/**
+ * MLflow links prompts to a span as a JSON list of `{ name, version }` (over OTLP, the JSON text of
+ * that JSON text); the first entry wins.
+ */
 export function readPromptFromMlflow(attrs: AttrMap): { name: string; version: string } | null {
   const raw = attrs.get(MLFLOW_LINKED_PROMPTS);
   if (raw === undefined || raw === null) return null;
-  let parsed: unknown = raw;
-  if (typeof raw === 'string') {
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return null;
-    }
-  }
+  const parsed = parseJsonValue(raw);
   if (!Array.isArray(parsed) || parsed.length === 0) return null;
   const first: unknown = parsed[0];
   if (first === null || typeof first !== 'object') return null;
@@ -144,24 +180,31 @@ function jsonVersionText(version: unknown): string {
   return JSON.stringify(version); // JSON.parse makes nothing else: an object or an array
 }
 
-const MAX_OUTPUT_JSON_BYTES = 1024 * 1024;
+/** MLflow carries a span's output (the provider's response, for a chat model span) as JSON. */
+export const MLFLOW_OUTPUTS_KEY = 'mlflow.spanOutputs';
 
-/** The `id` field of an OpenInference `output.value` holding the provider's JSON response. */
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const idText = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+
+/**
+ * The provider's response id inside an OpenInference `output.value`: the response's own `id`, or
+ * LangChain's `llm_output.id` (an LLMResult). Free text has none.
+ */
 export function readOpenInferenceResponseId(attrs: AttrMap): string {
-  const v = attrs.get(OPENINFERENCE_OUTPUT_KEY);
-  if (typeof v !== 'string' || v.length > MAX_OUTPUT_JSON_BYTES) return '';
-  const text = v.trimStart();
-  if (!text.startsWith('{')) return '';
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      const id = (parsed as { id?: unknown }).id;
-      if (typeof id === 'string' || typeof id === 'number') return String(id);
-    }
-  } catch {
-    // output.value is free text for many spans; no id then
-  }
-  return '';
+  const parsed = parseJsonValue(attrs.get(OPENINFERENCE_OUTPUT_KEY));
+  if (!isRecord(parsed)) return '';
+  return idText(parsed.id) || (isRecord(parsed.llm_output) ? idText(parsed.llm_output.id) : '');
+}
+
+/**
+ * The response id inside MLflow's `mlflow.spanOutputs`, where the output is a chat completion (an
+ * object with `choices`, or `object: "chat.completion"`): other spans' outputs are the app's data.
+ */
+export function readMlflowResponseId(attrs: AttrMap): string {
+  const parsed = parseJsonValue(attrs.get(MLFLOW_OUTPUTS_KEY));
+  if (!isRecord(parsed)) return '';
+  const completion = Array.isArray(parsed.choices) || (typeof parsed.object === 'string' && parsed.object.startsWith('chat.completion'));
+  return completion ? idText(parsed.id) : '';
 }
 
 /** The template hash Promptline uses everywhere: sha256 of the template text, lower-case hex. */

@@ -1,6 +1,6 @@
 import type { DecodedSpan } from '../domain/span.ts';
 import { OWN_APP, OWN_CONVERSATION, OWN_DATASETS, OWN_MODEL, OWN_PROMPT, type LineageFixup, type ResolvedSpan, type StoredNode } from '../domain/stored-span.ts';
-import { sameResolved, type AppRef, type OwnLineage, type ResolvedLineage } from '../domain/lineage.ts';
+import { sameResolved, type AppRef, type OwnLineage, type PromptRef, type ResolvedLineage } from '../domain/lineage.ts';
 
 // Lineage set on a parent span (an agent step) applies to its descendants in the same trace.
 //
@@ -80,10 +80,56 @@ function ownFromStored(n: StoredNode): Inheritable {
   };
 }
 
-/** A span's own lineage over what it inherits from its parent's resolved lineage. */
-export function inherit(spanId: string, own: Inheritable, parent: ResolvedLineage | null): ResolvedLineage {
+/**
+ * One prompt's fields completed from another's: each field the first lacks is taken from the
+ * second, unless the two disagree on a field both have (then they are two different prompts, and
+ * nothing is mixed). OpenInference puts the version (and template) on the LLM span and the app the
+ * name (prompt.id) on a parent span: together they name one prompt version.
+ */
+export function completePrompt(own: PromptRef, other: PromptRef | null | undefined): PromptRef {
+  if (!other || disagree(own, other)) return own;
   return {
-    prompt: own.prompt ?? parent?.prompt ?? null,
+    name: own.name || other.name,
+    version: own.version || other.version,
+    alias: own.alias || other.alias,
+    templateHash: own.templateHash || other.templateHash,
+  };
+}
+
+const PROMPT_FIELDS = ['name', 'version', 'alias', 'templateHash'] as const;
+const disagree = (a: PromptRef, b: PromptRef): boolean => PROMPT_FIELDS.some((f) => a[f] !== '' && b[f] !== '' && a[f] !== b[f]);
+
+/**
+ * The prompt a span's siblings name, when exactly one is named among them: LangChain runs the
+ * prompt template as a span of its own beside the LLM call, so the LLM span's version finds its
+ * template (and name, where the template span has one) there.
+ */
+export function siblingPrompt(siblings: readonly { own: Inheritable }[]): PromptRef | null {
+  let found: PromptRef | null = null;
+  for (const s of siblings) {
+    const p = s.own.prompt;
+    if (!p || (!p.name && !p.templateHash)) continue;
+    if (found && (found.name !== p.name || found.templateHash !== p.templateHash)) return null;
+    found ??= p;
+  }
+  return found;
+}
+
+function inheritPrompt(own: PromptRef | null, parent: PromptRef | null, sibling: PromptRef | null): PromptRef | null {
+  if (!own) return parent;
+  // A prompt that disagrees with its ancestors' is another prompt: it takes nothing from the trace.
+  if (parent && disagree(own, parent)) return own;
+  return completePrompt(completePrompt(own, parent), sibling);
+}
+
+/**
+ * A span's own lineage over what it inherits from its parent's resolved lineage. A prompt is
+ * inherited field by field (completePrompt), from its ancestors first, then from the one prompt
+ * its siblings name (siblingPrompt).
+ */
+export function inherit(spanId: string, own: Inheritable, parent: ResolvedLineage | null, sibling: PromptRef | null = null): ResolvedLineage {
+  return {
+    prompt: inheritPrompt(own.prompt, parent?.prompt ?? null, sibling),
     promptSpanId: own.prompt ? spanId : parent?.prompt ? parent.promptSpanId : '',
     model: own.model ?? parent?.model ?? null,
     responseId: own.responseId,
@@ -255,12 +301,12 @@ export class LineageResolver {
     }
     let deferred = false;
     const visited = new Set<string>();
-    const stack: Array<{ node: Node; parent: ResolvedLineage | null }> = roots.map((node) => ({ node, parent: null }));
+    const stack: Array<{ node: Node; parent: ResolvedLineage | null; sibling: PromptRef | null }> = roots.map((node) => ({ node, parent: null, sibling: null }));
     while (stack.length > 0) {
-      const { node, parent } = stack.pop()!;
+      const { node, parent, sibling } = stack.pop()!;
       if (visited.has(node.spanId)) continue; // a cycle from hostile parent ids
       visited.add(node.spanId);
-      const next = inherit(node.spanId, node.own, parent);
+      const next = inherit(node.spanId, node.own, parent, sibling);
       const incoming = fresh.get(node.spanId);
       if (incoming) {
         out.spans.push({ span: incoming.span, own: incoming.own, resolved: next, ownMask: ownMaskOf(incoming.own), revision: incoming.revision });
@@ -278,7 +324,9 @@ export class LineageResolver {
         }
       } else this.setResolved(state, node, next);
       // Descendants inherit what the node should have, rewritten yet or not.
-      for (const child of children.get(node.spanId) ?? []) stack.push({ node: child, parent: next });
+      const kids = children.get(node.spanId) ?? [];
+      const named = kids.length > 1 ? siblingPrompt(kids) : null;
+      for (const child of kids) stack.push({ node: child, parent: next, sibling: named });
     }
     // Nodes on a parent cycle are unreachable from any root: resolve them from their own lineage.
     for (const [spanId, incoming] of fresh) {

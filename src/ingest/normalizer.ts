@@ -11,7 +11,7 @@ export function readOwnLineage(span: DecodedSpan): OwnLineage {
   return {
     prompt: readPrompt(span),
     model: readModel(span),
-    responseId: c.firstString(attrs, c.RESPONSE_ID_KEYS) || readOpenInferenceResponseId(span),
+    responseId: c.firstString(attrs, c.RESPONSE_ID_KEYS) || nestedResponseId(span),
     datasetIds: c.firstList(attrs, c.DATASET_KEYS),
     app: readApp(span),
     conversationId: c.firstString(attrs, c.CONVERSATION_KEYS),
@@ -36,15 +36,18 @@ function readPrompt(span: DecodedSpan): PromptRef | null {
     const template = c.firstString(attrs, c.PROMPT_TEMPLATE_KEYS);
     if (template) hash = c.templateHash(template);
   }
-  if (!name && !hash) return null;
+  // A version alone is kept (OpenInference's LLM span under LangChain carries only
+  // llm.prompt_template.version): the resolver takes the name and template from the trace.
+  if (!name && !hash && !version) return null;
   return { name, version: normalizeVersion(version), alias: c.firstString(attrs, c.PROMPT_ALIAS_KEYS), templateHash: hash };
 }
 
 // Values found inside other values are not checked when the span arrives (span-rules.ts): one
 // over the lineage bound is not kept.
 
-function readOpenInferenceResponseId(span: DecodedSpan): string {
-  const id = c.readOpenInferenceResponseId(span.attributes);
+/** A response id found only inside a span's output: OpenInference's output.value, MLflow's mlflow.spanOutputs. */
+function nestedResponseId(span: DecodedSpan): string {
+  const id = c.readOpenInferenceResponseId(span.attributes) || c.readMlflowResponseId(span.attributes);
   return withinLineageBound(id) ? id : '';
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LineageResolver } from '../../src/ingest/lineage-resolver.ts';
 import { OWN_PROMPT, type StoredNode } from '../../src/domain/stored-span.ts';
 import { readOwnLineage } from '../../src/ingest/normalizer.ts';
+import { templateHash } from '../../src/ingest/conventions.ts';
 import type { DecodedSpan } from '../../src/domain/span.ts';
 import { createSpan, newSpanId, newTraceId } from '../helpers/factories.ts';
 
@@ -223,5 +224,55 @@ describe('a late parent rewrites at most a budget of stored rows a batch', () =>
     expect(out.fixups).toEqual([]);
     expect(out.spans.find((s) => s.span.spanId === fresh.spanId)!.resolved.prompt?.name).toBe('x');
     expect(r.unsettledTraces).toBe(1);
+  });
+
+  it('merges a prompt field by field: the name from a parent span, the version and template from the LLM span', async () => {
+    const r = new LineageResolver({ load: async () => [] });
+    const traceId = newTraceId();
+    const template = 'Answer: {{q}}';
+    const chain = createSpan({ traceId, name: 'chain', attrs: { 'prompt.id': 'qa-prompt' } });
+    const llm = createSpan({ traceId, parentSpanId: chain.spanId, attrs: { 'llm.prompt_template.version': '3', 'llm.prompt_template.template': template, 'llm.model_name': 'gpt-4o', 'gen_ai.response.id': 'r-m1' } });
+    // The LLM span ends (and arrives) first; its parent's name reaches it as a fixup.
+    const first = await r.resolve('p', [item(llm)]);
+    expect(first.spans[0]!.resolved.prompt).toMatchObject({ name: '', version: '3' });
+    const second = await r.resolve('p', [item(chain)]);
+    expect(second.fixups).toHaveLength(1);
+    expect(second.fixups[0]!.resolved.prompt).toEqual({ name: 'qa-prompt', version: '3', alias: '', templateHash: templateHash(template) });
+    expect(second.fixups[0]!.resolved.promptSpanId).toBe(llm.spanId);
+  });
+
+  it('does not mix two prompts: a child naming another prompt keeps its own, without the parent’s version', async () => {
+    const r = new LineageResolver({ load: async () => [] });
+    const traceId = newTraceId();
+    const parent = createSpan({ traceId, attrs: { 'gen_ai.prompt.name': 'planner', 'gen_ai.prompt.version': 7, 'promptline.prompt.alias': 'production' } });
+    const child = createSpan({ traceId, parentSpanId: parent.spanId, attrs: { 'gen_ai.prompt.name': 'summarizer' } });
+    const versionOnly = createSpan({ traceId, parentSpanId: parent.spanId, attrs: { 'gen_ai.prompt.version': 2 } });
+    const out = await r.resolve('p', [item(parent), item(child), item(versionOnly)]);
+    const by = new Map(out.spans.map((s) => [s.span.spanId, s.resolved.prompt]));
+    expect(by.get(child.spanId)).toEqual({ name: 'summarizer', version: '', alias: '', templateHash: '' });
+    // A version that disagrees with the parent's names another version: not the parent's prompt.
+    expect(by.get(versionOnly.spanId)).toEqual({ name: '', version: '2', alias: '', templateHash: '' });
+  });
+
+  it('gives a version-only LLM span the template of its sibling prompt span, and the name of an ancestor', async () => {
+    const r = new LineageResolver({ load: async () => [] });
+    const traceId = newTraceId();
+    const template = 'Summarise: {{text}}';
+    const chain = createSpan({ traceId, name: 'RunnableSequence', attrs: {} });
+    const promptSpan = createSpan({ traceId, parentSpanId: chain.spanId, name: 'ChatPromptTemplate', attrs: { 'openinference.span.kind': 'PROMPT', 'llm.prompt_template.template': template } });
+    const llm = createSpan({ traceId, parentSpanId: chain.spanId, name: 'ChatOpenAI', attrs: { 'llm.prompt_template.version': '5', 'gen_ai.response.id': 'r-s1' } });
+    const out = await r.resolve('p', [item(llm), item(promptSpan), item(chain)]);
+    const got = out.spans.find((s) => s.span.spanId === llm.spanId)!.resolved.prompt;
+    expect(got).toEqual({ name: '', version: '5', alias: '', templateHash: templateHash(template) });
+    // With the name on the root, the same LLM span names the whole prompt version.
+    const r2 = new LineageResolver({ load: async () => [] });
+    const named = { ...chain, attributes: new Map([['prompt.id', 'summary']]) } as DecodedSpan;
+    const out2 = await r2.resolve('p', [item(named), item(promptSpan), item(llm)]);
+    expect(out2.spans.find((s) => s.span.spanId === llm.spanId)!.resolved.prompt).toEqual({ name: 'summary', version: '5', alias: '', templateHash: templateHash(template) });
+    // Two siblings naming different templates: neither is taken.
+    const r3 = new LineageResolver({ load: async () => [] });
+    const other = createSpan({ traceId, parentSpanId: chain.spanId, attrs: { 'llm.prompt_template.template': 'Other {{x}}' } });
+    const out3 = await r3.resolve('p', [item(chain), item(promptSpan), item(other), item(llm)]);
+    expect(out3.spans.find((s) => s.span.spanId === llm.spanId)!.resolved.prompt?.templateHash).toBe('');
   });
 });

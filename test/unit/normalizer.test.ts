@@ -97,6 +97,29 @@ describe('the normalizer reads every convention into one lineage record', () => 
     expect(l.model?.name).toBe('gpt-4o');
   });
 
+  it('reads MLflow as it exports over OTLP: every value JSON-encoded, the linked prompts JSON of JSON, the response id inside the outputs', () => {
+    const completion = { id: 'chatcmpl-mlf1', object: 'chat.completion', model: 'gpt-4o-mini-2024-07-18', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' } }] };
+    const root = readOwnLineage(createSpan({ attrs: { 'mlflow.linkedPrompts': JSON.stringify(JSON.stringify([{ name: 'qa', version: '2' }])), 'mlflow.spanType': '"CHAIN"' } }));
+    expect(root.prompt).toMatchObject({ name: 'qa', version: '2' });
+    const llm = readOwnLineage(
+      createSpan({ attrs: { 'mlflow.llm.model': JSON.stringify('gpt-4o-mini-2024-07-18'), 'mlflow.spanType': '"CHAT_MODEL"', 'mlflow.spanOutputs': JSON.stringify(completion), 'mlflow.modelId': '"m-123"' }, resourceAttrs: {} }),
+    );
+    expect(llm.model?.name).toBe('gpt-4o-mini-2024-07-18');
+    expect(llm.responseId).toBe('chatcmpl-mlf1');
+    expect(llm.app.version).toBe('m-123');
+    // Outputs that are not a chat completion are the app's data: an `id` there names no response.
+    const chain = readOwnLineage(createSpan({ attrs: { 'mlflow.spanOutputs': JSON.stringify({ id: 'order-7', total: 3 }) } }));
+    expect(chain.responseId).toBe('');
+  });
+
+  it('finds LangChain’s response id in output.value’s llm_output (OpenInference), and keeps a version that names no prompt', () => {
+    const l = readOwnLineage(
+      createSpan({ attrs: { 'openinference.span.kind': 'LLM', 'llm.prompt_template.version': '4', 'output.value': JSON.stringify({ generations: [[{ text: 'x' }]], llm_output: { id: 'chatcmpl-lc1', model_name: 'gpt-4o' } }) } }),
+    );
+    expect(l.responseId).toBe('chatcmpl-lc1');
+    expect(l.prompt).toEqual({ name: '', version: '4', alias: '', templateHash: '' });
+  });
+
   it('reads Traceloop prompt key, version and template', () => {
     const l = readOwnLineage(
       createSpan({ attrs: { 'traceloop.prompt.key': 'joke', 'traceloop.prompt.version': 2, 'traceloop.prompt.template': 'Tell a joke about {{x}}', 'gen_ai.system': 'openai' } }),
