@@ -12,7 +12,9 @@ const ADMIN = `admin-${randomBytes(12).toString('hex')}`;
 describe('failed authentications from one address', () => {
   let server: ServerUnderTest;
   beforeAll(async () => {
-    server = await startServer({ auth: true, env: { PROMPTLINE_API_KEY: ADMIN } });
+    // One failure a second, five at once: the limit is reached however slowly a loaded machine
+    // checks the keys (30 failures would need 25 s to stay under it).
+    server = await startServer({ auth: true, env: { PROMPTLINE_API_KEY: ADMIN, PROMPTLINE_AUTH_FAILURES_PER_SECOND: '1', PROMPTLINE_AUTH_FAILURE_BURST: '5' } });
   });
   afterAll(async () => {
     await server?.stop();

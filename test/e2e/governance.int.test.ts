@@ -82,7 +82,7 @@ describe.each(backends)('governance on $backend', ({ backend, env }) => {
     if (server) removeDir(server.dataDir);
   });
 
-  it('answers every endpoint for every role with the right status', async () => {
+  it('answers every endpoint for every role with the right status', { timeout: 240_000 }, async () => {
     const trace = randomBytes(16).toString('hex');
     const throwaway = async () => (await newKey('read')).id;
     // [name, request, the permission it needs]

@@ -102,7 +102,7 @@ describe.each(backends)('route matrix on $backend', ({ env }) => {
 
   const allowed = (r: RouteDeclaration, p: Principal | null) => r.access === 'public' || (p !== null && (r.access === 'authenticated' || may(p, r.access)));
 
-  it('answers every declared route, for every caller, as its declared access says', async () => {
+  it('answers every declared route, for every caller, as its declared access says', { timeout: 240_000 }, async () => {
     expect(ROUTES.length).toBeGreaterThan(25);
     const wrong: string[] = [];
     for (const r of ROUTES) {
