@@ -17,8 +17,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY src src
 COPY instrumentation instrumentation
 COPY --from=console /build/console/dist console/dist
-ENV HOST=0.0.0.0 PORT=4318 PROMPTLINE_DATA_DIR=/data
-EXPOSE 4318
+ENV HOST=0.0.0.0 PORT=4318 PROMPTLINE_GRPC_PORT=4317 PROMPTLINE_DATA_DIR=/data
+# OTLP/HTTP and the API on 4318, OTLP/gRPC on 4317.
+EXPOSE 4318 4317
 VOLUME ["/data"]
 USER node
 CMD ["node", "--conditions=@promptline/source", "src/cli.ts", "serve"]

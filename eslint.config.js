@@ -5,7 +5,7 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  globalIgnores(['**/node_modules/', '**/dist/', '.promptline/', '.cache/', 'tmp/']),
+  globalIgnores(['**/node_modules/', '**/dist/', '.promptline/', '.cache/', 'tmp/', '.venv/']),
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {

@@ -77,6 +77,7 @@ export async function startPromptline(opts: { dataDir: string; apiKey: string; e
   const port = await freePort();
   const env: Record<string, string> = {
     PORT: String(port),
+    PROMPTLINE_GRPC_PORT: String(await freePort()),
     HOST: '127.0.0.1',
     PROMPTLINE_DATA_DIR: opts.dataDir,
     PROMPTLINE_API_KEY: opts.apiKey,

@@ -41,7 +41,8 @@ Prompt registry (an HTTP client of a running server: --url or PROMPTLINE_URL, de
   "promptline alias --help" say more. PROMPTLINE_API_KEY, when set, is sent as a bearer token.
   Exit codes: 0 done, 1 the server refused or could not be reached, 2 a usage error.
 
-Configuration comes from the environment: PORT, HOST (default 127.0.0.1), PROMPTLINE_DATA_DIR
+Configuration comes from the environment: PORT, HOST (default 127.0.0.1), PROMPTLINE_GRPC_PORT
+(OTLP/gRPC, default 4317; off for none), PROMPTLINE_DATA_DIR
 (default ./.promptline), PROMPTLINE_LOG_LEVEL, PROMPTLINE_SPOOL_MAX_BYTES. See README.md.`;
 
 async function serve(): Promise<void> {
@@ -56,6 +57,7 @@ async function serve(): Promise<void> {
   process.stdout.write(
     `Promptline ${VERSION} listening on ${running.url}\n` +
       `  OTLP/HTTP  POST ${running.url}/v1/traces\n` +
+      (running.grpcAddress ? `  OTLP/gRPC  ${running.grpcAddress}  (TraceService/Export)\n` : '') +
       `  API        ${running.url}/v1/provenance  (OpenAPI: ${running.url}/openapi.json)\n` +
       `  data       ${running.dataDir}  (spans: ${running.spans.backend}; lineage graph: ${running.graph.backend})\n` +
       `ready in ${ms} ms\n`,

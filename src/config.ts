@@ -34,6 +34,9 @@ export const envSchema = z
   .object({
     PORT: port.default(4318),
     HOST: z.string().trim().min(1).default('127.0.0.1'),
+    // The OTLP/gRPC receiver's port: 4317 by default, 0 for one the system chooses, off for none.
+    PROMPTLINE_GRPC_PORT: z.union([z.literal('off').transform(() => null), port], { error: 'PROMPTLINE_GRPC_PORT is a port (0 to 65535; 0 lets the system choose) or off' }).default(4317),
+    PROMPTLINE_GRPC_HOST: z.string().trim().min(1).optional(),
     PROMPTLINE_DATA_DIR: z.string().trim().min(1).default('./.promptline'),
     PROMPTLINE_API_KEY: z.string().min(16, 'PROMPTLINE_API_KEY must be at least 16 characters').optional(),
     PROMPTLINE_DEV_NO_AUTH: z
@@ -81,6 +84,9 @@ export const envSchema = z
     if (env.PROMPTLINE_DEV_NO_AUTH && !['127.0.0.1', '::1', 'localhost'].includes(env.HOST)) {
       ctx.addIssue({ code: 'custom', path: ['PROMPTLINE_DEV_NO_AUTH'], message: `turns authentication off, so Promptline binds to loopback only: HOST must be 127.0.0.1, ::1 or localhost, not ${env.HOST}` });
     }
+    if (env.PROMPTLINE_DEV_NO_AUTH && env.PROMPTLINE_GRPC_PORT !== null && env.PROMPTLINE_GRPC_HOST !== undefined && !['127.0.0.1', '::1', 'localhost'].includes(env.PROMPTLINE_GRPC_HOST)) {
+      ctx.addIssue({ code: 'custom', path: ['PROMPTLINE_DEV_NO_AUTH'], message: `turns authentication off, so Promptline binds to loopback only: PROMPTLINE_GRPC_HOST must be 127.0.0.1, ::1 or localhost, not ${env.PROMPTLINE_GRPC_HOST}` });
+    }
     if (env.PROMPTLINE_SPOOL_SEGMENT_BYTES > env.PROMPTLINE_SPOOL_MAX_BYTES) {
       ctx.addIssue({ code: 'custom', path: ['PROMPTLINE_SPOOL_SEGMENT_BYTES'], message: 'must not exceed PROMPTLINE_SPOOL_MAX_BYTES' });
     }
@@ -92,6 +98,8 @@ export const envSchema = z
 export interface Config {
   port: number;
   host: string;
+  /** The OTLP/gRPC receiver's port and host (HOST unless PROMPTLINE_GRPC_HOST is set), or null when it is off. */
+  grpc: { port: number; host: string } | null;
   dataDir: string;
   apiKey: string | undefined;
   auth: { disabled: boolean; protectedAliases: string[]; ratePerSecond: number; rateBurst: number };
@@ -131,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: e.PORT,
     host: e.HOST,
+    grpc: e.PROMPTLINE_GRPC_PORT === null ? null : { port: e.PROMPTLINE_GRPC_PORT, host: e.PROMPTLINE_GRPC_HOST ?? e.HOST },
     dataDir: resolve(e.PROMPTLINE_DATA_DIR),
     apiKey: e.PROMPTLINE_API_KEY,
     auth: { disabled: e.PROMPTLINE_DEV_NO_AUTH, protectedAliases: e.PROMPTLINE_PROTECTED_ALIASES, ratePerSecond: e.PROMPTLINE_RATE_LIMIT_PER_SECOND, rateBurst: e.PROMPTLINE_RATE_LIMIT_BURST },

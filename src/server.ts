@@ -1,9 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { lockDataDir } from './storage/sqlite/data-dir-lock.ts';
 import { dirname, join } from 'node:path';
 import { Spool } from './ingest/spool.ts';
 import { SpanWriter } from './ingest/writer.ts';
+import { startGrpcReceiver, type GrpcReceiver } from './ingest/grpc-receiver.ts';
+import { InFlightBytes } from './ingest/intake.ts';
 import { createApp } from './api/app.ts';
 import { RegistryService } from './registry/registry-service.ts';
 import type { Registry, RegistryHistory } from './storage/registry.ts';
@@ -13,7 +16,7 @@ import { openRecords } from './storage/sqlite/sqlite-records.ts';
 import type { AuditLog, KeyStore } from './storage/governance.ts';
 import { AuditService } from './governance/audit.ts';
 import { ANCHOR_FILE } from './governance/audit-anchor.ts';
-import { Authenticator, RateLimiter } from './governance/access.ts';
+import { Authenticator, authorizeExport, RateLimiter } from './governance/access.ts';
 import { bootstrapAdminKey } from './governance/bootstrap.ts';
 import type { Config } from './config.ts';
 import { ConfigError } from './common/errors.ts';
@@ -35,13 +38,16 @@ import type { LineageGraph } from './storage/lineage-graph.ts';
 import type { SpanQueries, SpanSink } from './storage/span-store.ts';
 import { SqliteLineageGraph } from './storage/sqlite/sqlite-lineage-graph.ts';
 
-// One process, one port: the OTLP receiver and the API, the spool, the writer and the stores.
+// One process: the OTLP receivers (HTTP on the API's port, gRPC on its own) and the API, the spool,
+// the writer and the stores.
 // start() and stop() are the whole lifecycle; nothing here is global.
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface RunningPromptline {
   url: string;
+  /** Where the OTLP/gRPC receiver listens (host:port), or null when PROMPTLINE_GRPC_PORT is off. */
+  grpcAddress: string | null;
   dataDir: string;
   spans: SpanSink & SpanQueries;
   graph: LineageGraph;
@@ -112,42 +118,6 @@ function privateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = statSync(dir);
   if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(dir, 0o700);
-}
-
-/** One process per data directory: a second one would corrupt the embedded stores. */
-function lockDataDir(dataDir: string): () => void {
-  const path = join(dataDir, 'promptline.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => {
-        try {
-          unlinkSync(path);
-        } catch {
-          // already gone
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(readFileSync(path, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new ConfigError(`the data directory ${dataDir} is in use by process ${pid}; stop it or choose another PROMPTLINE_DATA_DIR`);
-      }
-      unlinkSync(path); // left by a process that is gone
-    }
-  }
-  throw new ConfigError(`could not lock the data directory ${dataDir}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Answers a connection over a cap on the raw socket (no request has been read yet) and closes it. */
@@ -260,6 +230,10 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
   if (recovered > 0) logger.info('spool: replaying requests not yet in the stores', { records: recovered });
   writer.start();
 
+  // One in-flight budget, one export rate limiter and one authenticator serve OTLP/HTTP and OTLP/gRPC.
+  const receiverInFlight = new InFlightBytes(config.receiver.maxInFlightBytes);
+  const auth = config.auth.disabled ? null : new Authenticator(governance, systemClock, { failuresPerSecond: config.limits.authFailuresPerSecond, failureBurst: config.limits.authFailureBurst });
+  const ingestLimiter = new RateLimiter(config.limits.ingestPerSecond, config.limits.ingestBurst, systemClock, `this key sends more than ${config.limits.ingestPerSecond} OTLP requests a second; batch more spans a request, or ask for a higher PROMPTLINE_INGEST_RATE_PER_SECOND`);
   const app = createApp({
     version: VERSION,
     logger,
@@ -272,14 +246,15 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     analytics,
     catalog: registryService,
     receiverMaxInFlightBytes: config.receiver.maxInFlightBytes,
+    receiverInFlight,
     spanTimeWindow: config.spanTimeWindow,
     keys: governance,
     audit,
     clock: systemClock,
-    auth: config.auth.disabled ? null : new Authenticator(governance, systemClock, { failuresPerSecond: config.limits.authFailuresPerSecond, failureBurst: config.limits.authFailureBurst }),
+    auth,
     limiter: new RateLimiter(config.auth.ratePerSecond, config.auth.rateBurst),
     scanBudget: new ScanBudget(config.queries.scansPerProject),
-    ingestLimiter: new RateLimiter(config.limits.ingestPerSecond, config.limits.ingestBurst, systemClock, `this key sends more than ${config.limits.ingestPerSecond} OTLP requests a second; batch more spans a request, or ask for a higher PROMPTLINE_INGEST_RATE_PER_SECOND`),
+    ingestLimiter,
     protectedAliases: config.auth.protectedAliases,
   });
   const server: Server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: Math.min(5_000, config.connections.idleTimeoutMs) }, app);
@@ -295,13 +270,15 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
+  let grpc: GrpcReceiver | null = null;
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
-      await closed;
+      // Both receivers stop taking requests and finish those in flight before the spool closes.
+      await Promise.all([closed, grpc?.stop(10_000)]);
       clearTimeout(force);
       await spool.close();
       const { drained } = await writer.stop();
@@ -310,5 +287,28 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
       unlock();
     })());
 
-  return { url: `http://${host}:${port}`, dataDir: config.dataDir, spans, graph, writer, stop, bootstrapKey, authDisabled: config.auth.disabled };
+  if (config.grpc) {
+    try {
+      grpc = await startGrpcReceiver(
+        {
+          spool,
+          logger,
+          inFlight: receiverInFlight,
+          spanTimeWindow: config.spanTimeWindow,
+          authorize: (caller) => authorizeExport({ auth, ingestLimiter }, caller.authorization, caller.project, caller.address),
+          loopbackOnly: config.auth.disabled,
+          idleTimeoutMs: config.connections.idleTimeoutMs,
+        },
+        config.grpc.host,
+        config.grpc.port,
+      );
+    } catch (err) {
+      // Everything started so far is stopped as at shutdown (the spool keeps what it holds).
+      await stop();
+      throw new ConfigError(`PROMPTLINE_GRPC_PORT: the OTLP/gRPC receiver could not listen on ${config.grpc.host}:${config.grpc.port}: ${(err as Error).message} (set PROMPTLINE_GRPC_PORT=off to run without it)`);
+    }
+  }
+  const grpcAddress = config.grpc && grpc ? `${config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host}:${grpc.port}` : null;
+
+  return { url: `http://${host}:${port}`, grpcAddress, dataDir: config.dataDir, spans, graph, writer, stop, bootstrapKey, authDisabled: config.auth.disabled };
 }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { SpanStatusCode, trace, type Span, type TracerProvider } from '@opentelemetry/api';
 import type { OpenAIInstrumentation } from '@arizeai/openinference-instrumentation-openai';
 import type { OpenAIInstrumentationOptions } from './types.ts';
+import * as sc from './semconv.ts';
 import { debug, reportError } from './utils.ts';
 
 // The OpenAI SDK is instrumented by OpenInference's instrumentation (README: why this one). The ES
@@ -25,10 +26,75 @@ function isOpenInferenceSpan(span: Span | undefined): span is Span {
   return inner?.instrumentationScope?.name === OI_SCOPE && span!.isRecording();
 }
 
+/** A chat completion chunk, as far as the stream's observer reads it. */
+interface Chunk {
+  id?: unknown;
+  model?: unknown;
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
+}
+
+/**
+ * The attributes a streamed chat completion's chunks carry and OpenInference does not record: the
+ * response id (every chunk has it), the model that answered, and the usage of the last chunk (when
+ * the app asked for it with stream_options.include_usage).
+ */
+function recordChunk(span: Span, chunk: Chunk, seen: { id: boolean }): void {
+  if (!seen.id && typeof chunk.id === 'string' && chunk.id !== '') {
+    seen.id = true;
+    span.setAttribute(sc.ATTR_GEN_AI_RESPONSE_ID, chunk.id);
+    if (typeof chunk.model === 'string' && chunk.model !== '') span.setAttribute(sc.ATTR_GEN_AI_RESPONSE_MODEL, chunk.model);
+  }
+  const usage = chunk.usage;
+  if (usage && typeof usage.prompt_tokens === 'number') span.setAttribute(sc.ATTR_GEN_AI_USAGE_INPUT_TOKENS, usage.prompt_tokens);
+  if (usage && typeof usage.completion_tokens === 'number') span.setAttribute(sc.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, usage.completion_tokens);
+}
+
+type Teeable = { tee?: () => [unknown, AsyncIterable<Chunk>] };
+
+/**
+ * OpenInference reads a streamed answer from one half of the stream's tee() and gives the app the
+ * other. Its half is watched here as it reads it, before it ends the span: the app's half, and
+ * what the app reads, are untouched.
+ */
+function watchStream(stream: unknown, span: Span): void {
+  const s = stream as Teeable | null;
+  if (!s || typeof s.tee !== 'function') return;
+  const tee = s.tee.bind(s);
+  s.tee = () => {
+    const [app, theirs] = tee();
+    const seen = { id: false };
+    const watched: AsyncIterable<Chunk> = {
+      async *[Symbol.asyncIterator]() {
+        for await (const chunk of theirs) {
+          try {
+            if (span.isRecording()) recordChunk(span, chunk, seen);
+          } catch (err) {
+            reportError('reading a streamed chat completion chunk failed', err);
+          }
+          yield chunk;
+        }
+      },
+    };
+    return [app, watched];
+  };
+}
+
 function endOnFailure(original: Create): Create {
   const wrapped: Create = function (this: unknown, ...args: unknown[]) {
     const span = trace.getActiveSpan();
     const result = original.apply(this, args);
+    let out: unknown = result;
+    try {
+      const body = args[0] as { stream?: unknown } | undefined;
+      const api = result as { _thenUnwrap?: (transform: (data: unknown) => unknown) => unknown } | undefined;
+      // OpenInference unwraps the SDK's promise with _thenUnwrap (a parse of its own); the stream
+      // passes through this one first, on the same promise chain, before OpenInference tees it.
+      if (body?.stream === true && isOpenInferenceSpan(span) && typeof api?._thenUnwrap === 'function') {
+        out = api._thenUnwrap((stream) => (watchStream(stream, span), stream));
+      }
+    } catch (err) {
+      reportError('watching a streamed OpenAI call failed', err);
+    }
     try {
       const api = result as { asResponse?: () => Promise<unknown> } | undefined;
       // asResponse() waits for the HTTP exchange without reading the body the app will read.
@@ -43,7 +109,7 @@ function endOnFailure(original: Create): Create {
     } catch (err) {
       reportError('watching an OpenAI call for failure failed', err);
     }
-    return result;
+    return out;
   };
   wrapped[HOOKED] = true;
   return wrapped;

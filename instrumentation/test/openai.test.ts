@@ -2,7 +2,7 @@ import { diag, DiagLogLevel, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import OpenAI from 'openai';
 import * as openaiModule from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../../examples/agent/fake-openai.ts';
 import { loadPrompt, PromptlineSpanProcessor, register, withLineage, type PromptlineHandle } from '../src/index.ts';
 
@@ -51,6 +51,43 @@ describe('register() with the OpenAI SDK', () => {
       'llm.model_name': 'gpt-4o-mini-2024-07-18',
     });
     expect(span!.resource.attributes).toMatchObject({ 'service.name': 'support-bot', 'service.version': '1.4.2' });
+  });
+
+  it('gives a streamed chat completion its response id, answering model and usage, and the app every chunk', async () => {
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Stream the refund policy.' }], stream: true, stream_options: { include_usage: true } });
+    const ids = new Set<string>();
+    let text = '';
+    let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
+    for await (const chunk of stream) {
+      ids.add(chunk.id);
+      text += chunk.choices[0]?.delta.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(ids.size).toBe(1);
+    expect(text).toContain('Stream the refund policy.');
+    expect(usage).toBeDefined();
+    // OpenInference ends the span once its half of the stream is read, after the app's half.
+    const ended = async () => vi.waitFor(async () => {
+      const found = await llmSpans();
+      expect(found).toHaveLength(1);
+      return found[0]!;
+    });
+    const span = await ended();
+    expect(span.attributes).toMatchObject({
+      'gen_ai.response.id': [...ids][0],
+      'gen_ai.response.model': 'gpt-4o-mini-2024-07-18',
+      'gen_ai.usage.input_tokens': usage!.prompt_tokens,
+      'gen_ai.usage.output_tokens': usage!.completion_tokens,
+      'gen_ai.request.model': 'gpt-4o-mini',
+    });
+    // Without include_usage the stream has no usage to give, and the id is still there.
+    exporter.reset();
+    const plain = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'again' }], stream: true });
+    let id = '';
+    for await (const chunk of plain) id = chunk.id;
+    const plainSpan = await ended();
+    expect(plainSpan.attributes['gen_ai.response.id']).toBe(id);
+    expect(plainSpan.attributes['gen_ai.usage.input_tokens']).toBeUndefined();
   });
 
   it('makes a Responses API call a GenAI span too', async () => {

@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Express, type Request, type Res
 import { PromptlineError, UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { ImpactService } from '../impact/impact-service.ts';
+import { InFlightBytes } from '../ingest/intake.ts';
 import { createOtlpReceiver } from '../ingest/receiver.ts';
 import { otlpEncodingOf, sendOtlpFailure } from '../ingest/otlp/otlp-answers.ts';
 import { consoleHandler } from './console.ts';
@@ -36,7 +37,7 @@ export function createApp(deps: AppDeps): Express {
     ...deps,
     impact,
     report: { spans: deps.spans, analytics: deps.analytics, registry: deps.registryService, impact, version: deps.version },
-    receiveTraces: createOtlpReceiver({ spool: deps.spool, logger: deps.logger, projectOf: (req) => principalOf(req.res!).project, maxInFlightBytes: deps.receiverMaxInFlightBytes, spanTimeWindow: deps.spanTimeWindow }),
+    receiveTraces: createOtlpReceiver({ spool: deps.spool, logger: deps.logger, projectOf: (req) => principalOf(req.res!).project, inFlight: deps.receiverInFlight ?? new InFlightBytes(deps.receiverMaxInFlightBytes), spanTimeWindow: deps.spanTimeWindow }),
     protectedAliasSet: new Set(deps.protectedAliases),
     openapi: buildOpenApiDocument(deps.version, ROUTES),
   };

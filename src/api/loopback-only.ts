@@ -1,12 +1,10 @@
 import type { RequestHandler } from 'express';
-import { ForbiddenError } from '../governance/access.ts';
+import { ForbiddenError, isLoopbackHost } from '../governance/access.ts';
 
 // With authentication off (PROMPTLINE_DEV_NO_AUTH) every caller is an admin, and the server binds to
 // loopback. That alone does not stop a page on another origin: through DNS rebinding its host name
 // can resolve to 127.0.0.1, or it can post to localhost from the victim's browser. So only requests
 // that name a loopback host are served, and none that a browser sends on behalf of another origin.
-
-const LOOPBACK_HOST = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(?::\d{1,5})?$/i;
 
 /** The page that sent the request was served by this server itself. */
 function sameOrigin(origin: string, host: string): boolean {
@@ -21,7 +19,7 @@ function sameOrigin(origin: string, host: string): boolean {
 export function loopbackOnly(): RequestHandler {
   return (req, _res, next) => {
     const host = req.headers.host ?? '';
-    if (!LOOPBACK_HOST.test(host)) return next(new ForbiddenError(`authentication is off, so only loopback hosts are served, not "${host.slice(0, 100)}"`));
+    if (!isLoopbackHost(host)) return next(new ForbiddenError(`authentication is off, so only loopback hosts are served, not "${host.slice(0, 100)}"`));
     const origin = req.headers.origin;
     if (origin !== undefined && !sameOrigin(origin, host)) return next(new ForbiddenError('authentication is off, so no cross-origin request is served'));
     const site = req.headers['sec-fetch-site'];

@@ -1,7 +1,6 @@
 import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
-import { BadRequestError } from '../common/errors.ts';
-import { actingProject, DEV_PRINCIPAL, PROJECT_HEADER, require as requirePermission, type Principal } from '../governance/access.ts';
+import { actingProject, DEV_PRINCIPAL, ingestProject, PROJECT_HEADER, require as requirePermission, type Principal } from '../governance/access.ts';
 import { ACCESS_LEVELS, expressPath, METHODS, type RouteDeclaration } from './route.ts';
 import type { ApiServices } from './services.ts';
 import { parseInput } from './validate.ts';
@@ -65,9 +64,8 @@ function authorize(r: RouteDeclaration, services: ApiServices): RequestHandler {
     if (r.access === 'ingest') services.ingestLimiter.take(principal.keyId);
     else services.limiter.take(principal.keyId);
     // The project every handler acts on (ctx.project): the key's own, or the header's for an instance admin.
-    const project = actingProject(principal, req.headers[PROJECT_HEADER]);
     // The OTLP receiver stores spans in the sending key's project: naming another would be ignored.
-    if (r.access === 'ingest' && project !== principal.project) throw new BadRequestError(`X-Promptline-Project: spans are stored in the sending key's project (${principal.project}); send them with a key of project ${project}`);
+    const project = r.access === 'ingest' ? ingestProject(principal, req.headers[PROJECT_HEADER]) : actingProject(principal, req.headers[PROJECT_HEADER]);
     res.locals.project = project;
     if (r.cost === 'scan') {
       const release = services.scanBudget.take(project);

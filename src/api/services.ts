@@ -6,6 +6,7 @@ import type { Authenticator, RateLimiter } from '../governance/access.ts';
 import type { ScanBudget } from './scan-budget.ts';
 import type { AuditService } from '../governance/audit.ts';
 import type { ImpactService } from '../impact/impact-service.ts';
+import type { InFlightBytes } from '../ingest/intake.ts';
 import type { Spool } from '../ingest/spool.ts';
 import type { SpanTimeWindow } from '../ingest/otlp/span-rules.ts';
 import type { SpanWriter } from '../ingest/writer.ts';
@@ -32,6 +33,8 @@ export interface AppDeps {
   registryService: RegistryService;
   analytics: SpanAnalytics;
   receiverMaxInFlightBytes: number;
+  /** The receivers' in-flight budget, when the OTLP/gRPC receiver shares it; else one of receiverMaxInFlightBytes is made. */
+  receiverInFlight?: InFlightBytes;
   /** How far before and after its receipt a span may start (the receiver refuses the others). */
   spanTimeWindow: SpanTimeWindow;
   keys: KeyStore;

@@ -86,6 +86,43 @@ export function actingProject(p: Principal, requested: string | string[] | undef
   return name;
 }
 
+/**
+ * The project an OTLP export's spans are stored in: always the sending key's own. Naming another
+ * (X-Promptline-Project, or the gRPC metadata of that name) would be ignored, so it is refused.
+ * Both receivers (the route in mount.ts, and authorizeExport for OTLP/gRPC) go through here.
+ */
+export function ingestProject(p: Principal, requested: string | string[] | undefined): string {
+  const project = actingProject(p, requested);
+  if (project !== p.project) throw new BadRequestError(`X-Promptline-Project: spans are stored in the sending key's project (${p.project}); send them with a key of project ${project}`);
+  return project;
+}
+
+/** What an OTLP export outside the API's router (OTLP/gRPC) is checked with; null auth: PROMPTLINE_DEV_NO_AUTH. */
+export interface ExportAccess {
+  auth: Authenticator | null;
+  /** OTLP export requests per key, the same limiter the OTLP/HTTP route takes from. */
+  ingestLimiter: RateLimiter;
+}
+
+/**
+ * Checks an OTLP export as the API checks POST /v1/traces (access `ingest`): the bearer key (or,
+ * with authentication off, the local developer), the ingest permission, the key's export rate, and
+ * the project. Returns the project the spans are stored in.
+ */
+export async function authorizeExport(access: ExportAccess, authorization: string | undefined, requestedProject: string | string[] | undefined, address: string | undefined): Promise<string> {
+  const principal = access.auth ? await access.auth.authenticate(authorization, address) : DEV_PRINCIPAL;
+  require(principal, 'ingest', 'send spans');
+  access.ingestLimiter.take(principal.keyId);
+  return ingestProject(principal, requestedProject);
+}
+
+const LOOPBACK_HOST = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(?::\d{1,5})?$/i;
+
+/** A Host (or :authority) that names this machine's loopback interface, with or without a port. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOST.test(host);
+}
+
 export function require(p: Principal, permission: Permission, what: string): void {
   if (!may(p, permission)) {
     const needs = permission === 'promote' ? 'the admin role or the promote right' : permission === 'admin' ? 'the admin role' : `one of the roles ${rolesWith(permission).join(', ')}`;

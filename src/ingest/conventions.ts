@@ -46,7 +46,7 @@ export const MODEL_KEYS = [
   'mlflow.llm.model',
 ] as const;
 
-export const PROVIDER_KEYS = ['gen_ai.provider.name', 'gen_ai.system', 'llm.provider', 'ai.model.provider'] as const;
+export const PROVIDER_KEYS = ['gen_ai.provider.name', 'gen_ai.system', 'llm.provider', 'ai.model.provider', 'llm.system'] as const;
 
 export const RESPONSE_ID_KEYS = ['gen_ai.response.id', 'promptline.response.id', 'ai.response.id'] as const;
 /** OpenInference carries the provider's response id only inside the JSON of its output. */

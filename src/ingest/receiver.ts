@@ -1,61 +1,44 @@
 import type { Request, Response } from 'express';
 import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
-import type { DecodedExport } from '../domain/span.ts';
 import { BadRequestError, PayloadTooLargeError, PromptlineError, UnavailableError, UnsupportedMediaTypeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { MalformedRequestError } from './otlp/convert.ts';
-import { decodeJsonExport } from './otlp/decode-json.ts';
+import { intakeExport, type HeldBytes, type InFlightBytes } from './intake.ts';
 import { OTLP_LIMITS } from './otlp/limits.ts';
 import { otlpEncodingOf, sendOtlpFailure, sendOtlpSuccess, type OtlpEncoding } from './otlp/otlp-answers.ts';
-import { scanProtobufExport } from './otlp/scan-protobuf.ts';
-import { startWindowAt, type SpanTimeWindow } from './otlp/span-rules.ts';
-import { RECORD_JSON, RECORD_PROTOBUF, type RecordKind, type Spool } from './spool.ts';
-import type { WriterAttachment } from './writer.ts';
+import type { SpanTimeWindow } from './otlp/span-rules.ts';
+import type { Spool } from './spool.ts';
 
 // POST /v1/traces: the OTLP/HTTP receiver. It answers as the OTLP specification says — 400 for
 // bad data, 413 above 20 MiB after decompression, 415 for an unknown content type or encoding,
 // 503 with Retry-After when the spool is full, partial success for individually bad spans — in
 // the request's own content type (otlp/otlp-answers.ts). A 200 means the request is on disk
-// (see spool.ts).
+// (see spool.ts). The body is checked and spooled as the OTLP/gRPC receiver does (intake.ts).
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
-
-const RECORD_KIND: Record<OtlpEncoding, RecordKind> = { protobuf: RECORD_PROTOBUF, json: RECORD_JSON };
 
 export interface ReceiverDeps {
   spool: Spool;
   logger: Logger;
   /** The project a request's spans belong to. */
   projectOf: (req: Request) => string;
-  /** Request bytes (raw and decompressed) held at once before new requests get 429. */
-  maxInFlightBytes: number;
+  /** Request bytes (raw and decompressed) held at once before new requests get 429; shared with the gRPC receiver. */
+  inFlight: InFlightBytes;
   /** How far before and after its receipt a span may start (span-rules.ts); the writer judges the spooled request by the same time. */
   spanTimeWindow: SpanTimeWindow;
   /** The time of receipt, in milliseconds since the epoch. */
   now?: () => number;
 }
 
-/** The handler of POST /v1/traces; the API declares the route (src/api/routes/traces.ts). */
+/** The handler of POST /v1/traces; the API declares the route (src/api/routes/lineage.ts). */
 export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Response) => Promise<void> {
-  const inFlight = { bytes: 0 };
-  const now = deps.now ?? Date.now;
+  const intake = { spool: deps.spool, spanTimeWindow: deps.spanTimeWindow, now: deps.now ?? Date.now };
   return async (req, res) => {
     const encoding = otlpEncodingOf(req.headers['content-type']);
     // What this request holds of the budget: counted as each chunk arrives (a body still being read
     // takes memory too), given back all at once when the request is done, however it ends.
-    let held = 0;
-    const budget: Budget = {
-      take: (n) => {
-        held += n;
-        inFlight.bytes += n;
-      },
-      give: (n) => {
-        held -= n;
-        inFlight.bytes -= n;
-      },
-    };
+    const budget = deps.inFlight.hold();
     try {
       if (!encoding) {
         throw new UnsupportedMediaTypeError(
@@ -64,39 +47,16 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
       }
       // Bodies being read and decoded take memory until they are in the spool: past a budget, the
       // client is asked to come back (429 with Retry-After) rather than the process growing.
-      if (inFlight.bytes >= deps.maxInFlightBytes) {
-        throw new UnavailableError(`the receiver is busy with ${inFlight.bytes} bytes of requests; retry shortly`, 1, 429);
-      }
+      deps.inFlight.admit();
       const raw = await readBody(req, OTLP_LIMITS.maxBodyBytes, budget);
       const body = await decompress(raw, (req.headers['content-encoding'] ?? '').trim().toLowerCase());
       if (body !== raw) budget.take(body.length);
-      // Protobuf is checked, not decoded: the scan refuses what the writer could not decode and
-      // counts what it will refuse, and the writer decodes the spooled bytes once. JSON is decoded
-      // here and handed to the writer decoded.
-      let checked: { spans: number; rejected: number; rejectionReasons: string[]; attachment: WriterAttachment };
-      const projectId = deps.projectOf(req);
-      const receivedAtMs = now();
-      const window = startWindowAt(receivedAtMs, deps.spanTimeWindow);
-      try {
-        if (encoding === 'protobuf') {
-          const scan = scanProtobufExport(body, window);
-          checked = { ...scan, attachment: { projectId, raw: body, spans: scan.spans, receivedAtMs } };
-        } else {
-          const decoded: DecodedExport = decodeJsonExport(body, window);
-          checked = { spans: decoded.spans.length, rejected: decoded.rejected, rejectionReasons: decoded.rejectionReasons, attachment: { projectId, export: decoded } };
-        }
-      } catch (err) {
-        if (err instanceof MalformedRequestError) throw new BadRequestError(err.message);
-        if (err instanceof RangeError) throw new BadRequestError('the request is nested too deeply to decode');
-        throw err;
-      }
-      if (checked.spans > 0) await deps.spool.append(RECORD_KIND[encoding], projectId, body, checked.attachment, receivedAtMs);
-      const message = checked.rejected > 0 ? `rejected ${checked.rejected} span(s): ${checked.rejectionReasons.join('; ')}` : '';
-      sendOtlpSuccess(res, encoding, checked.rejected, message);
+      const { rejected, message } = await intakeExport(intake, encoding, body, deps.projectOf(req));
+      sendOtlpSuccess(res, encoding, rejected, message);
     } catch (err) {
       sendFailure(req, res, encoding, err, deps.logger);
     } finally {
-      budget.give(held);
+      budget.release();
     }
   };
 }
@@ -122,12 +82,6 @@ function drainThenClose(req: Request): void {
   req.resume();
 }
 
-/** Bytes counted against the receiver's in-flight budget. */
-interface Budget {
-  take(bytes: number): void;
-  give(bytes: number): void;
-}
-
 /**
  * Reads the body, refusing (413) what passes `limit` bytes. A body somewhat over the limit is read
  * to its end (and dropped) before the answer, since most clients read the answer only once they
@@ -135,7 +89,7 @@ interface Budget {
  * comes at once and the connection is closed. Every chunk kept is counted in `budget` as it arrives
  * (and given back when a body over the limit is dropped); the caller gives back the rest.
  */
-function readBody(req: Request, limit: number, budget: Budget): Promise<Buffer> {
+function readBody(req: Request, limit: number, budget: HeldBytes): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit + DRAIN_MAX_BYTES) {
     return Promise.reject(new PayloadTooLargeError(`the request body is ${declared} bytes; the limit is ${limit} bytes`));

@@ -48,7 +48,7 @@ describe('docker-compose.yml', () => {
     expect(config.clickhouseUrl).toMatch(/^http:\/\/promptline:test-clickhouse_password@clickhouse:8123\/promptline$/);
     expect(config.neo4j).toEqual({ url: 'bolt://neo4j:7687', user: 'neo4j', password: 'test-neo4j_password' });
     expect(config.host).toBe('0.0.0.0');
-    expect(compose.services.promptline!.ports).toEqual([`127.0.0.1:${config.port}:${config.port}`]);
+    expect(compose.services.promptline!.ports).toEqual([`127.0.0.1:${config.port}:${config.port}`, `127.0.0.1:${config.grpc!.port}:${config.grpc!.port}`]);
   });
 
   it('starts Promptline only once its stores are healthy, keeps its spool on a volume, and publishes on loopback only', () => {

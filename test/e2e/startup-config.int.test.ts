@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { neo4jFromEnv } from '../helpers/neo4j.ts';
@@ -13,7 +14,7 @@ async function serve(env: Record<string, string>): Promise<{ code: number | null
   const port = await freePort();
   const child = spawn(process.execPath, ['--conditions=@promptline/source', join(ROOT, 'src/cli.ts'), 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, NEO4J_URL: '', NEO4J_USER: '', NEO4J_PASSWORD: '', CLICKHOUSE_URL: '', PORT: String(port), PROMPTLINE_DATA_DIR: dataDir, ...env },
+    env: { ...process.env, NEO4J_URL: '', NEO4J_USER: '', NEO4J_PASSWORD: '', CLICKHOUSE_URL: '', PORT: String(port), PROMPTLINE_GRPC_PORT: String(await freePort()), PROMPTLINE_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -34,6 +35,21 @@ describe('promptline serve refuses bad configuration clearly', () => {
     const r = await serve({ PORT: 'eighty' });
     expect(r.code).toBe(1);
     expectOneClearLine(r.output, /invalid configuration:\n\s+PORT: /);
+  });
+
+  it('names a bad PROMPTLINE_GRPC_PORT, and says when the OTLP/gRPC port is taken', async () => {
+    const bad = await serve({ PROMPTLINE_GRPC_PORT: 'grpc' });
+    expect(bad.code).toBe(1);
+    expectOneClearLine(bad.output, /invalid configuration:\n\s+PROMPTLINE_GRPC_PORT: .*or off/);
+    const taken = createServer();
+    const port = await new Promise<number>((resolve) => taken.listen(0, '127.0.0.1', () => resolve((taken.address() as AddressInfo).port)));
+    try {
+      const r = await serve({ PROMPTLINE_GRPC_PORT: String(port) });
+      expect(r.code).toBe(1);
+      expectOneClearLine(r.output, new RegExp(`PROMPTLINE_GRPC_PORT: the OTLP/gRPC receiver could not listen on 127\\.0\\.0\\.1:${port}`));
+    } finally {
+      taken.close();
+    }
   });
 
   it('asks for the user and password that go with NEO4J_URL', async () => {

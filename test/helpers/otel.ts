@@ -1,15 +1,22 @@
 import { context, diag, DiagLogLevel, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { Metadata } from '@grpc/grpc-js';
+import { OTLPTraceExporter as OTLPGrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 
 // A real OpenTelemetry SDK pipeline pointed at a server under test: TracerProvider ->
-// BatchSpanProcessor -> OTLP/HTTP exporter (protobuf or JSON). Spans leave only on flush(), so a
+// BatchSpanProcessor -> OTLP/HTTP exporter (protobuf or JSON) or OTLP/gRPC exporter (plain or gzip). Spans leave only on flush(), so a
 // test decides which spans travel together in one request.
 
 export type OtlpEncoding = 'protobuf' | 'json';
+/** How spans travel: OTLP/HTTP in an encoding, or OTLP/gRPC without or with gzip. */
+export type OtlpTransport = OtlpEncoding | 'grpc' | 'grpc+gzip';
+// The exporter's CompressionAlgorithm enum (of @opentelemetry/otlp-exporter-base, not a dependency of
+// ours); its values are the strings 'gzip' and 'none'.
+type GrpcCompression = NonNullable<NonNullable<ConstructorParameters<typeof OTLPGrpcTraceExporter>[0]>['compression']>;
 
 type ExportResult = Parameters<Parameters<SpanExporter['export']>[1]>[0];
 
@@ -73,21 +80,20 @@ export interface Tracing {
 }
 
 export interface TracingOptions {
-  encoding: OtlpEncoding;
-  /** The server's base URL; spans go to `${url}/v1/traces`. */
+  encoding: OtlpTransport;
+  /** The server's base URL; spans go to `${url}/v1/traces`. For OTLP/gRPC: the receiver's http://host:port. */
   url: string;
   /** Resource attributes; when absent the SDK's default resource (service.name "unknown_service:…") is used. */
   resource?: Record<string, string>;
-  /** Request headers (an ingest key: `{ authorization: 'Bearer …' }`). */
+  /** Request headers (an ingest key: `{ authorization: 'Bearer …' }`); gRPC metadata for OTLP/gRPC. */
   headers?: Record<string, string>;
 }
 
 function startTracing(opts: TracingOptions): Tracing {
   if (!globalsRegistered) throw new Error('call registerOtelGlobals() first (in beforeAll)');
-  const endpoint = `${opts.url}/v1/traces`;
-  const exporter = new RecordingExporter(
-    opts.encoding === 'protobuf' ? new OTLPProtoTraceExporter({ url: endpoint, headers: opts.headers ?? {} }) : new OTLPJsonTraceExporter({ url: endpoint, headers: opts.headers ?? {} }),
-  );
+  const grpc = opts.encoding === 'grpc' || opts.encoding === 'grpc+gzip';
+  const endpoint = grpc ? opts.url : `${opts.url}/v1/traces`;
+  const exporter = new RecordingExporter(grpc ? grpcExporter(opts) : opts.encoding === 'protobuf' ? new OTLPProtoTraceExporter({ url: endpoint, headers: opts.headers ?? {} }) : new OTLPJsonTraceExporter({ url: endpoint, headers: opts.headers ?? {} }));
   const provider = new TracerProvider({
     ...(opts.resource ? { resource: resourceFromAttributes(opts.resource) } : {}),
     // Only flush() exports: no timer-driven export splits or merges the requests a test plans.
@@ -114,6 +120,12 @@ function startTracing(opts: TracingOptions): Tracing {
       await provider.shutdown();
     },
   };
+}
+
+function grpcExporter(opts: TracingOptions): SpanExporter {
+  const metadata = new Metadata();
+  for (const [k, v] of Object.entries(opts.headers ?? {})) metadata.set(k, v);
+  return new OTLPGrpcTraceExporter({ url: opts.url, metadata, compression: (opts.encoding === 'grpc+gzip' ? 'gzip' : 'none') as unknown as GrpcCompression });
 }
 
 /** Runs `fn` with a tracing pipeline of its own and always shuts the pipeline down. */

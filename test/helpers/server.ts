@@ -13,6 +13,12 @@ const ROOT = resolve(import.meta.dirname, '../..');
 export interface ServerUnderTest {
   url: string;
   port: number;
+  /** The OTLP/gRPC receiver's port (a free one of its own unless the test asks for one). */
+  grpcPort: number;
+  /** host:port of the OTLP/gRPC receiver, as a grpc-js client takes it. */
+  grpcAddress: string;
+  /** http://host:port of the OTLP/gRPC receiver, as the OpenTelemetry gRPC exporter takes it. */
+  grpcUrl: string;
   dataDir: string;
   process: ChildProcess;
   output(): string;
@@ -46,16 +52,18 @@ export function removeDir(dir: string): void {
  * Starts `promptline serve`. Tests of other features run it with authentication off
  * (PROMPTLINE_DEV_NO_AUTH, loopback only); `auth: true` runs it as in production, with keys.
  */
-export async function startServer(opts: { dataDir?: string; port?: number; env?: Record<string, string>; auth?: boolean } = {}): Promise<ServerUnderTest> {
+export async function startServer(opts: { dataDir?: string; port?: number; grpcPort?: number; env?: Record<string, string>; auth?: boolean } = {}): Promise<ServerUnderTest> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const port = opts.port ?? (await freePort());
+  // Never the default 4317: servers of tests running side by side would take each other's.
+  const grpcPort = opts.grpcPort ?? (await freePort());
   // process.execPath is the Node that runs the tests (24, from the npm registry). Server backends
   // are used only where a test asks for them in `env`: the run's NEO4J_URL is not inherited.
   const inherited = { ...process.env };
   for (const k of ['NEO4J_URL', 'NEO4J_USER', 'NEO4J_PASSWORD', 'CLICKHOUSE_URL']) delete inherited[k];
   const child = spawn(process.execPath, ['--conditions=@promptline/source', join(ROOT, 'src/cli.ts'), 'serve'], {
     cwd: ROOT,
-    env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', PROMPTLINE_DATA_DIR: dataDir, PROMPTLINE_FLUSH_INTERVAL_MS: '20', PROMPTLINE_DEV_NO_AUTH: opts.auth ? '' : '1', PROMPTLINE_RATE_LIMIT_PER_SECOND: '100000', PROMPTLINE_RATE_LIMIT_BURST: '100000', PROMPTLINE_INGEST_RATE_PER_SECOND: '100000', PROMPTLINE_INGEST_RATE_BURST: '100000', ...opts.env },
+    env: { ...inherited, PORT: String(port), PROMPTLINE_GRPC_PORT: String(grpcPort), HOST: '127.0.0.1', PROMPTLINE_DATA_DIR: dataDir, PROMPTLINE_FLUSH_INTERVAL_MS: '20', PROMPTLINE_DEV_NO_AUTH: opts.auth ? '' : '1', PROMPTLINE_RATE_LIMIT_PER_SECOND: '100000', PROMPTLINE_RATE_LIMIT_BURST: '100000', PROMPTLINE_INGEST_RATE_PER_SECOND: '100000', PROMPTLINE_INGEST_RATE_BURST: '100000', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -80,6 +88,9 @@ export async function startServer(opts: { dataDir?: string; port?: number; env?:
   return {
     url,
     port,
+    grpcPort,
+    grpcAddress: `127.0.0.1:${grpcPort}`,
+    grpcUrl: `http://127.0.0.1:${grpcPort}`,
     dataDir,
     process: child,
     output: () => out,

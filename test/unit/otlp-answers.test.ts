@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type AppDeps } from '../../src/api/app.ts';
 import { UnavailableError } from '../../src/common/errors.ts';
 import { UnauthorizedError, type Principal } from '../../src/governance/access.ts';
-import { decodeProtobufStatus, rpcCodeOf } from '../../src/ingest/otlp/otlp-answers.ts';
+import { decodeGrpcStatusDetails, decodeProtobufStatus, encodeGrpcStatusDetails, grpcCodeOf, rpcCodeOf } from '../../src/ingest/otlp/otlp-answers.ts';
 import { exportRequest, jsonSpan, postRaw, toProtobuf } from '../helpers/otlp-payloads.ts';
 
 // A failed export answers a google.rpc.Status whose code follows the HTTP status, in the request's
@@ -83,5 +83,21 @@ describe('the google.rpc.Code of a failed export', () => {
 
   it('is INVALID_ARGUMENT for a content type the receiver does not take, answered in JSON', async () => {
     expect(await failure('json', 'ingest', 'text/plain')).toMatchObject({ http: 415, contentType: 'application/json; charset=utf-8', code: 3 });
+  });
+});
+
+describe('the gRPC status of a failed export', () => {
+  it('takes its code from the same map, but for a refusal to retry later, which is UNAVAILABLE', () => {
+    for (const status of [400, 401, 403, 413, 415, 500]) expect(grpcCodeOf(status, undefined)).toBe(rpcCodeOf(status));
+    // A key over its rate (429) and a full spool (503): gRPC exporters retry UNAVAILABLE, not RESOURCE_EXHAUSTED.
+    expect(grpcCodeOf(429, 1)).toBe(14);
+    expect(grpcCodeOf(503, 5)).toBe(14);
+  });
+
+  it('carries a google.rpc.Status with a RetryInfo of the retry delay, and none without one', () => {
+    expect(decodeGrpcStatusDetails(encodeGrpcStatusDetails(14, 'the spool is full', 5))).toEqual({ code: 14, message: 'the spool is full', retryDelaySeconds: 5, detailTypes: ['type.googleapis.com/google.rpc.RetryInfo'] });
+    expect(decodeGrpcStatusDetails(encodeGrpcStatusDetails(3, 'malformed', undefined))).toEqual({ code: 3, message: 'malformed', retryDelaySeconds: undefined, detailTypes: [] });
+    // Without details it is the google.rpc.Status OTLP/HTTP answers, byte for byte readable as one.
+    expect(decodeProtobufStatus(encodeGrpcStatusDetails(3, 'malformed', undefined))).toEqual({ code: 3, message: 'malformed' });
   });
 });

@@ -3,10 +3,11 @@ import Long from 'long';
 import protobuf from 'protobufjs';
 import { otlpRoot } from './otlp-definitions.ts';
 
-// What POST /v1/traces answers, in the request's own encoding as OTLP/HTTP asks: an
+// What an OTLP export is answered. POST /v1/traces: in the request's own encoding as OTLP/HTTP asks, an
 // ExportTraceServiceResponse (with partial success when spans were refused) for a 200, and a
 // google.rpc.Status for a failure. The receiver and the API's error handler (for failures before
 // the receiver, such as a missing key) both answer through here, so one failure gets one code.
+// OTLP/gRPC (grpc-receiver.ts) takes its status codes from the same map and encodes its answers here.
 
 export type OtlpEncoding = 'protobuf' | 'json';
 
@@ -62,26 +63,70 @@ export function sendOtlpSuccess(res: Response, encoding: OtlpEncoding, rejectedS
 
 const ExportResponse = otlpRoot.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');
 
-// google.rpc.Status: its code and message, declared here rather than pulling in the googleapis
-// definitions for one message.
+// google.rpc.Status (its code, message and details) and google.rpc.RetryInfo, declared here rather
+// than pulling in the googleapis definitions for three messages.
 const statusRoot = protobuf.Root.fromJSON({
   nested: {
     google: {
       nested: {
-        rpc: { nested: { Status: { fields: { code: { type: 'int32', id: 1 }, message: { type: 'string', id: 2 } } } } },
+        protobuf: {
+          nested: {
+            Any: { fields: { type_url: { type: 'string', id: 1 }, value: { type: 'bytes', id: 2 } } },
+            Duration: { fields: { seconds: { type: 'int64', id: 1 }, nanos: { type: 'int32', id: 2 } } },
+          },
+        },
+        rpc: {
+          nested: {
+            Status: { fields: { code: { type: 'int32', id: 1 }, message: { type: 'string', id: 2 }, details: { rule: 'repeated', type: 'google.protobuf.Any', id: 3 } } },
+            RetryInfo: { fields: { retry_delay: { type: 'google.protobuf.Duration', id: 1 } } },
+          },
+        },
       },
     },
   },
 });
 const RpcStatus = statusRoot.lookupType('google.rpc.Status');
+const RetryInfo = statusRoot.lookupType('google.rpc.RetryInfo');
+const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
 
-function encodeProtobufExportResponse(rejectedSpans: number, errorMessage: string): Uint8Array {
+/** An ExportTraceServiceResponse, with a partial success when spans were refused (the body of a 200, and of a gRPC OK). */
+export function encodeProtobufExportResponse(rejectedSpans: number, errorMessage: string): Uint8Array {
   const payload = rejectedSpans > 0 || errorMessage ? { partialSuccess: { rejectedSpans: Long.fromNumber(rejectedSpans), errorMessage } } : {};
   return ExportResponse.encode(ExportResponse.fromObject(payload)).finish();
 }
 
 function encodeProtobufStatus(code: number, message: string): Uint8Array {
   return RpcStatus.encode(RpcStatus.fromObject({ code, message })).finish();
+}
+
+/**
+ * The gRPC status of a failed export, by the same map: a refusal to retry later (`retryAfterSeconds`
+ * set: a full spool, a busy receiver, a key over its export rate; 503 or 429 over HTTP) is
+ * UNAVAILABLE, which OTLP/gRPC exporters retry (they do not retry RESOURCE_EXHAUSTED).
+ */
+export function grpcCodeOf(httpStatus: number, retryAfterSeconds: number | undefined): number {
+  return retryAfterSeconds === undefined ? rpcCodeOf(httpStatus) : RPC_UNAVAILABLE;
+}
+
+/**
+ * The google.rpc.Status a gRPC failure carries in its grpc-status-details-bin trailer: its code and
+ * message, and for a retryable refusal a google.rpc.RetryInfo saying when to come back.
+ */
+export function encodeGrpcStatusDetails(code: number, message: string, retryAfterSeconds: number | undefined): Uint8Array {
+  const details =
+    retryAfterSeconds === undefined
+      ? []
+      : [{ type_url: RETRY_INFO_TYPE_URL, value: RetryInfo.encode(RetryInfo.fromObject({ retry_delay: { seconds: Long.fromNumber(retryAfterSeconds), nanos: 0 } })).finish() }];
+  return RpcStatus.encode(RpcStatus.fromObject({ code, message, details })).finish();
+}
+
+/** Reads a grpc-status-details-bin trailer, as an exporter does (the tests): the RetryInfo's delay, when it carries one. */
+export function decodeGrpcStatusDetails(body: Uint8Array): { code: number; message: string; retryDelaySeconds: number | undefined; detailTypes: string[] } {
+  const status = RpcStatus.toObject(RpcStatus.decode(body), { defaults: true, longs: Number }) as { code: number; message: string; details: Array<{ type_url: string; value: Uint8Array }> };
+  const retry = status.details.find((d) => d.type_url === RETRY_INFO_TYPE_URL);
+  const info = retry ? (RetryInfo.toObject(RetryInfo.decode(retry.value), { longs: Number }) as { retry_delay?: { seconds?: number; nanos?: number } }) : undefined;
+  const retryDelaySeconds = info ? (info.retry_delay?.seconds ?? 0) + (info.retry_delay?.nanos ?? 0) / 1e9 : undefined;
+  return { code: status.code, message: status.message, retryDelaySeconds, detailTypes: status.details.map((d) => d.type_url) };
 }
 
 /** Reads an ExportTraceServiceResponse, as an exporter does (the tests and the load generator). */
@@ -94,5 +139,6 @@ export function decodeProtobufExportResponse(body: Uint8Array): { rejectedSpans:
 
 /** Reads a google.rpc.Status, as an exporter does (the tests). */
 export function decodeProtobufStatus(body: Uint8Array): { code: number; message: string } {
-  return RpcStatus.toObject(RpcStatus.decode(body), { defaults: true }) as { code: number; message: string };
+  const { code, message } = RpcStatus.toObject(RpcStatus.decode(body), { defaults: true }) as { code: number; message: string };
+  return { code, message };
 }
