@@ -23,6 +23,31 @@ const duration = z
     return Number(n) * DURATION_UNITS_MS.get(unit!)!;
   });
 
+const BYTE_UNITS = new Map<string, number>([
+  ['b', 1],
+  ['kb', 1e3],
+  ['mb', 1e6],
+  ['gb', 1e9],
+  ['tb', 1e12],
+  ['kib', 2 ** 10],
+  ['mib', 2 ** 20],
+  ['gib', 2 ** 30],
+  ['tib', 2 ** 40],
+]);
+/** A size in bytes: a whole number of bytes, or a number and a unit ("1GB" is 10^9 bytes, "1GiB" 2^30; "512 MiB", "1.5GB"). */
+const byteSize = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(v));
+    const unit = BYTE_UNITS.get((m?.[2] ?? '').toLowerCase() || 'b');
+    const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      ctx.addIssue({ code: 'custom', message: 'a size is a number of bytes, or a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), such as 1GB or 512MiB' });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
 const optionalUrl = z
   .string()
   .trim()
@@ -60,9 +85,9 @@ export const envSchema = z
     PROMPTLINE_SCANS_PER_PROJECT: positiveInt.default(8),
     PROMPTLINE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     PROMPTLINE_SPOOL_DIR: z.string().trim().min(1).optional(),
-    PROMPTLINE_SPOOL_MAX_BYTES: positiveInt.default(1024 * 1024 * 1024),
-    PROMPTLINE_SPOOL_SEGMENT_BYTES: positiveInt.default(64 * 1024 * 1024),
-    PROMPTLINE_RECEIVER_MAX_INFLIGHT_BYTES: positiveInt.default(256 * 1024 * 1024),
+    PROMPTLINE_SPOOL_MAX_BYTES: byteSize.default(1024 * 1024 * 1024),
+    PROMPTLINE_SPOOL_SEGMENT_BYTES: byteSize.default(64 * 1024 * 1024),
+    PROMPTLINE_RECEIVER_MAX_INFLIGHT_BYTES: byteSize.default(256 * 1024 * 1024),
     PROMPTLINE_MAX_CONNECTIONS: positiveInt.default(4096),
     PROMPTLINE_MAX_CONNECTIONS_PER_CLIENT: positiveInt.default(256),
     PROMPTLINE_IDLE_TIMEOUT_MS: positiveInt.default(60_000),
@@ -70,7 +95,7 @@ export const envSchema = z
     PROMPTLINE_FLUSH_INTERVAL_MS: positiveInt.default(200),
     PROMPTLINE_MAX_SPAN_AGE: duration.default(30 * 86_400_000),
     PROMPTLINE_MAX_SPAN_FUTURE: duration.default(86_400_000),
-    PROMPTLINE_RESOLVER_CACHE_BYTES: positiveInt.default(64 * 1024 * 1024),
+    PROMPTLINE_RESOLVER_CACHE_BYTES: byteSize.default(64 * 1024 * 1024),
     PROMPTLINE_MAX_FIXUPS_PER_BATCH: positiveInt.default(10_000),
     CLICKHOUSE_URL: optionalUrl,
     NEO4J_URL: optionalUrl,
