@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { accessSync, chmodSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { lockDataDir } from './storage/sqlite/data-dir-lock.ts';
 import { dirname, join } from 'node:path';
 import { Spool } from './ingest/spool.ts';
@@ -115,9 +115,30 @@ function closing(stores: readonly StoreLifecycle[], shared?: { close(): Promise<
  * keeps all of them so. One made by an earlier version, or by hand, is closed too when it is ours.
  */
 function privateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = statSync(dir);
-  if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(dir, 0o700);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = statSync(dir);
+    if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(dir, 0o700);
+    // Everything Promptline keeps is written here: one that cannot be written stops the start now.
+    accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EACCES' || e.code === 'EPERM' ? 'is not writable by this user' : e.code === 'ENOTDIR' ? 'is under a file, not a directory' : e.code === 'EROFS' ? 'is on a read-only file system' : `cannot be used (${e.code ?? e.message})`;
+    throw new ConfigError(`PROMPTLINE_DATA_DIR: ${dir} ${why}; choose a directory this user can write`);
+  }
+}
+
+/** Whether host:port can be listened on: asked before anything is made in the data directory. */
+async function ensurePortFree(variable: string, host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'is in use by another process' : err.code === 'EACCES' ? 'needs privileges this user does not have' : `cannot be listened on (${err.code ?? err.message})`;
+      reject(new ConfigError(`${variable}: ${host}:${port} ${why}; stop that process or choose another ${variable}`));
+    });
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** Answers a connection over a cap on the raw socket (no request has been read yet) and closes it. */
@@ -174,6 +195,8 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
   // The head file is written after every change, when it is too late to refuse one: a path that
   // cannot be written stops the start instead.
   if (config.audit.headFile && !existsSync(dirname(config.audit.headFile))) throw new ConfigError(`PROMPTLINE_AUDIT_HEAD_FILE: the directory of ${config.audit.headFile} does not exist`);
+  await ensurePortFree('PORT', config.host, config.port);
+  if (config.grpc) await ensurePortFree('PROMPTLINE_GRPC_PORT', config.grpc.host, config.grpc.port);
   privateDir(config.dataDir);
   const unlock = lockDataDir(config.dataDir);
   let stores: Stores;

@@ -47,6 +47,12 @@ export class ApiClient {
     this.apiKey = apiKey || undefined;
   }
 
+  /** What to do about a 401: the key comes from PROMPTLINE_API_KEY. */
+  private keyHint(status: number): string {
+    if (status !== 401) return '';
+    return this.apiKey ? '; the key in PROMPTLINE_API_KEY was not accepted (revoked, or for another server?)' : '; no API key was sent: set PROMPTLINE_API_KEY (promptline keys create makes one)';
+  }
+
   get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T> {
     return this.request<T>('GET', path, undefined, query);
   }
@@ -80,7 +86,7 @@ export class ApiClient {
       } catch {
         // not JSON
       }
-      throw new CliError(message);
+      throw new CliError(message + this.keyHint(res.status));
     }
     return { text, headers: res.headers };
   }
@@ -109,9 +115,9 @@ export class ApiClient {
     if (!res.ok) {
       const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
       if (e && typeof e.message === 'string') {
-        throw new CliError(`${e.message} (${typeof e.code === 'string' ? `${e.code}, ` : ''}HTTP ${res.status})`);
+        throw new CliError(`${e.message} (${typeof e.code === 'string' ? `${e.code}, ` : ''}HTTP ${res.status})${this.keyHint(res.status)}`);
       }
-      throw new CliError(`${method} ${path} answered HTTP ${res.status}${text ? `: ${oneLine(text)}` : ''}`);
+      throw new CliError(`${method} ${path} answered HTTP ${res.status}${text ? `: ${oneLine(text)}` : ''}${this.keyHint(res.status)}`);
     }
     if (json === undefined) throw new CliError(`${method} ${path} answered HTTP ${res.status} without JSON: is ${this.baseUrl} a Promptline server?`);
     return json as T;

@@ -1,5 +1,6 @@
 import { terminalText } from './terminal.ts';
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { COMMON_FLAGS_HELP, clientFrom, parse, print, printJson, table } from './args.ts';
 import { UsageError } from './http.ts';
 
@@ -30,6 +31,12 @@ export async function reportCommand(args: string[]): Promise<void> {
         ? { app: values.app, app_version: values['app-version'] }
         : null;
   if (!subject) throw new UsageError('name the subject: --response-id, or --prompt with --version, or --app with --app-version', REPORT_USAGE);
+  // A file that cannot be written is a usage error, found before the report is asked for.
+  if (values.out) {
+    const dir = dirname(resolve(values.out));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--out ${values.out}: the directory ${dir} does not exist`, REPORT_USAGE);
+    if (existsSync(values.out) && statSync(values.out).isDirectory()) throw new UsageError(`--out ${values.out} is a directory: name a file`, REPORT_USAGE);
+  }
   const { text, headers } = await clientFrom(values).getText('/v1/reports/compliance', { ...subject, format });
   if (values.out) {
     writeFileSync(values.out, text);

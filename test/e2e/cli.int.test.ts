@@ -204,3 +204,46 @@ describe('promptline prompts / alias (the CLI against a running server)', () => 
     expect(viaFlag.stdout).toContain('support-answer');
   });
 });
+
+describe('the CLI says what to do about a key or a file', () => {
+  let server: ServerUnderTest;
+  const ADMIN = `admin-${'k'.repeat(24)}`;
+  const run = (args: string[], env: Record<string, string | undefined>): Promise<Run> =>
+    new Promise((res, rej) => {
+      const base: Record<string, string | undefined> = { ...process.env, PROMPTLINE_URL: server.url };
+      delete base.PROMPTLINE_API_KEY;
+      const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('error', rej);
+      child.once('close', (code) => res({ code, stdout, stderr }));
+    });
+
+  beforeAll(async () => {
+    server = await startServer({ auth: true, env: { PROMPTLINE_API_KEY: ADMIN } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (server) removeDir(server.dataDir);
+  });
+
+  it('names PROMPTLINE_API_KEY when no key was sent, and says a key sent was refused (exit 1)', async () => {
+    const none = await run(['prompts', 'list'], {});
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/HTTP 401\); no API key was sent: set PROMPTLINE_API_KEY \(promptline keys create makes one\)\n$/);
+    const wrong = await run(['prompts', 'list'], { PROMPTLINE_API_KEY: `wrong-${'x'.repeat(24)}` });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/HTTP 401\); the key in PROMPTLINE_API_KEY was not accepted/);
+    const report = await run(['report', '--response-id', 'r-1'], {});
+    expect(report.stderr).toMatch(/no API key was sent: set PROMPTLINE_API_KEY/);
+    expect((await run(['prompts', 'list'], { PROMPTLINE_API_KEY: ADMIN })).code).toBe(0);
+  });
+
+  it('refuses a report --out in a directory that does not exist before asking the server (exit 2)', async () => {
+    const r = await run(['report', '--response-id', 'r-1', '--out', '/no/such/dir/r.md'], { PROMPTLINE_API_KEY: ADMIN });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^promptline: --out \/no\/such\/dir\/r\.md: the directory \/no\/such\/dir does not exist\n/);
+  });
+});

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,9 +47,32 @@ describe('promptline serve refuses bad configuration clearly', () => {
     try {
       const r = await serve({ PROMPTLINE_GRPC_PORT: String(port) });
       expect(r.code).toBe(1);
-      expectOneClearLine(r.output, new RegExp(`PROMPTLINE_GRPC_PORT: the OTLP/gRPC receiver could not listen on 127\\.0\\.0\\.1:${port}`));
+      // Found before anything is started or made in the data directory.
+      expectOneClearLine(r.output, new RegExp(`PROMPTLINE_GRPC_PORT: 127\\.0\\.0\\.1:${port} is in use by another process; stop that process or choose another PROMPTLINE_GRPC_PORT`));
     } finally {
       taken.close();
+    }
+  });
+
+  it('names PROMPTLINE_DATA_DIR when the data directory cannot be made or written', async () => {
+    const r = await serve({ PROMPTLINE_DATA_DIR: join(ROOT, 'package.json', 'data') });
+    expect(r.code).toBe(1);
+    expectOneClearLine(r.output, /PROMPTLINE_DATA_DIR: .*package\.json\/data is under a file, not a directory; choose a directory this user can write/);
+  });
+
+  it('finds a busy port before it makes anything in the data directory', async () => {
+    const taken = createServer();
+    const port = await new Promise<number>((resolve) => taken.listen(0, '127.0.0.1', () => resolve((taken.address() as AddressInfo).port)));
+    const parent = tempDataDir('promptline-busy-');
+    try {
+      const dataDir = join(parent, 'never-made');
+      const r = await serve({ PORT: String(port), PROMPTLINE_DATA_DIR: dataDir });
+      expect(r.code).toBe(1);
+      expectOneClearLine(r.output, new RegExp(`PORT: 127\\.0\\.0\\.1:${port} is in use by another process; stop that process or choose another PORT`));
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      taken.close();
+      removeDir(parent);
     }
   });
 
