@@ -20,6 +20,9 @@ COPY --from=console /build/console/dist console/dist
 ENV HOST=0.0.0.0 PORT=4318 PROMPTLINE_GRPC_PORT=4317 PROMPTLINE_DATA_DIR=/data
 # OTLP/HTTP and the API on 4318, OTLP/gRPC on 4317.
 EXPOSE 4318 4317
+# The data directory is made, and owned by the user the server runs as, before it becomes a volume:
+# a new volume takes its owner and mode from here (without this, root's, which `node` cannot write).
+RUN mkdir -p /data && chown node:node /data && chmod 700 /data
 VOLUME ["/data"]
 USER node
 CMD ["node", "--conditions=@promptline/source", "src/cli.ts", "serve"]

@@ -29,6 +29,24 @@ const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as
 /** The compose file's ${VAR} and ${VAR:?msg} placeholders, filled in as a user's shell would. */
 const fill = (v: string) => v.replace(/\$\{(\w+)(?::\?[^}]*)?\}/g, (_m, name: string) => `test-${name.toLowerCase()}`);
 
+describe('Dockerfile', () => {
+  // The instructions of the image's last stage, one per line (continuations joined).
+  const stages = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')).join('\n').split(/^FROM /m);
+  const last = stages.at(-1)!.split('\n');
+  const at = (re: RegExp) => last.findIndex((l) => re.test(l));
+
+  it('makes the data volume owned by the user the server runs as, before it is a volume, so a fresh container can write it', () => {
+    const user = /^USER (\S+)/.exec(last[at(/^USER /)] ?? '')?.[1];
+    expect(user).toBeDefined();
+    expect(user).not.toBe('root');
+    const volume = at(/^VOLUME \[?"?\/data"?\]?/);
+    const made = at(new RegExp(`^RUN .*mkdir -p /data.*chown ${user}(:${user})? /data`));
+    expect({ volume: volume >= 0, made: made >= 0, madeBeforeVolume: made < volume }).toEqual({ volume: true, made: true, madeBeforeVolume: true });
+    const env = last.find((l) => l.startsWith('ENV ') && l.includes('PROMPTLINE_DATA_DIR='));
+    expect(env).toMatch(/PROMPTLINE_DATA_DIR=\/data(\s|$)/);
+  });
+});
+
 describe('docker-compose.yml', () => {
   it('runs ClickHouse, Neo4j 5.26, Promptline and Grafana, each with a health check', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['clickhouse', 'grafana', 'neo4j', 'promptline']);
