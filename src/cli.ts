@@ -75,8 +75,8 @@ async function serve(): Promise<void> {
       process.stdout.write(`${signal} again: exiting now; what was acknowledged stays in the spool\n`);
       process.exit(130);
     }
-    process.stdout.write(`${signal}: stopping; writing what is held to the stores…\n`);
-    running.stop().then(
+    process.stdout.write(`${signal}: stopping\n`);
+    running.stop((line) => process.stdout.write(`  ${line}\n`)).then(
       () => {
         process.stdout.write('stopped\n');
         process.exit(0);

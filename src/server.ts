@@ -56,7 +56,8 @@ export interface RunningPromptline {
   bootstrapKey: string | null;
   authDisabled: boolean;
   /** Stops taking requests, writes what the spool holds to the stores, closes them. */
-  stop(): Promise<void>;
+  /** Stops taking requests, writes what is held to the stores, closes them; `report` is told each step (shutdown's progress). */
+  stop(report?: (line: string) => void): Promise<void>;
 }
 
 /**
@@ -295,8 +296,9 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
 
   let grpc: GrpcReceiver | null = null;
   let stopping: Promise<void> | null = null;
-  const stop = () =>
+  const stop = (report: (line: string) => void = () => {}) =>
     (stopping ??= (async () => {
+      report('no new requests; finishing those in flight');
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
@@ -304,8 +306,23 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
       await Promise.all([closed, grpc?.stop(10_000)]);
       clearTimeout(force);
       await spool.close();
+      const held = writer.stats();
+      report(`writing what is held to the stores: ${held.queuedRecords} request(s), ${held.queuedSpans} span(s)`);
+      // How far it got, every two seconds while it writes.
+      const progress = setInterval(() => {
+        const now = writer.stats();
+        report(`  ${now.writtenSpans - held.writtenSpans} span(s) written, ${now.queuedSpans} to go`);
+      }, 2_000);
+      progress.unref();
       const { drained } = await writer.stop();
-      if (!drained) logger.warn('shutdown: the stores did not take everything in time; the rest stays in the spool for the next start');
+      clearInterval(progress);
+      const after = writer.stats();
+      if (drained) report(`written: ${after.writtenSpans - held.writtenSpans} span(s); the stores have everything`);
+      else {
+        report(`not everything was written in time: ${after.queuedRecords} request(s) stay in the spool and are written at the next start`);
+        logger.warn('shutdown: the stores did not take everything in time; the rest stays in the spool for the next start');
+      }
+      report('closing the stores');
       await stores.close();
       unlock();
     })());
