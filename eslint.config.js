@@ -55,8 +55,8 @@ export default defineConfig(
     rules: { 'no-console': 'error' },
   },
   {
-    // Tests and the OpenAI fake they share read JSON answers and request bodies of any shape as `any`: the assertions are the check.
-    files: ['test/**', 'instrumentation/test/**', 'examples/agent/fake-openai.ts'],
+    // Tests and the OpenAI and Anthropic fakes they share read JSON answers and request bodies of any shape as `any`: the assertions are the check.
+    files: ['test/**', 'instrumentation/test/**', 'examples/agent/fake-openai.ts', 'examples/agent/fake-anthropic.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -6,8 +6,10 @@ export { withLineage, currentLineage, contextWithLineage } from './context.ts';
 export { PromptlineSpanProcessor } from './processor.ts';
 export { lineageAttributes } from './attributes.ts';
 export type {
+  AnthropicInstrumentationOptions,
   ChatMessage,
   ChatRole,
+  LangChainInstrumentationOptions,
   Lineage,
   LineageInput,
   LoadPromptOptions,

@@ -1,10 +1,9 @@
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { SpanStatusCode, trace, type Span, type TracerProvider } from '@opentelemetry/api';
 import type { OpenAIInstrumentation } from '@arizeai/openinference-instrumentation-openai';
 import type { OpenAIInstrumentationOptions } from './types.ts';
+import { esmBuild, esmEntry, hookedWith, installed, loadBuild, loadedCjs } from './modules.ts';
 import * as sc from './semconv.ts';
-import { debug, reportError } from './utils.ts';
+import { reportError } from './utils.ts';
 
 // The OpenAI SDK is instrumented by OpenInference's instrumentation (README: why this one). The ES
 // module build of `openai`, and a CommonJS build already loaded, are patched here by hand; a
@@ -14,7 +13,6 @@ import { debug, reportError } from './utils.ts';
 // OpenInference leaves the span of a call the API refused open for ever (so it is never
 // exported). Under its wrapper goes one of ours that ends such a span with the error recorded.
 
-const requireHere = createRequire(import.meta.url);
 const OI_SCOPE = '@arizeai/openinference-instrumentation-openai';
 const HOOKED = Symbol.for('@promptline/instrumentation openai failures');
 
@@ -124,7 +122,7 @@ function hookFailures(module: unknown): void {
   if (!OpenAI) return;
   for (const cls of [OpenAI.Chat?.Completions, OpenAI.Responses, OpenAI.Completions, OpenAI.Embeddings]) {
     const proto = cls?.prototype;
-    if (proto && typeof proto.create === 'function' && !proto.create[HOOKED]) proto.create = endOnFailure(proto.create);
+    if (proto && typeof proto.create === 'function' && !hookedWith(proto.create, HOOKED)) proto.create = endOnFailure(proto.create);
   }
 }
 
@@ -153,36 +151,8 @@ const OI_PACKAGE = '@arizeai/openinference-instrumentation-openai';
  * `openai` build it instruments: its ES build sees the ES `openai`, its CommonJS build the other.
  */
 function loadOpenInference(build: 'esm' | 'cjs'): OpenInferenceClass {
-  const exports = (build === 'esm' ? requireHere(fileURLToPath(import.meta.resolve(OI_PACKAGE))) : requireHere(OI_PACKAGE)) as { OpenAIInstrumentation: OpenInferenceClass };
+  const exports = loadBuild(OI_PACKAGE, build) as { OpenAIInstrumentation: OpenInferenceClass };
   return withFailureHook(exports.OpenAIInstrumentation);
-}
-
-/** The ES module build of `openai`, when installed; require() of an ES module returns the very instance `import 'openai'` gets. */
-function esmOpenAI(): unknown {
-  try {
-    return requireHere(fileURLToPath(import.meta.resolve('openai')));
-  } catch {
-    debug('the openai package (ES module build) is not installed where this package can see it');
-    return undefined;
-  }
-}
-
-function openaiInstalled(): boolean {
-  try {
-    requireHere.resolve('openai');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The CommonJS build of `openai` if the app loaded it already. */
-function loadedCjsOpenAI(): unknown {
-  try {
-    return requireHere.cache[requireHere.resolve('openai')]?.exports;
-  } catch {
-    return undefined;
-  }
 }
 
 export interface LlmInstrumentations {
@@ -202,18 +172,18 @@ export function instrumentOpenAI(tracerProvider: TracerProvider, opts: OpenAIIns
     }
   };
   try {
-    const cjs = loadedCjsOpenAI();
+    const cjs = loadedCjs('openai');
     if (opts.module) {
       instrument(opts.module === cjs ? 'cjs' : 'esm', opts.module, false);
     } else {
       // An app started as an ES module imports the ES build; one started as CommonJS requires the
       // other, maybe later: the CommonJS instance's require hook patches it then.
-      const esmEntry = requireHere.main === undefined;
-      if (esmEntry) {
-        const esm = esmOpenAI();
-        if (esm) instrument('esm', esm, false);
+      const esm = esmEntry();
+      if (esm) {
+        const module = esmBuild('openai');
+        if (module) instrument('esm', module, false);
       }
-      if ((!esmEntry && openaiInstalled()) || cjs) instrument('cjs', cjs, true);
+      if ((!esm && installed('openai')) || cjs) instrument('cjs', cjs, true);
     }
   } catch (err) {
     reportError('setting up the OpenAI instrumentation failed', err);

@@ -6,8 +6,8 @@ import { genAiAttributesFromOpenInference } from './openinference.ts';
 import type { Lineage } from './types.ts';
 import { reportError } from './utils.ts';
 
-// Stamps the lineage in context onto every span as it starts, and gives the OpenAI spans that
-// OpenInference makes the OpenTelemetry GenAI names as they end. An attribute the span already has
+// Stamps the lineage in context onto every span as it starts, and gives the LLM spans that
+// OpenInference makes (OpenAI, Anthropic, LangChain) the OpenTelemetry GenAI names as they end. An attribute the span already has
 // is never overwritten: what the app or an instrumentation set is closer to the truth.
 
 /** Attributes are computed once per lineage: lineages in context are frozen and shared by many spans. */
@@ -39,10 +39,10 @@ export class PromptlineSpanProcessor implements SpanProcessor {
 
   onEnding(span: Span): void {
     try {
-      const attrs = genAiAttributesFromOpenInference(span.name, span.attributes);
+      const attrs = genAiAttributesFromOpenInference(span.name, span.instrumentationScope?.name, span.attributes);
       if (attrs) stampMissing(span, attrs);
     } catch (err) {
-      reportError('adding GenAI attributes to an OpenAI span failed', err);
+      reportError('adding GenAI attributes to an LLM span failed', err);
     }
   }
 

@@ -4,8 +4,10 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { instrumentAnthropic } from './anthropic.ts';
 import { lineageSettings } from './context.ts';
 import { instrumentOpenAI, type LlmInstrumentations } from './instrumentation.ts';
+import { instrumentLangChain } from './langchain.ts';
 import { PromptlineSpanProcessor } from './processor.ts';
 import { defaultPromptClient } from './load-prompt.ts';
 import { RefusalReportingExporter, refusalStatus } from './refusals.ts';
@@ -14,7 +16,7 @@ import { DEFAULT_ENDPOINT, reportError, trimSlash, warn } from './utils.ts';
 
 // One call sets up tracing for an agent app: the OpenTelemetry SDK with the OTLP/HTTP (protobuf)
 // exporter pointed at Promptline and the lineage processor, or only the processor on an SDK the
-// app already has; then the OpenAI SDK's instrumentation.
+// app already has; then the instrumentations of the OpenAI and Anthropic SDKs and LangChain.js.
 
 /** True when a context manager is registered (the no-op one never keeps a value). */
 function hasContextManager(): boolean {
@@ -41,6 +43,21 @@ function attachProcessor(provider: ApiTracerProvider, processor: PromptlineSpanP
   return false;
 }
 
+/** `true` or absent: on with defaults; `false`: off; an object: on with those options. */
+const optionsOf = <T extends object>(o: boolean | T | undefined): T | null => (o === false ? null : o === true || o === undefined ? ({} as T) : o);
+
+/** Each instrumentation looks for its own SDK, and does nothing when the app does not have it. */
+function instrumentLlms(tracerProvider: ApiTracerProvider, options: RegisterOptions): LlmInstrumentations {
+  const all: LlmInstrumentations[] = [];
+  const openai = optionsOf(options.openai);
+  const anthropic = optionsOf(options.anthropic);
+  const langchain = optionsOf(options.langchain);
+  if (openai) all.push(instrumentOpenAI(tracerProvider, openai));
+  if (anthropic) all.push(instrumentAnthropic(tracerProvider, anthropic));
+  if (langchain) all.push(instrumentLangChain(tracerProvider, langchain));
+  return { disable: () => all.forEach((i) => i.disable()) };
+}
+
 const noopHandle = (tracerProvider: ApiTracerProvider): PromptlineHandle => ({ tracerProvider, forceFlush: async () => {}, shutdown: async () => {} });
 
 export function register(options: RegisterOptions = {}): PromptlineHandle {
@@ -53,7 +70,6 @@ export function register(options: RegisterOptions = {}): PromptlineHandle {
     const processor = new PromptlineSpanProcessor();
     const undo: Array<() => void> = [() => (lineageSettings.baggage = false)];
     let llm: LlmInstrumentations = { disable() {} };
-    const openaiOptions = options.openai === false ? null : options.openai === true || options.openai === undefined ? {} : options.openai;
 
     // Lineage rides on the context: without a context manager nothing would carry it.
     if (options.setGlobal !== false && !hasContextManager()) {
@@ -67,7 +83,7 @@ export function register(options: RegisterOptions = {}): PromptlineHandle {
       if (!attachProcessor(options.tracerProvider, processor)) {
         warn('could not attach the lineage processor to this tracer provider: add new PromptlineSpanProcessor() to its spanProcessors');
       }
-      if (openaiOptions) llm = instrumentOpenAI(options.tracerProvider, openaiOptions);
+      llm = instrumentLlms(options.tracerProvider, options);
       let detached = false;
       return {
         tracerProvider: options.tracerProvider,
@@ -103,7 +119,7 @@ export function register(options: RegisterOptions = {}): PromptlineHandle {
         warn('the global propagator does not carry W3C baggage: lineage will not reach other services');
       }
     }
-    if (openaiOptions) llm = instrumentOpenAI(provider, openaiOptions);
+    llm = instrumentLlms(provider, options);
 
     let stopped: Promise<void> | undefined;
     return {

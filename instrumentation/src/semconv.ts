@@ -34,9 +34,12 @@ export const BAGGAGE_APP_NAME = 'promptline.app.name';
 export const BAGGAGE_APP_VERSION = 'promptline.app.version';
 export const BAGGAGE_CONVERSATION_ID = 'promptline.conversation.id';
 
-/** OpenInference names read from the OpenAI instrumentation's spans (to add the GenAI names). */
+/** OpenInference names read from the OpenAI, Anthropic and LangChain instrumentations' spans (to add the GenAI names). */
 export const OI_SPAN_KIND = 'openinference.span.kind';
 export const OI_MODEL_NAME = 'llm.model_name';
+export const OI_REQUEST_MODEL_NAME = 'llm.request.model_name';
+export const OI_RESPONSE_MODEL_NAME = 'llm.response.model_name';
+export const OI_METADATA = 'metadata';
 export const OI_INVOCATION_PARAMETERS = 'llm.invocation_parameters';
 export const OI_PROVIDER = 'llm.provider';
 export const OI_SYSTEM = 'llm.system';

@@ -81,7 +81,7 @@ export interface LoadPromptOptions {
   timeoutMs?: number;
 }
 
-/** OpenInference's switches for what the OpenAI spans record (message content is recorded by default). */
+/** OpenInference's switches for what the OpenAI, Anthropic and LangChain spans record (message content is recorded by default). */
 export interface OpenAIContentOptions {
   hideInputs?: boolean;
   /** Hiding outputs also hides the response id, which OpenInference keeps only in the output. */
@@ -98,6 +98,18 @@ export interface OpenAIInstrumentationOptions {
   content?: OpenAIContentOptions;
 }
 
+export interface AnthropicInstrumentationOptions {
+  /** The `@anthropic-ai/sdk` module (`import * as anthropic from '@anthropic-ai/sdk'`) when it cannot be found from here (bundlers, pnpm). */
+  module?: unknown;
+  content?: OpenAIContentOptions;
+}
+
+export interface LangChainInstrumentationOptions {
+  /** `@langchain/core/callbacks/manager` (`import * as callbackManager from '@langchain/core/callbacks/manager'`) when it cannot be found from here. */
+  callbackManager?: unknown;
+  content?: OpenAIContentOptions;
+}
+
 export interface RegisterOptions {
   /** Promptline's base URL: spans go to `${endpoint}/v1/traces`, prompts come from its registry. */
   endpoint?: string;
@@ -111,6 +123,10 @@ export interface RegisterOptions {
   exporter?: SpanExporter;
   /** Auto-instrument the OpenAI SDK (default on). */
   openai?: boolean | OpenAIInstrumentationOptions;
+  /** Auto-instrument the Anthropic SDK when the app has it (default on). */
+  anthropic?: boolean | AnthropicInstrumentationOptions;
+  /** Auto-instrument LangChain.js when the app has `@langchain/core` (default on). */
+  langchain?: boolean | LangChainInstrumentationOptions;
   /** Carry lineage to other services in W3C baggage, and read it from theirs (default off). */
   baggage?: boolean;
   /** Register the tracer provider, context manager and propagator globally (default true). */

@@ -193,7 +193,22 @@ const idText = (v: unknown): string => (typeof v === 'string' || typeof v === 'n
 export function readOpenInferenceResponseId(attrs: AttrMap): string {
   const parsed = parseJsonValue(attrs.get(OPENINFERENCE_OUTPUT_KEY));
   if (!isRecord(parsed)) return '';
-  return idText(parsed.id) || (isRecord(parsed.llm_output) ? idText(parsed.llm_output.id) : '');
+  return idText(parsed.id) || (isRecord(parsed.llm_output) ? idText(parsed.llm_output.id) : '') || langChainMessageId(parsed.generations);
+}
+
+/**
+ * LangChain's first generated message: the provider's id in its response_metadata (Python), or as
+ * the message's own id (LangChain.js's ChatOpenAI), unless that is one of LangChain's run ids.
+ */
+function langChainMessageId(generations: unknown): string {
+  const first: unknown = Array.isArray(generations) && Array.isArray(generations[0]) ? (generations[0] as unknown[])[0] : undefined;
+  const message = isRecord(first) ? first.message : undefined;
+  const kwargs = isRecord(message) && isRecord(message.kwargs) ? message.kwargs : undefined;
+  if (!kwargs) return '';
+  const fromMetadata = isRecord(kwargs.response_metadata) ? idText(kwargs.response_metadata.id) : '';
+  if (fromMetadata) return fromMetadata;
+  const own = idText(kwargs.id);
+  return own.startsWith('run-') || own.startsWith('lc_run--') ? '' : own;
 }
 
 /**

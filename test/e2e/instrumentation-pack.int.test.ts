@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeAnthropic } from '../../examples/agent/fake-anthropic.ts';
 import { startFakeOpenAI } from '../../examples/agent/fake-openai.ts';
 import { eventually, provenance, removeDir, startServer, type ServerUnderTest } from '../helpers/server.ts';
 
@@ -61,7 +62,7 @@ describe('the packed @promptline/instrumentation', () => {
     expect(installed.dependencies).toEqual(declared.dependencies);
     for (const dep of Object.keys(declared.dependencies)) expect(existsSync(join(app, 'node_modules', dep)), dep).toBe(true);
     expect(existsSync(join(app, 'node_modules/@opentelemetry/api')), 'the peer dependency').toBe(true);
-    for (const absent of ['express', 'neo4j-driver', 'chdb', '@clickhouse/client', 'zod', 'typescript', 'openai']) expect(existsSync(join(app, 'node_modules', absent)), absent).toBe(false);
+    for (const absent of ['express', 'neo4j-driver', 'chdb', '@clickhouse/client', 'zod', 'typescript', 'openai', '@langchain/core', '@arizeai/openinference-instrumentation-langchain']) expect(existsSync(join(app, 'node_modules', absent)), absent).toBe(false);
 
     const version = await (await fetch(`${server.url}/v1/prompts/packed-greeting/versions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` }, body: JSON.stringify({ template: 'Hello {{who}}', commitMessage: 'from the pack test' }) })).json() as { version: number; templateHash: string };
     const responseId = `chatcmpl-packed-${Date.now()}`;
@@ -126,6 +127,91 @@ const OpenAI = require('openai');
       for (const [script, prompt] of [['esm.mjs', 'esm-prompt'], ['cjs.cjs', 'cjs-prompt']] as const) {
         const { stdout } = await run(process.execPath, [script], { cwd: app, env: { ...process.env, OPENAI_BASE_URL: fake.baseURL }, timeout: 60_000 });
         expect(JSON.parse(stdout.trim()), script).toEqual({ status: 200, prompt, model: 'gpt-4o-2024-08-06' });
+      }
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("instruments the app's own @anthropic-ai/sdk, imported as an ES module or required as CommonJS after register(), streams included", async () => {
+    const app = join(work, 'app');
+    const sdkVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/@anthropic-ai/sdk/package.json'), 'utf8')) as { version: string }).version;
+    await npm(['install', '--prefer-offline', `@anthropic-ai/sdk@${sdkVersion}`], app);
+    const body = `{ model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }`;
+    const calls = `const plain = await withLineage({ prompt: { name: NAME, version: 1 } }, () => client.messages.create(${body}));
+  const streamed = await withLineage({ prompt: { name: NAME, version: 2 } }, () => client.messages.stream(${body}).finalMessage());
+  await handle.forceFlush();
+  const oi = (m) => exporter.getFinishedSpans().find((s) => s.name === 'Anthropic Messages' && s.attributes['gen_ai.response.id'] === m.id);
+  console.log(JSON.stringify([plain, streamed].map((m) => ({ prompt: oi(m)?.attributes['gen_ai.prompt.name'], version: oi(m)?.attributes['gen_ai.prompt.version'], model: oi(m)?.attributes['gen_ai.response.model'] }))));
+  await handle.shutdown();`;
+    writeFileSync(join(app, 'anthropic-esm.mjs'), `import Anthropic from '@anthropic-ai/sdk';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+import { register, withLineage } from '@promptline/instrumentation';
+const NAME = 'esm-prompt';
+const exporter = new InMemorySpanExporter();
+const handle = register({ exporter, serviceName: 'esm-app' });
+const client = new Anthropic({ baseURL: process.env.ANTHROPIC_BASE_URL, apiKey: 'sk-ant-test', maxRetries: 0 });
+${calls}
+`);
+    writeFileSync(join(app, 'anthropic-cjs.cjs'), `const { register, withLineage } = require('@promptline/instrumentation');
+const { InMemorySpanExporter } = require('@opentelemetry/sdk-trace');
+const NAME = 'cjs-prompt';
+const exporter = new InMemorySpanExporter();
+const handle = register({ exporter, serviceName: 'cjs-app' });
+const Anthropic = require('@anthropic-ai/sdk');
+(async () => {
+  const client = new Anthropic({ baseURL: process.env.ANTHROPIC_BASE_URL, apiKey: 'sk-ant-test', maxRetries: 0 });
+  ${calls}
+})();
+`);
+    const fake = await startFakeAnthropic();
+    try {
+      for (const [script, prompt] of [['anthropic-esm.mjs', 'esm-prompt'], ['anthropic-cjs.cjs', 'cjs-prompt']] as const) {
+        const { stdout } = await run(process.execPath, [script], { cwd: app, env: { ...process.env, ANTHROPIC_BASE_URL: fake.baseURL }, timeout: 60_000 });
+        const model = 'claude-sonnet-4-5-20250929';
+        expect(JSON.parse(stdout.trim()), script).toEqual([{ prompt, version: 1, model }, { prompt, version: 2, model }]);
+      }
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('instruments LangChain.js once the app installs the optional LangChain instrumentation, as an ES module or CommonJS', async () => {
+    const app = join(work, 'app');
+    const versionOf = (pkg: string) => (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+    const oi = '@arizeai/openinference-instrumentation-langchain';
+    await npm(['install', '--prefer-offline', ...['@langchain/core', '@langchain/openai', oi].map((p) => `${p}@${versionOf(p)}`)], app);
+    const call = `const answer = await withLineage({ prompt: { name: NAME, version: 1 } }, () =>
+    ChatPromptTemplate.fromMessages([['human', '{question}']]).pipe(new ChatOpenAI({ model: 'gpt-4o', apiKey: 'sk-test', maxRetries: 0, configuration: { baseURL: process.env.OPENAI_BASE_URL } })).invoke({ question: 'hi' }));
+  await handle.forceFlush();
+  const span = exporter.getFinishedSpans().find((s) => s.name === 'ChatOpenAI');
+  console.log(JSON.stringify({ prompt: span?.attributes['gen_ai.prompt.name'], id: span?.attributes['gen_ai.response.id'] === answer.id, model: span?.attributes['gen_ai.response.model'] }));
+  await handle.shutdown();`;
+    writeFileSync(join(app, 'langchain-esm.mjs'), `import { ChatPromptTemplate } from '@langchain/core/prompts';
+import { ChatOpenAI } from '@langchain/openai';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+import { register, withLineage } from '@promptline/instrumentation';
+const NAME = 'esm-chain';
+const exporter = new InMemorySpanExporter();
+const handle = register({ exporter, openai: false });
+${call}
+`);
+    writeFileSync(join(app, 'langchain-cjs.cjs'), `const { register, withLineage } = require('@promptline/instrumentation');
+const { InMemorySpanExporter } = require('@opentelemetry/sdk-trace');
+const NAME = 'cjs-chain';
+const exporter = new InMemorySpanExporter();
+const handle = register({ exporter, openai: false });
+const { ChatPromptTemplate } = require('@langchain/core/prompts');
+const { ChatOpenAI } = require('@langchain/openai');
+(async () => {
+  ${call}
+})();
+`);
+    const fake = await startFakeOpenAI();
+    try {
+      for (const [script, prompt] of [['langchain-esm.mjs', 'esm-chain'], ['langchain-cjs.cjs', 'cjs-chain']] as const) {
+        const { stdout } = await run(process.execPath, [script], { cwd: app, env: { ...process.env, OPENAI_BASE_URL: fake.baseURL }, timeout: 60_000 });
+        expect(JSON.parse(stdout.trim()), script).toEqual({ prompt, id: true, model: 'gpt-4o-2024-08-06' });
       }
     } finally {
       await fake.close();

@@ -118,6 +118,12 @@ describe('the normalizer reads every convention into one lineage record', () => 
     );
     expect(l.responseId).toBe('chatcmpl-lc1');
     expect(l.prompt).toEqual({ name: '', version: '4', alias: '', templateHash: '' });
+    // LangChain.js (ChatOpenAI) puts the provider's id on the message; LangChain's own run ids are not response ids.
+    const generation = (kwargs: object) => readOwnLineage(createSpan({ attrs: { 'output.value': JSON.stringify({ generations: [[{ text: 'x', message: { lc: 1, kwargs } }]] }) } })).responseId;
+    expect(generation({ id: 'chatcmpl-js1', content: 'x' })).toBe('chatcmpl-js1');
+    expect(generation({ id: 'lc_run--1f2e', response_metadata: { id: 'chatcmpl-py1' } })).toBe('chatcmpl-py1');
+    expect(generation({ id: 'run-1234' })).toBe('');
+    expect(generation({ id: 'lc_run--5678' })).toBe('');
   });
 
   it('reads Traceloop prompt key, version and template', () => {
