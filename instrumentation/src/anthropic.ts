@@ -4,6 +4,7 @@ import type { LlmInstrumentations } from './instrumentation.ts';
 import { esmBuild, esmEntry, hookedWith, installed, loadBuild, loadedCjs } from './modules.ts';
 import type { AnthropicInstrumentationOptions } from './types.ts';
 import * as sc from './semconv.ts';
+import { hookBeforePatch, watchStreamedCall } from './streams.ts';
 import { reportError } from './utils.ts';
 
 // The Anthropic SDK (`@anthropic-ai/sdk`) is instrumented by OpenInference's instrumentation, which
@@ -19,66 +20,24 @@ const HOOKED = Symbol.for('@promptline/instrumentation anthropic streams');
 
 type Create = ((this: unknown, ...args: unknown[]) => unknown) & { [HOOKED]?: true };
 
-/** OpenInference's span (an OISpan around the SDK's), still open. */
-function isOpenInferenceSpan(span: Span | undefined): span is Span {
-  const inner = (span as { span?: { instrumentationScope?: { name?: string } } } | undefined)?.span;
-  return inner?.instrumentationScope?.name === OI_PACKAGE && span!.isRecording();
-}
-
-/** The stream events, as far as the observer reads them. */
+/** The stream events, as far as the watch reads them. */
 interface StreamEvent {
   type?: unknown;
   message?: { id?: unknown; model?: unknown } | null;
 }
 
-type Teeable = { tee?: () => [unknown, AsyncIterable<StreamEvent>] };
-
-/**
- * OpenInference reads a streamed message from one half of the stream's tee() and gives the app the
- * other. Its half is watched as it reads it, before it ends the span: message_start names the
- * message id and the model that answers. The app's half is untouched.
- */
-function watchStream(stream: unknown, span: Span): void {
-  const s = stream as Teeable | null;
-  if (!s || typeof s.tee !== 'function') return;
-  const tee = s.tee.bind(s);
-  s.tee = () => {
-    const [app, theirs] = tee();
-    const watched: AsyncIterable<StreamEvent> = {
-      async *[Symbol.asyncIterator]() {
-        for await (const event of theirs) {
-          try {
-            const message = event?.type === 'message_start' ? event.message : undefined;
-            if (message && span.isRecording()) {
-              if (typeof message.id === 'string' && message.id !== '') span.setAttribute(sc.ATTR_GEN_AI_RESPONSE_ID, message.id);
-              if (typeof message.model === 'string' && message.model !== '') span.setAttribute(sc.ATTR_GEN_AI_RESPONSE_MODEL, message.model);
-            }
-          } catch (err) {
-            reportError('reading a streamed Anthropic message event failed', err);
-          }
-          yield event;
-        }
-      },
-    };
-    return [app, watched];
-  };
+/** message_start names the message id and the model that answers. */
+function recordEvent(span: Span, event: StreamEvent): void {
+  const message = event?.type === 'message_start' ? event.message : undefined;
+  if (!message) return;
+  if (typeof message.id === 'string' && message.id !== '') span.setAttribute(sc.ATTR_GEN_AI_RESPONSE_ID, message.id);
+  if (typeof message.model === 'string' && message.model !== '') span.setAttribute(sc.ATTR_GEN_AI_RESPONSE_MODEL, message.model);
 }
 
 function watchStreams(original: Create): Create {
   const wrapped: Create = function (this: unknown, ...args: unknown[]) {
     const span = trace.getActiveSpan();
-    const result = original.apply(this, args);
-    try {
-      const body = args[0] as { stream?: unknown } | undefined;
-      const api = result as { _thenUnwrap?: (transform: (data: unknown) => unknown) => unknown } | undefined;
-      // OpenInference tees the stream in a _thenUnwrap of its own, chained after this one.
-      if (body?.stream === true && isOpenInferenceSpan(span) && typeof api?._thenUnwrap === 'function') {
-        return api._thenUnwrap((stream) => (watchStream(stream, span), stream));
-      }
-    } catch (err) {
-      reportError('watching a streamed Anthropic call failed', err);
-    }
-    return result;
+    return watchStreamedCall(original.apply(this, args), args, span, OI_PACKAGE, (s, event) => recordEvent(s, event as StreamEvent), 'a streamed Anthropic message');
   };
   wrapped[HOOKED] = true;
   return wrapped;
@@ -100,22 +59,8 @@ function hookStreams(module: unknown): void {
 type OpenInferenceLike = { patch(module: unknown, version?: string): unknown; manuallyInstrument(module: unknown): void; disable(): void };
 type OpenInferenceClass = new (config: ConstructorParameters<typeof AnthropicInstrumentation>[0]) => OpenInferenceLike;
 
-/** OpenInference's instrumentation, with the stream watch put in place under each patch it makes. */
-function withStreamWatch(Base: OpenInferenceClass): OpenInferenceClass {
-  return class PromptlineAnthropicInstrumentation extends Base {
-    override patch(module: unknown, version?: string): unknown {
-      try {
-        hookStreams(module);
-      } catch (err) {
-        reportError('hooking Anthropic streams failed', err);
-      }
-      return super.patch(module, version);
-    }
-  };
-}
-
 /** OpenInference's Anthropic instrumentation never imports the SDK: one build of it patches either build of the SDK. */
-const loadOpenInference = (): OpenInferenceClass => withStreamWatch((loadBuild(OI_PACKAGE, 'cjs') as { AnthropicInstrumentation: OpenInferenceClass }).AnthropicInstrumentation);
+const loadOpenInference = (): OpenInferenceClass => hookBeforePatch((loadBuild(OI_PACKAGE, 'cjs') as { AnthropicInstrumentation: OpenInferenceClass }).AnthropicInstrumentation, hookStreams, 'hooking Anthropic streams failed');
 
 export function instrumentAnthropic(tracerProvider: TracerProvider, opts: AnthropicInstrumentationOptions = {}): LlmInstrumentations {
   const instances: OpenInferenceLike[] = [];

@@ -3,6 +3,7 @@ import type { OpenAIInstrumentation } from '@arizeai/openinference-instrumentati
 import type { OpenAIInstrumentationOptions } from './types.ts';
 import { esmBuild, esmEntry, hookedWith, installed, loadBuild, loadedCjs } from './modules.ts';
 import * as sc from './semconv.ts';
+import { hookBeforePatch, isOpenInferenceSpanOf, watchStreamedCall } from './streams.ts';
 import { reportError } from './utils.ts';
 
 // The OpenAI SDK is instrumented by OpenInference's instrumentation (README: why this one). The ES
@@ -17,12 +18,6 @@ const OI_SCOPE = '@arizeai/openinference-instrumentation-openai';
 const HOOKED = Symbol.for('@promptline/instrumentation openai failures');
 
 type Create = ((this: unknown, ...args: unknown[]) => unknown) & { [HOOKED]?: true };
-
-/** OpenInference's span (an OISpan around the SDK's), still open: the only span the hook may end. */
-function isOpenInferenceSpan(span: Span | undefined): span is Span {
-  const inner = (span as { span?: { instrumentationScope?: { name?: string } } } | undefined)?.span;
-  return inner?.instrumentationScope?.name === OI_SCOPE && span!.isRecording();
-}
 
 /** A chat completion chunk, as far as the stream's observer reads it. */
 interface Chunk {
@@ -47,56 +42,16 @@ function recordChunk(span: Span, chunk: Chunk, seen: { id: boolean }): void {
   if (usage && typeof usage.completion_tokens === 'number') span.setAttribute(sc.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, usage.completion_tokens);
 }
 
-type Teeable = { tee?: () => [unknown, AsyncIterable<Chunk>] };
-
-/**
- * OpenInference reads a streamed answer from one half of the stream's tee() and gives the app the
- * other. Its half is watched here as it reads it, before it ends the span: the app's half, and
- * what the app reads, are untouched.
- */
-function watchStream(stream: unknown, span: Span): void {
-  const s = stream as Teeable | null;
-  if (!s || typeof s.tee !== 'function') return;
-  const tee = s.tee.bind(s);
-  s.tee = () => {
-    const [app, theirs] = tee();
-    const seen = { id: false };
-    const watched: AsyncIterable<Chunk> = {
-      async *[Symbol.asyncIterator]() {
-        for await (const chunk of theirs) {
-          try {
-            if (span.isRecording()) recordChunk(span, chunk, seen);
-          } catch (err) {
-            reportError('reading a streamed chat completion chunk failed', err);
-          }
-          yield chunk;
-        }
-      },
-    };
-    return [app, watched];
-  };
-}
-
 function endOnFailure(original: Create): Create {
   const wrapped: Create = function (this: unknown, ...args: unknown[]) {
     const span = trace.getActiveSpan();
     const result = original.apply(this, args);
-    let out: unknown = result;
-    try {
-      const body = args[0] as { stream?: unknown } | undefined;
-      const api = result as { _thenUnwrap?: (transform: (data: unknown) => unknown) => unknown } | undefined;
-      // OpenInference unwraps the SDK's promise with _thenUnwrap (a parse of its own); the stream
-      // passes through this one first, on the same promise chain, before OpenInference tees it.
-      if (body?.stream === true && isOpenInferenceSpan(span) && typeof api?._thenUnwrap === 'function') {
-        out = api._thenUnwrap((stream) => (watchStream(stream, span), stream));
-      }
-    } catch (err) {
-      reportError('watching a streamed OpenAI call failed', err);
-    }
+    const seen = { id: false };
+    const out = watchStreamedCall(result, args, span, OI_SCOPE, (s, chunk) => recordChunk(s, chunk as Chunk, seen), 'a streamed chat completion');
     try {
       const api = result as { asResponse?: () => Promise<unknown> } | undefined;
       // asResponse() waits for the HTTP exchange without reading the body the app will read.
-      if (isOpenInferenceSpan(span) && typeof api?.asResponse === 'function') {
+      if (isOpenInferenceSpanOf(OI_SCOPE, span) && typeof api?.asResponse === 'function') {
         api.asResponse().then(undefined, (err: unknown) => {
           if (!span.isRecording()) return;
           span.recordException(err instanceof Error ? err : String(err));
@@ -129,20 +84,6 @@ function hookFailures(module: unknown): void {
 type OpenInferenceLike = { patch(module: unknown, version?: string): unknown; manuallyInstrument(module: unknown): void; disable(): void };
 type OpenInferenceClass = new (config: ConstructorParameters<typeof OpenAIInstrumentation>[0]) => OpenInferenceLike;
 
-/** OpenInference's instrumentation, with our failure hook put in place before each patch it makes. */
-function withFailureHook(Base: OpenInferenceClass): OpenInferenceClass {
-  return class PromptlineOpenAIInstrumentation extends Base {
-    override patch(module: unknown, version?: string): unknown {
-      try {
-        hookFailures(module);
-      } catch (err) {
-        reportError('hooking OpenAI call failures failed', err);
-      }
-      return super.patch(module, version);
-    }
-  };
-}
-
 const OI_PACKAGE = '@arizeai/openinference-instrumentation-openai';
 
 /**
@@ -152,7 +93,7 @@ const OI_PACKAGE = '@arizeai/openinference-instrumentation-openai';
  */
 function loadOpenInference(build: 'esm' | 'cjs'): OpenInferenceClass {
   const exports = loadBuild(OI_PACKAGE, build) as { OpenAIInstrumentation: OpenInferenceClass };
-  return withFailureHook(exports.OpenAIInstrumentation);
+  return hookBeforePatch(exports.OpenAIInstrumentation, hookFailures, 'hooking OpenAI call failures failed');
 }
 
 export interface LlmInstrumentations {
