@@ -1,9 +1,11 @@
 import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
 import { actingProject, DEV_PRINCIPAL, ingestProject, PROJECT_HEADER, require as requirePermission, type Principal } from '../governance/access.ts';
+import { refusalReasonOf } from '../ingest/intake.ts';
 import { ACCESS_LEVELS, expressPath, METHODS, type RouteDeclaration } from './route.ts';
 import type { ApiServices } from './services.ts';
 import { parseInput } from './validate.ts';
+import { inRequest } from '../common/request-context.ts';
 
 // Turns route declarations into an Express router. Each route checks its own declared access
 // before anything else runs, so authorization never depends on matching paths a second time; a
@@ -74,7 +76,17 @@ function authorize(r: RouteDeclaration, services: ApiServices): RequestHandler {
     }
     next();
   };
-  return checkAccess;
+  if (!r.otlpErrors) return checkAccess;
+  // An export refused before the receiver reads it (key, permission, rate, project) counts as one
+  // the receiver refuses, as over OTLP/gRPC.
+  return async (req, res, next) => {
+    try {
+      await checkAccess(req, res, next);
+    } catch (err) {
+      services.metrics.requestRefused('http', refusalReasonOf(err));
+      throw err;
+    }
+  };
 }
 
 function handler(r: RouteDeclaration, services: ApiServices): RequestHandler {
@@ -97,6 +109,8 @@ function handler(r: RouteDeclaration, services: ApiServices): RequestHandler {
       req,
       res,
     };
-    await r.handle(ctx as never, services);
+    // Reading the body may have left the request's async context: the handler runs in it again, so
+    // what it logs carries the request id (app.ts gave it).
+    await inRequest(res.locals.requestId as string, () => r.handle(ctx as never, services));
   };
 }

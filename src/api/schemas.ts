@@ -91,7 +91,8 @@ export const traceSpan = z.object({
 
 export const traceAnswer = z.object({ traceId: z.string(), spans: z.array(traceSpan) });
 
-export const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+/** Every error answer but OTLP's: requestId names the request in the server log (and in the X-Request-Id header). */
+export const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string(), requestId: z.string() }) });
 
 export const healthAnswer = z.object({ status: z.literal('ok') });
 
@@ -100,6 +101,10 @@ export const healthAnswer = z.object({ status: z.literal('ok') });
 export const readyAnswer = z.object({
   status: z.enum(['ready', 'degraded']),
   stores: z.record(z.string(), z.object({ backend: z.string().optional(), ok: z.boolean(), error: z.string().optional() })),
+  retention: z
+    .object({ spans: z.string().describe("'unlimited' or e.g. '30 days'"), registry: z.literal('forever'), audit: z.literal('forever') })
+    .optional()
+    .describe("What the caller's project keeps how long (the project X-Promptline-Project names, for an instance admin)."),
   spool: z.object({ pendingBytes: z.number(), pendingRecords: z.number(), maxBytes: z.number(), segments: z.number(), tornRecords: z.number() }).optional(),
   writer: z.object({
     queuedRecords: z.number(),

@@ -329,7 +329,7 @@ describe('GET /v1/provenance', () => {
   it('answers 400 when no key is given', async () => {
     const res = await fetch(`${server.url}/v1/provenance`);
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: { code: 'bad_request', message: expect.stringMatching(/exactly one of response_id, trace_id or span_id/) } });
+    expect(await res.json()).toEqual({ error: { code: 'bad_request', message: expect.stringMatching(/exactly one of response_id, trace_id or span_id/), requestId: res.headers.get('x-request-id') } });
   });
 
   it('answers 400 when two keys are given', async () => {
@@ -349,7 +349,7 @@ describe('GET /v1/provenance', () => {
     const id = uniqueId('never-sent');
     const res = await fetch(`${server.url}/v1/provenance?response_id=${encodeURIComponent(id)}`);
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: { code: 'not_found', message: expect.stringContaining(id) } });
+    expect(await res.json()).toEqual({ error: { code: 'not_found', message: expect.stringContaining(id), requestId: res.headers.get('x-request-id') } });
   });
 
   it('answers by trace id and by span id for a received span', async () => {
