@@ -5,8 +5,10 @@ import { CliError, UsageError } from './cli/http.ts';
 import { terminalLine, terminalText } from './cli/terminal.ts';
 import { promptsCommand } from './cli/prompts.ts';
 import { impactCommand, reportCommand } from './cli/report.ts';
+import { whatChangedCommand } from './cli/what-changed.ts';
 import { auditCommand } from './cli/audit.ts';
 import { keysCommand } from './cli/governance.ts';
+import { deleteCommand, retentionCommand } from './cli/retention.ts';
 import { loadConfig } from './config.ts';
 import { ConfigError } from './common/errors.ts';
 import { startHeapWatchdog } from './common/heap-watchdog.ts';
@@ -32,8 +34,11 @@ Prompt registry (an HTTP client of a running server: --url or PROMPTLINE_URL, de
   promptline alias history NAME ALIAS
   promptline alias rollback NAME ALIAS --reason R
   promptline impact (--prompt NAME [--version N | --alias A [--move SEQ]] | --dataset ID | --model NAME | --app NAME --app-version V)
+  promptline what-changed [--app NAME] [--prompt NAME] [--metric M] [--from ISO] [--to ISO]   which lineage change moved a metric
   promptline keys create --role R [--project P] [--promote] [--expires ISO] | keys list | keys revoke ID
   promptline audit list [--actor A] [--action A] … | audit export --out FILE
+  promptline retention [--days N | --unlimited]              how long the project keeps its spans
+  promptline delete (trace TRACE-ID | conversation ID)         a privacy request: remove it from every span table
   promptline audit verify [--head SEQ:HASH]                   (through the server)
   promptline audit verify (--file EXPORT | --data-dir DIR) [--head SEQ:HASH]   (offline, no server)
   promptline report (--response-id ID | --prompt NAME --version N | --app NAME --app-version V) [--format markdown|html|json] [--out FILE]
@@ -118,8 +123,14 @@ async function main(argv: string[]): Promise<void> {
       return client(() => keysCommand(argv.slice(1)));
     case 'audit':
       return client(() => auditCommand(argv.slice(1)));
+    case 'retention':
+      return client(() => retentionCommand(argv.slice(1)));
+    case 'delete':
+      return client(() => deleteCommand(argv.slice(1)));
     case 'impact':
       return client(() => impactCommand(argv.slice(1)));
+    case 'what-changed':
+      return client(() => whatChangedCommand(argv.slice(1)));
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);

@@ -13,7 +13,7 @@ import type { Registry, RegistryHistory } from './storage/registry.ts';
 import { SqliteRegistry } from './storage/sqlite/sqlite-registry.ts';
 import { SqliteGovernance } from './storage/sqlite/sqlite-governance.ts';
 import { openRecords } from './storage/sqlite/sqlite-records.ts';
-import type { AuditLog, KeyStore } from './storage/governance.ts';
+import type { AuditLog, KeyStore, RetentionSettings } from './storage/governance.ts';
 import { AuditService } from './governance/audit.ts';
 import { ANCHOR_FILE } from './governance/audit-anchor.ts';
 import { Authenticator, authorizeExport, RateLimiter } from './governance/access.ts';
@@ -28,14 +28,18 @@ import { Neo4jGovernance } from './storage/neo4j/neo4j-governance.ts';
 import type { StoreLifecycle } from './storage/lifecycle.ts';
 import type { Logger } from './common/logger.ts';
 import { systemClock } from './common/clock.ts';
+import { PromptlineMetrics } from './common/metrics.ts';
 import { ChdbExecutor } from './storage/clickhouse/chdb-executor.ts';
 import { LanedExecutor, QueryLanes } from './storage/clickhouse/query-lanes.ts';
 import { ScanBudget } from './api/scan-budget.ts';
 import { ClickHouseSpanStore } from './storage/clickhouse/clickhouse-span-store.ts';
 import { ClickHouseSpanAnalytics } from './storage/clickhouse/clickhouse-span-analytics.ts';
+import { ClickHouseRetention } from './storage/clickhouse/clickhouse-retention.ts';
+import { RetentionService } from './governance/retention.ts';
+import { TraceDeletion } from './governance/trace-deletion.ts';
 import type { SpanAnalytics } from './storage/span-analytics.ts';
 import type { LineageGraph } from './storage/lineage-graph.ts';
-import type { SpanQueries, SpanSink } from './storage/span-store.ts';
+import type { SpanQueries, SpanRetentionStore, SpanSink } from './storage/span-store.ts';
 import { SqliteLineageGraph } from './storage/sqlite/sqlite-lineage-graph.ts';
 
 // One process: the OTLP receivers (HTTP on the API's port, gRPC on its own) and the API, the spool,
@@ -72,6 +76,7 @@ async function openStores(config: Config): Promise<Stores> {
   const lanes = new QueryLanes({ slots: config.clickhouseUrl ? 8 : 1, analysisQueuePerProject: config.queries.analysisQueuePerProject, queueTimeoutMs: queryTimeoutMs });
   const spans = new ClickHouseSpanStore(new LanedExecutor(engine, lanes, 'lookup'));
   const analytics = new ClickHouseSpanAnalytics(new LanedExecutor(engine, lanes, 'analysis'));
+  const retention = new ClickHouseRetention(new LanedExecutor(engine, lanes, 'lookup'));
   try {
     if (config.neo4j) {
       // One driver, one connection pool, for the graph, the registry and governance beside it.
@@ -79,14 +84,14 @@ async function openStores(config: Config): Promise<Stores> {
       const graph = new Neo4jLineageGraph(neo4j);
       const registry = new Neo4jRegistry(neo4j);
       const governance = new Neo4jGovernance(neo4j);
-      return { spans, analytics, graph, registry, governance, close: closing([spans, graph, registry, governance], neo4j) };
+      return { spans, analytics, retention, graph, registry, governance, close: closing([spans, graph, registry, governance], neo4j) };
     }
     // The registry, keys and the audit log in one file: a change and its audit entry are one transaction.
     const records = openRecords(config.dataDir);
     const graph = new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite'));
     const registry = new SqliteRegistry(records);
     const governance = new SqliteGovernance(records);
-    return { spans, analytics, graph, registry, governance, close: closing([spans, graph, registry, governance]) };
+    return { spans, analytics, retention, graph, registry, governance, close: closing([spans, graph, registry, governance]) };
   } catch (err) {
     await spans.close();
     throw err;
@@ -96,9 +101,11 @@ async function openStores(config: Config): Promise<Stores> {
 interface Stores {
   spans: SpanSink & SpanQueries;
   analytics: SpanAnalytics;
+  /** Retention and deletion requests, on the span store's engine (closed with it). */
+  retention: SpanRetentionStore;
   graph: LineageGraph;
   registry: Registry & RegistryHistory;
-  governance: KeyStore & AuditLog;
+  governance: KeyStore & AuditLog & RetentionSettings;
   /** Closes every store, then the connection they share, if any. */
   close(): Promise<void>;
 }
@@ -154,6 +161,13 @@ function refuse(socket: Socket, status: 429 | 503, reason: string): void {
     clearTimeout(timer);
     socket.destroy();
   });
+}
+
+/** Whether the writer stored everything it held within `ms` (a deletion request waits so long for it, not longer). */
+function idleWithin(writer: SpanWriter, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  return Promise.race([writer.whenIdle().then(() => true), late]).finally(() => clearTimeout(timer));
 }
 
 /** Sockets refused with an answer still hold a descriptor for a moment; past this many more, Node drops them outright. */
@@ -219,6 +233,15 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     throw err;
   }
   const audit = new AuditService({ log: governance, anchorFile: join(config.dataDir, ANCHOR_FILE), headFile: config.audit.headFile, secret: config.audit.secret, history: registry, logger });
+  // The span tables' TTL follows the stored settings, at every start (a no-op when they agree).
+  const retention = new RetentionService({ settings: governance, spans: stores.retention, audit, clock: systemClock, logger });
+  try {
+    await retention.apply();
+  } catch (err) {
+    await stores.close();
+    unlock();
+    throw err;
+  }
   let bootstrapKey: string | null = null;
   if (config.auth.disabled) {
     logger.warn('AUTHENTICATION IS OFF (PROMPTLINE_DEV_NO_AUTH): every caller is an admin; bound to loopback only. Never run this way with real data.');
@@ -236,6 +259,8 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     onDurable: (position, attachment) => writer.enqueue(position, attachment as never),
   });
   const registryService = new RegistryService({ registry, graph, logger, audit });
+  // This server's own registry: what GET /metrics shows, and where every part counts.
+  const metrics = new PromptlineMetrics({ processMetrics: true });
   const writer = new SpanWriter({
     analytics,
     classifyPrompt: async (projectId, prompt) => (await registryService.registrationStatus(projectId, prompt)).status,
@@ -249,15 +274,20 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     maxFixupsPerBatch: config.writer.maxFixupsPerBatch,
     spanTimeWindow: config.spanTimeWindow,
     deadLetterDir: join(config.dataDir, 'dead-letter'),
+    metrics,
   });
+  metrics.watchSpool(() => spool.stats());
+  metrics.watchWriter(() => ({ ...writer.stats(), lagSeconds: writer.lagSeconds() }));
+  // A deletion request first lets the writer store what it holds, for up to 15 s.
+  const deletion = new TraceDeletion({ spans: stores.retention, audit, logger, drainWrites: () => idleWithin(writer, 15_000) });
   const recovered = spool.stats().pendingRecords;
   if (recovered > 0) logger.info('spool: replaying requests not yet in the stores', { records: recovered });
   writer.start();
 
   // One in-flight budget, one export rate limiter and one authenticator serve OTLP/HTTP and OTLP/gRPC.
   const receiverInFlight = new InFlightBytes(config.receiver.maxInFlightBytes);
-  const auth = config.auth.disabled ? null : new Authenticator(governance, systemClock, { failuresPerSecond: config.limits.authFailuresPerSecond, failureBurst: config.limits.authFailureBurst });
-  const ingestLimiter = new RateLimiter(config.limits.ingestPerSecond, config.limits.ingestBurst, systemClock, `this key sends more than ${config.limits.ingestPerSecond} OTLP requests a second; batch more spans a request, or ask for a higher PROMPTLINE_INGEST_RATE_PER_SECOND`);
+  const auth = config.auth.disabled ? null : new Authenticator(governance, systemClock, { failuresPerSecond: config.limits.authFailuresPerSecond, failureBurst: config.limits.authFailureBurst, metrics });
+  const ingestLimiter = new RateLimiter(config.limits.ingestPerSecond, config.limits.ingestBurst, systemClock, `this key sends more than ${config.limits.ingestPerSecond} OTLP requests a second; batch more spans a request, or ask for a higher PROMPTLINE_INGEST_RATE_PER_SECOND`, { metrics, kind: 'ingest' });
   const app = createApp({
     version: VERSION,
     logger,
@@ -274,12 +304,15 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     spanTimeWindow: config.spanTimeWindow,
     keys: governance,
     audit,
+    retention,
+    deletion,
     clock: systemClock,
     auth,
-    limiter: new RateLimiter(config.auth.ratePerSecond, config.auth.rateBurst),
+    limiter: new RateLimiter(config.auth.ratePerSecond, config.auth.rateBurst, systemClock, undefined, { metrics, kind: 'api' }),
     scanBudget: new ScanBudget(config.queries.scansPerProject),
     ingestLimiter,
     protectedAliases: config.auth.protectedAliases,
+    metrics,
   });
   const server: Server = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: Math.min(5_000, config.connections.idleTimeoutMs) }, app);
   limitConnections(server, config.connections);
@@ -338,6 +371,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
           authorize: (caller) => authorizeExport({ auth, ingestLimiter }, caller.authorization, caller.project, caller.address),
           loopbackOnly: config.auth.disabled,
           idleTimeoutMs: config.connections.idleTimeoutMs,
+          metrics,
         },
         config.grpc.host,
         config.grpc.port,

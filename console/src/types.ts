@@ -1,7 +1,7 @@
 // The shapes of the API answers the console reads. The OpenAPI document at /openapi.json is the
 // full contract; these name the fields the views use.
 
-export type Permission = 'ingest' | 'prompts' | 'read' | 'edit' | 'promote' | 'admin';
+export type Permission = 'ingest' | 'prompts' | 'read' | 'edit' | 'promote' | 'admin' | 'metrics';
 
 export interface SessionInfo {
   keyId: string;

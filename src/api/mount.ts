@@ -55,7 +55,7 @@ export function mountRoutes(routes: readonly RouteDeclaration[], services: ApiSe
 }
 
 function authorize(r: RouteDeclaration, services: ApiServices): RequestHandler {
-  const checkAccess = async (req: Request, res: Response, next: NextFunction) => {
+  const admit = async (req: Request, res: Response, next: NextFunction) => {
     res.locals.route = r;
     if (r.access === 'public') return next();
     const principal = services.auth ? await services.auth.authenticate(req.headers.authorization, req.socket.remoteAddress) : DEV_PRINCIPAL;
@@ -76,17 +76,17 @@ function authorize(r: RouteDeclaration, services: ApiServices): RequestHandler {
     }
     next();
   };
-  if (!r.otlpErrors) return checkAccess;
-  // An export refused before the receiver reads it (key, permission, rate, project) counts as one
-  // the receiver refuses, as over OTLP/gRPC.
-  return async (req, res, next) => {
+  const checkAccess = async (req: Request, res: Response, next: NextFunction) => {
     try {
-      await checkAccess(req, res, next);
+      await admit(req, res, next);
     } catch (err) {
-      services.metrics.requestRefused('http', refusalReasonOf(err));
+      // An export refused before the receiver reads it (key, permission, rate, project) counts as
+      // one the receiver refuses, as over OTLP/gRPC.
+      if (r.otlpErrors) services.metrics.requestRefused('http', refusalReasonOf(err));
       throw err;
     }
   };
+  return checkAccess;
 }
 
 function handler(r: RouteDeclaration, services: ApiServices): RequestHandler {

@@ -40,6 +40,7 @@ const ACCESS_TEXT: Record<Access, string> = {
   edit: `A key whose role may edit (${roles('edit')}).`,
   promote: 'An admin key, or an edit key with the promote right.',
   admin: 'An admin key.',
+  metrics: `A key whose role may read the metrics (${roles('metrics')}).`,
 };
 
 // Every call with a key may name the project it acts on; only an instance admin may name another.

@@ -1,10 +1,13 @@
 import type { Request, Response } from 'express';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
+import type { PromptlineMetrics } from '../common/metrics.ts';
 import type { PromptCatalog } from '../domain/prompt.ts';
 import type { Authenticator, RateLimiter } from '../governance/access.ts';
 import type { ScanBudget } from './scan-budget.ts';
 import type { AuditService } from '../governance/audit.ts';
+import type { RetentionService } from '../governance/retention.ts';
+import type { TraceDeletion } from '../governance/trace-deletion.ts';
 import type { ImpactService } from '../impact/impact-service.ts';
 import type { InFlightBytes } from '../ingest/intake.ts';
 import type { Spool } from '../ingest/spool.ts';
@@ -39,6 +42,10 @@ export interface AppDeps {
   spanTimeWindow: SpanTimeWindow;
   keys: KeyStore;
   audit: AuditService;
+  /** Each project's span retention (GET/PUT /v1/retention, readyz). */
+  retention: RetentionService;
+  /** Deletion requests for a trace or a conversation. */
+  deletion: TraceDeletion;
   /** The time recorded and the time that decides (key expiry) in route handlers. */
   clock: Clock;
   /** null: authentication is off (PROMPTLINE_DEV_NO_AUTH, loopback only). */
@@ -49,6 +56,8 @@ export interface AppDeps {
   /** Requests that scan many spans, in flight per project. */
   scanBudget: ScanBudget;
   protectedAliases: readonly string[];
+  /** What GET /metrics shows, and where the API and the OTLP/HTTP receiver count; without it, the app makes its own. */
+  metrics?: PromptlineMetrics;
 }
 
 /** What route handlers use: the dependencies, and the services the API builds over them once. */
@@ -58,4 +67,5 @@ export interface ApiServices extends AppDeps {
   receiveTraces: (req: Request, res: Response) => Promise<void>;
   protectedAliasSet: ReadonlySet<string>;
   openapi: unknown;
+  metrics: PromptlineMetrics;
 }

@@ -4,14 +4,15 @@ import { CliError, UsageError } from './http.ts';
 // promptline keys create|list|revoke — admin calls over the API. (promptline audit: audit.ts.)
 
 const KEYS_USAGE = `Usage:
-  promptline keys create --role app|ingest|read|edit|admin [--project P] [--name N] [--promote] [--instance-admin] [--expires ISO-TIME]
+  promptline keys create --role app|ingest|read|edit|admin|metrics [--project P] [--name N] [--promote] [--instance-admin] [--expires ISO-TIME]
   promptline keys list [--project P]
   promptline keys revoke ID
 
 The new key is printed once; only its hash is stored. Needs an admin key (PROMPTLINE_API_KEY), which
 manages the keys of its own project; an instance admin key (the bootstrap key) manages those of any
 project: --project on create and list, and revoke by id wherever the key is. Give an agent app a key
-with role app: it sends spans and loads prompts, and reads nothing else.
+with role app: it sends spans and loads prompts, and reads nothing else; a Prometheus scraper one with
+role metrics: it reads GET /metrics, and nothing else.
 
 ${COMMON_FLAGS_HELP}`;
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PROJECT_NAME, PROJECT_NAME_RULE, type ApiKey, type Permission, type Role } from '../domain/governance.ts';
 import { BadRequestError, PromptlineError, UnavailableError } from '../common/errors.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
+import type { AccessMetrics, AuthFailureReason, RateLimitKind } from '../common/metrics.ts';
 import type { KeyStore } from '../storage/governance.ts';
 import { DUMMY_HASH, keyIdOf, verifyKey } from './keys.ts';
 
@@ -38,7 +39,9 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   app: new Set(['ingest', 'prompts']),
   read: new Set(['prompts', 'read']),
   edit: new Set(['prompts', 'read', 'edit']),
-  admin: new Set(['ingest', 'prompts', 'read', 'edit', 'promote', 'admin']),
+  admin: new Set(['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics']),
+  // A Prometheus scraper's key: GET /metrics and nothing else.
+  metrics: new Set(['metrics']),
 };
 
 export function may(p: Principal, permission: Permission): boolean {
@@ -153,6 +156,8 @@ export interface AuthenticatorOptions {
   failureBurst?: number;
   /** The slow hash check; injectable so that tests can count it. Default verifyKey (scrypt). */
   verify?: (key: string, secretHash: string) => Promise<boolean>;
+  /** Where failures (401s, and 429s of the failure budget, kind `auth`) are counted. */
+  metrics?: AccessMetrics;
 }
 
 /**
@@ -177,29 +182,37 @@ export class Authenticator {
   private readonly cache = new Map<string, { principal: Principal; expiresAt: Date | null; until: number }>();
   private readonly refused = new Map<string, number>();
   private readonly knownGood = new Map<string, number>();
+  private readonly metrics: AccessMetrics | undefined;
 
   constructor(keys: KeyStore, clock: Clock = systemClock, opts: AuthenticatorOptions = {}) {
     this.keys = keys;
     this.clock = clock;
     this.verify = opts.verify ?? verifyKey;
+    this.metrics = opts.metrics;
     const perSecond = opts.failuresPerSecond ?? 2;
-    this.failures = new RateLimiter(perSecond, opts.failureBurst ?? 10, clock, `this address has sent more than ${perSecond} invalid API keys a second; slow down`);
+    const counted = opts.metrics ? { metrics: opts.metrics, kind: 'auth' as const } : undefined;
+    this.failures = new RateLimiter(perSecond, opts.failureBurst ?? 10, clock, `this address has sent more than ${perSecond} invalid API keys a second; slow down`, counted);
+  }
+
+  private refuse(reason: AuthFailureReason, message: string): UnauthorizedError {
+    this.metrics?.authFailed(reason);
+    return new UnauthorizedError(message);
   }
 
   /** `address` is the client's (the socket's remote address); failures are budgeted per address. */
   async authenticate(header: string | undefined, address = 'unknown'): Promise<Principal> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-    if (!m) throw new UnauthorizedError(header ? 'the Authorization header must be "Bearer <key>"' : 'this call needs an API key: send "Authorization: Bearer <key>"');
+    if (!m) throw header ? this.refuse('malformed_header', 'the Authorization header must be "Bearer <key>"') : this.refuse('missing_key', 'this call needs an API key: send "Authorization: Bearer <key>"');
     const key = m[1]!;
     const fingerprint = createHash('sha256').update(key).digest('hex');
     const now = this.clock.now().getTime();
     const hit = this.cache.get(fingerprint);
     if (hit && hit.until > now) {
-      if (hit.expiresAt && hit.expiresAt.getTime() <= now) throw new UnauthorizedError('this API key has expired');
+      if (hit.expiresAt && hit.expiresAt.getTime() <= now) throw this.refuse('expired', 'this API key has expired');
       return hit.principal;
     }
     // A key refused moments ago costs nothing to refuse again, and so takes none of the budget.
-    if ((this.refused.get(fingerprint) ?? 0) > now) throw new UnauthorizedError('this API key is not valid');
+    if ((this.refused.get(fingerprint) ?? 0) > now) throw this.refuse('invalid_key', 'this API key is not valid');
     const known = (this.knownGood.get(fingerprint) ?? 0) > now;
     // Taken before any scrypt, so that concurrent requests cannot all pass a check made before
     // their failures are counted; given back below when the key is valid.
@@ -215,12 +228,12 @@ export class Authenticator {
     }
     if (!stored || !valid) {
       remember(this.refused, fingerprint, now + REFUSED_MS);
-      throw new UnauthorizedError('this API key is not valid');
+      throw this.refuse('invalid_key', 'this API key is not valid');
     }
     if (!known) this.failures.giveBack(address);
     remember(this.knownGood, fingerprint, now + KNOWN_GOOD_MS);
-    if (stored.revokedAt) throw new UnauthorizedError('this API key has been revoked');
-    if (stored.expiresAt && stored.expiresAt.getTime() <= now) throw new UnauthorizedError('this API key has expired');
+    if (stored.revokedAt) throw this.refuse('revoked', 'this API key has been revoked');
+    if (stored.expiresAt && stored.expiresAt.getTime() <= now) throw this.refuse('expired', 'this API key has expired');
     const principal = principalOf(stored);
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(fingerprint, { principal, expiresAt: stored.expiresAt, until: now + CACHE_MS });
@@ -248,12 +261,15 @@ export class RateLimiter {
   private readonly burst: number;
   private readonly clock: Clock;
   private readonly message: string;
+  private readonly counted: { metrics: AccessMetrics; kind: RateLimitKind } | undefined;
 
-  constructor(perSecond: number, burst: number, clock: Clock = systemClock, message = `this key makes more than ${perSecond} calls a second; slow down`) {
+  /** `counted`: where each refusal is counted, and as which kind of limit. */
+  constructor(perSecond: number, burst: number, clock: Clock = systemClock, message = `this key makes more than ${perSecond} calls a second; slow down`, counted?: { metrics: AccessMetrics; kind: RateLimitKind }) {
     this.perSecond = perSecond;
     this.burst = burst;
     this.clock = clock;
     this.message = message;
+    this.counted = counted;
   }
 
   take(key: string): void {
@@ -263,6 +279,7 @@ export class RateLimiter {
     b.at = now;
     if (b.tokens < 1) {
       this.buckets.set(key, b);
+      this.counted?.metrics.rateLimited(this.counted.kind);
       throw new UnavailableError(this.message, Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond)), 429);
     }
     b.tokens -= 1;

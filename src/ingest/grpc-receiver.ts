@@ -1,8 +1,9 @@
 import { Metadata, Server, ServerCredentials, ServerInterceptingCall, status, type sendUnaryData, type ServerInterceptingCallInterface, type ServerInterceptor, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import { PromptlineError, UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { IngestMetrics } from '../common/metrics.ts';
 import { ForbiddenError, isLoopbackHost } from '../governance/access.ts';
-import { intakeExport, type InFlightBytes } from './intake.ts';
+import { intakeExport, refusalReasonOf, type InFlightBytes } from './intake.ts';
 import { OTLP_LIMITS } from './otlp/limits.ts';
 import { encodeGrpcStatusDetails, encodeProtobufExportResponse, grpcCodeOf } from './otlp/otlp-answers.ts';
 import type { SpanTimeWindow } from './otlp/span-rules.ts';
@@ -64,6 +65,8 @@ export interface GrpcReceiverDeps {
   /** A connection with no call this long is closed. */
   idleTimeoutMs: number;
   now?: () => number;
+  /** Where spans and refusals are counted (transport grpc). */
+  metrics?: IngestMetrics;
 }
 
 export interface GrpcReceiver {
@@ -123,7 +126,7 @@ function checkBeforeReading(deps: GrpcReceiverDeps, admitted: WeakMap<Metadata, 
                 admitted.set(metadata, project);
                 pass(metadata);
               },
-              (err: unknown) => call.sendStatus(failureOf(err, deps.logger)),
+              (err: unknown) => call.sendStatus(failureOf(err, deps)),
             );
           },
         }),
@@ -145,7 +148,7 @@ async function checkCall(deps: GrpcReceiverDeps, metadata: Metadata, call: Serve
 }
 
 function exportHandler(deps: GrpcReceiverDeps, admitted: WeakMap<Metadata, string>): (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => void {
-  const intake = { spool: deps.spool, spanTimeWindow: deps.spanTimeWindow, now: deps.now ?? Date.now };
+  const intake = { spool: deps.spool, spanTimeWindow: deps.spanTimeWindow, now: deps.now ?? Date.now, metrics: deps.metrics, transport: 'grpc' as const };
   return (call, callback) => {
     // The message, read whole by grpc-js, is held of the budget until it is in the spool.
     const budget = deps.inFlight.hold();
@@ -163,14 +166,15 @@ function exportHandler(deps: GrpcReceiverDeps, admitted: WeakMap<Metadata, strin
       },
       (err: unknown) => {
         budget.release();
-        callback(failureOf(err, deps.logger));
+        callback(failureOf(err, deps));
       },
     );
   };
 }
 
-/** A failed export as gRPC answers it: the code of the same map as OTLP/HTTP, and the google.rpc.Status in grpc-status-details-bin. */
-function failureOf(err: unknown, logger: Logger): { code: status; details: string; metadata: Metadata } {
+/** A failed export as gRPC answers it (and counts it): the code of the same map as OTLP/HTTP, and the google.rpc.Status in grpc-status-details-bin. */
+function failureOf(err: unknown, { logger, metrics }: { logger: Logger; metrics?: IngestMetrics }): { code: status; details: string; metadata: Metadata } {
+  metrics?.requestRefused('grpc', refusalReasonOf(err));
   const known = err instanceof PromptlineError && err.operational;
   const httpStatus = known ? err.status : 500;
   const message = known ? err.message : 'internal error while receiving spans';

@@ -1,11 +1,12 @@
 import type { DecodedExport } from '../domain/span.ts';
-import { BadRequestError, UnavailableError } from '../common/errors.ts';
+import { BadRequestError, PromptlineError, UnavailableError } from '../common/errors.ts';
+import type { IngestMetrics, OtlpRefusalReason, Transport } from '../common/metrics.ts';
 import { MalformedRequestError } from './otlp/convert.ts';
 import { decodeJsonExport } from './otlp/decode-json.ts';
 import type { OtlpEncoding } from './otlp/otlp-answers.ts';
 import { scanProtobufExport } from './otlp/scan-protobuf.ts';
 import { startWindowAt, type SpanTimeWindow } from './otlp/span-rules.ts';
-import { RECORD_JSON, RECORD_PROTOBUF, type RecordKind, type Spool } from './spool.ts';
+import { RECORD_JSON, RECORD_PROTOBUF, SpoolFullError, type RecordKind, type Spool } from './spool.ts';
 import type { WriterAttachment } from './writer.ts';
 
 // What both OTLP receivers do with an export once its body is in memory (receiver.ts for OTLP/HTTP,
@@ -30,13 +31,29 @@ export class InFlightBytes {
 
   /** Refuses a new request once the budget is spent. */
   admit(): void {
-    if (this.bytes >= this.max) throw new UnavailableError(`the receiver is busy with ${this.bytes} bytes of requests; retry shortly`, 1, 429);
+    if (this.bytes >= this.max) throw new ReceiverBusyError(`the receiver is busy with ${this.bytes} bytes of requests; retry shortly`);
   }
 
   /** What one request holds of the budget: taken as it arrives, given back at once with release(). */
   hold(): HeldBytes {
     return new HeldBytes(this);
   }
+}
+
+/** The receivers' in-flight budget is spent: 429, as a rate limit answers, but no key's fault. */
+class ReceiverBusyError extends UnavailableError {
+  constructor(message: string) {
+    super(message, 1, 429);
+  }
+}
+
+/** Why an export was refused, in the bounded set /metrics labels refusals with. */
+export function refusalReasonOf(err: unknown): OtlpRefusalReason {
+  if (err instanceof ReceiverBusyError) return 'busy';
+  if (err instanceof SpoolFullError) return 'spool_full';
+  if (!(err instanceof PromptlineError) || !err.operational) return 'internal';
+  const byStatus: Partial<Record<number, OtlpRefusalReason>> = { 400: 'malformed', 401: 'unauthenticated', 403: 'forbidden', 413: 'too_large', 415: 'unsupported_media_type', 429: 'rate_limited', 503: 'unavailable' };
+  return byStatus[err.status] ?? 'internal';
 }
 
 /** Bytes one request holds of the receivers' budget. */
@@ -70,6 +87,9 @@ export interface IntakeDeps {
   spanTimeWindow: SpanTimeWindow;
   /** The time of receipt, in milliseconds since the epoch. */
   now: () => number;
+  /** Where the spans received, acknowledged and refused are counted, under `transport`. */
+  metrics?: IngestMetrics;
+  transport: Transport;
 }
 
 /** What an accepted export answers: the spans refused (partial success) and why, in one message. */
@@ -101,6 +121,16 @@ export async function intakeExport(deps: IntakeDeps, encoding: OtlpEncoding, bod
     if (err instanceof RangeError) throw new BadRequestError('the request is nested too deeply to decode');
     throw err;
   }
-  if (checked.spans > 0) await deps.spool.append(RECORD_KIND[encoding], projectId, body, checked.attachment, receivedAtMs);
+  deps.metrics?.spansReceived(deps.transport, checked.spans + checked.rejected);
+  deps.metrics?.spansRefused(deps.transport, 'invalid_span', checked.rejected);
+  if (checked.spans > 0) {
+    try {
+      await deps.spool.append(RECORD_KIND[encoding], projectId, body, checked.attachment, receivedAtMs);
+    } catch (err) {
+      deps.metrics?.spansRefused(deps.transport, refusalReasonOf(err), checked.spans);
+      throw err;
+    }
+  }
+  deps.metrics?.spansAcknowledged(deps.transport, checked.spans);
   return { rejected: checked.rejected, message: checked.rejected > 0 ? `rejected ${checked.rejected} span(s): ${checked.rejectionReasons.join('; ')}` : '' };
 }

@@ -3,7 +3,8 @@ import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 import { BadRequestError, PayloadTooLargeError, PromptlineError, UnavailableError, UnsupportedMediaTypeError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { intakeExport, type HeldBytes, type InFlightBytes } from './intake.ts';
+import type { IngestMetrics } from '../common/metrics.ts';
+import { intakeExport, refusalReasonOf, type HeldBytes, type InFlightBytes } from './intake.ts';
 import { OTLP_LIMITS } from './otlp/limits.ts';
 import { otlpEncodingOf, sendOtlpFailure, sendOtlpSuccess, type OtlpEncoding } from './otlp/otlp-answers.ts';
 import type { SpanTimeWindow } from './otlp/span-rules.ts';
@@ -29,11 +30,13 @@ export interface ReceiverDeps {
   spanTimeWindow: SpanTimeWindow;
   /** The time of receipt, in milliseconds since the epoch. */
   now?: () => number;
+  /** Where spans and refusals are counted (transport http). */
+  metrics?: IngestMetrics;
 }
 
 /** The handler of POST /v1/traces; the API declares the route (src/api/routes/lineage.ts). */
 export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Response) => Promise<void> {
-  const intake = { spool: deps.spool, spanTimeWindow: deps.spanTimeWindow, now: deps.now ?? Date.now };
+  const intake = { spool: deps.spool, spanTimeWindow: deps.spanTimeWindow, now: deps.now ?? Date.now, metrics: deps.metrics, transport: 'http' as const };
   return async (req, res) => {
     const encoding = otlpEncodingOf(req.headers['content-type']);
     // What this request holds of the budget: counted as each chunk arrives (a body still being read
@@ -54,6 +57,7 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
       const { rejected, message } = await intakeExport(intake, encoding, body, deps.projectOf(req));
       sendOtlpSuccess(res, encoding, rejected, message);
     } catch (err) {
+      deps.metrics?.requestRefused('http', refusalReasonOf(err));
       sendFailure(req, res, encoding, err, deps.logger);
     } finally {
       budget.release();

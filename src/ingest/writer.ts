@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/logger.ts';
+import type { StoreMetrics } from '../common/metrics.ts';
 import type { LineageGraph } from '../storage/lineage-graph.ts';
 import type { SpanAnalytics } from '../storage/span-analytics.ts';
 import type { SpanSink } from '../storage/span-store.ts';
@@ -50,6 +51,8 @@ export interface WriterOptions {
   maxFixupsPerBatch?: number;
   /** The receiver's start-time window, by which spooled requests are judged as at their receipt; without it, none. */
   spanTimeWindow?: SpanTimeWindow;
+  /** Where each store call's duration and failures are counted. */
+  metrics?: StoreMetrics;
 }
 
 export class SpanWriter {
@@ -73,7 +76,7 @@ export class SpanWriter {
     const signal = this.abandon.signal;
     const counters = this.counters;
     this.queue = new WriteQueue({ maxSpansInMemory: opts.maxSpansInMemory ?? 50_000, maxBytesInMemory: opts.maxBytesInMemory ?? 128 * 1024 * 1024 }, () => this.wake?.());
-    const retry = new StoreRetry({ logger, counters, backoff: opts.retry ?? DEFAULT_BACKOFF, signal });
+    const retry = new StoreRetry({ logger, counters, backoff: opts.retry ?? DEFAULT_BACKOFF, signal, metrics: opts.metrics });
     const preparer = new BatchPreparer({
       sink,
       retry,
@@ -104,6 +107,11 @@ export class SpanWriter {
 
   stats(): WriterStats {
     return { ...this.counters, queuedRecords: this.queue.length, queuedSpans: this.queue.spans, unsettledTraces: this.pipeline.unsettledTraces };
+  }
+
+  /** Seconds the oldest spooled record not yet in the stores has waited (0 when the writer has caught up): its lag. */
+  lagSeconds(): number {
+    return this.queue.oldestWaitMs() / 1000;
   }
 
   /** Resolves when everything queued so far is in the stores, and every stored row's lineage is rewritten. */

@@ -1,4 +1,5 @@
 import type { AuditEntry, NewAuditEntry, StoredApiKey } from '../domain/governance.ts';
+import type { SpanRetention, SpanRetentionChange } from '../domain/retention.ts';
 import type { StoreLifecycle } from './lifecycle.ts';
 
 // Keys and the audit log. Adapters: SQLite (embedded) and Neo4j, beside the registry.
@@ -64,4 +65,17 @@ export interface AuditLog extends StoreLifecycle {
   list(filter: AuditFilter): Promise<AuditEntry[]>;
   /** Every entry in the order stored (by seq), for verification, in pages. */
   scan(fromSeq: number, limit: number): Promise<AuditEntry[]>;
+}
+
+/**
+ * Each project's span retention, kept with the keys and the audit log: a change and its audit entry
+ * commit together. The span store is told the rules after each change and at every start.
+ */
+export interface RetentionSettings extends StoreLifecycle {
+  /** The project's setting; null when it was never set (unlimited). */
+  getRetention(project: string): Promise<SpanRetention | null>;
+  /** Every project's setting, sorted by project (unlimited ones too, when they were set). */
+  listRetention(): Promise<SpanRetention[]>;
+  /** Stores the setting; with `audit`, its entries (made from the change: before and after) commit with it. */
+  setRetention(setting: SpanRetention, audit?: AuditDraft<SpanRetentionChange>): Promise<SpanRetentionChange>;
 }

@@ -103,6 +103,40 @@ export interface VersionStats {
 }
 
 /**
+ * What a timeline splits responses by: the lineage values whose changes "what changed" weighs, each
+ * of one cause (prompt, model, data, app). A value is its parts: [name, version] for a prompt
+ * version or an app version, [provider, name] for a model, the sorted dataset ids, [registration].
+ */
+export const LINEAGE_DIMENSIONS = ['promptVersion', 'registration', 'model', 'datasets', 'appVersion'] as const;
+export type LineageDimension = (typeof LINEAGE_DIMENSIONS)[number];
+
+/** Count, sum and sum of squares of a measure: enough for means, variances and their differences. */
+export interface Moments {
+  n: number;
+  sum: number;
+  sumSquares: number;
+}
+
+/** The responses of one time bucket with one lineage value, and their measures. */
+export interface TimelineRow {
+  bucket: Date;
+  dimension: LineageDimension;
+  value: string[];
+  responses: number;
+  errors: number;
+  latencyMs: Moments;
+  /** Only the responses that report token counts. */
+  inputTokens: Moments;
+  outputTokens: Moments;
+}
+
+/** Which responses a timeline covers: a project's, optionally one app's or those of one prompt. */
+export interface TimelineScope {
+  app?: string;
+  prompt?: string;
+}
+
+/**
  * No lifecycle of its own (see StoreLifecycle): it runs on the span store's engine, which the span
  * store migrates, checks and closes.
  */
@@ -113,4 +147,6 @@ export interface SpanAnalytics extends ResponseList {
   evaluationsFor(projectId: string, filter: ImpactFilter, window: ImpactWindow): Promise<EvaluationSummary[]>;
   evaluationsOfResponse(projectId: string, traceId: string, spanId: string, responseId: string): Promise<EvaluationRow[]>;
   versionStats(projectId: string, name: string, version: string, window: ImpactWindow): Promise<VersionStats>;
+  /** The scope's responses in the window by time bucket and lineage value (every dimension), oldest first. */
+  lineageTimeline(projectId: string, scope: TimelineScope, window: ImpactWindow): Promise<TimelineRow[]>;
 }

@@ -66,3 +66,20 @@ export interface SpanQueries extends StoreLifecycle {
   /** Every span of a trace with its attributes, oldest first. */
   getTraceDetail(projectId: string, traceId: string): Promise<StoredSpanDetail[]>;
 }
+
+/** Rows removed by a deletion request, by table (every table of span rows, 0 where it held none). */
+export type TraceRowsDeleted = ReadonlyMap<string, number>;
+
+/** Retention and deletion requests: how long the span store keeps a project's rows, and removing one trace's. */
+export interface SpanRetentionStore {
+  /**
+   * Makes the store expire each project's span rows (every table that holds them) older than its
+   * number of days; a project not named keeps them. The whole set each time; idempotent, and cheap
+   * when nothing changed.
+   */
+  applySpanRetention(rules: ReadonlyMap<string, number>): Promise<void>;
+  /** The traces that have a span of this conversation, in the project. */
+  traceIdsOfConversation(projectId: string, conversationId: string): Promise<string[]>;
+  /** Removes every row of these traces of the project, from every table of span rows. */
+  deleteTraces(projectId: string, traceIds: readonly string[]): Promise<TraceRowsDeleted>;
+}

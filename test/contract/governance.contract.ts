@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry, NewAuditEntry, StoredApiKey } from '../../src/domain/governance.ts';
 import type { Clock } from '../../src/common/clock.ts';
 import { auditHash, verifyChain } from '../../src/governance/audit.ts';
-import type { AuditDraft, AuditLog, KeyStore } from '../../src/storage/governance.ts';
+import type { SpanRetentionChange } from '../../src/domain/retention.ts';
+import type { AuditDraft, AuditLog, KeyStore, RetentionSettings } from '../../src/storage/governance.ts';
 import { ManualClock } from '../helpers/clock.ts';
 
 // Scenarios that must hold for every key store and audit log backend. Tampering tests are
@@ -12,6 +13,7 @@ import { ManualClock } from '../helpers/clock.ts';
 export interface GovernanceFixture {
   keys: KeyStore;
   audit: AuditLog;
+  retention: RetentionSettings;
   cleanup(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export function describeGovernanceContract(backend: string, open: (clock: Clock)
       await fx.keys.migrate();
       await fx.audit.migrate();
       await fx.keys.migrate();
+      await fx.retention.migrate();
     });
     afterAll(async () => {
       await fx?.cleanup();
@@ -185,6 +188,34 @@ export function describeGovernanceContract(backend: string, open: (clock: Clock)
       expect(await fx.keys.revokeKey(k.id, at, 'admin', again.d)).toBe(false);
       expect(again.told).toEqual([]);
       expect((await fx.audit.list({ project, target: `key:${k.id}`, limit: 10 })).map((e) => e.action)).toEqual(['key.revoke']);
+      expect(await verifyChain((from, limit) => fx.audit.scan(from, limit), null)).toMatchObject({ ok: true, problem: null });
+    });
+    it('keeps a project\'s span retention with its audit entry, in one transaction, and says what held before', async () => {
+      const [a, b] = [`${project}-retention-a`, `${project}-retention-b`];
+      expect(await fx.retention.getRetention(a)).toBeNull();
+      const entry = (c: SpanRetentionChange): NewAuditEntry => ({ project: c.after.project, actor: c.after.changedBy, action: 'retention.set', target: `retention:${c.after.project}`, before: c.before ? { spanDays: c.before.spanDays } : null, after: { spanDays: c.after.spanDays } });
+      const told: AuditEntry[][] = [];
+      const d = (fail = false): AuditDraft<SpanRetentionChange> => ({
+        entries: (c) => {
+          if (fail) throw new Error('the audit entry cannot be made');
+          return [entry(c)];
+        },
+        hashOf: auditHash,
+        committed: (entries) => void told.push(entries),
+      });
+      const first = { project: a, spanDays: 30, changedAt: new Date(1_800_000_000_000), changedBy: 'admin [key 1]' };
+      expect(await fx.retention.setRetention(first, d())).toEqual({ before: null, after: first });
+      expect(await fx.retention.getRetention(a)).toEqual(first);
+      const unlimited = { project: a, spanDays: null, changedAt: new Date(1_800_000_001_000), changedBy: 'admin [key 2]' };
+      expect(await fx.retention.setRetention(unlimited, d())).toEqual({ before: first, after: unlimited });
+      expect(await fx.retention.getRetention(a)).toEqual(unlimited);
+      await expect(fx.retention.setRetention({ ...first, project: b }, d(true))).rejects.toThrow(/cannot be made/);
+      expect(await fx.retention.getRetention(b)).toBeNull();
+      await fx.retention.setRetention({ ...first, project: b, spanDays: 7 });
+      expect((await fx.retention.listRetention()).filter((r) => r.project === a || r.project === b)).toEqual([unlimited, { ...first, project: b, spanDays: 7 }]);
+      expect(told.map((es) => es.map((e) => [e.action, e.before, e.after]))).toEqual([[['retention.set', null, { spanDays: 30 }]], [['retention.set', { spanDays: 30 }, { spanDays: null }]]]);
+      expect((await fx.audit.list({ project: a, action: 'retention.set', limit: 10 })).map((e) => e.hash)).toEqual([told[1]![0]!.hash, told[0]![0]!.hash]);
+      expect(await fx.audit.list({ project: b, limit: 10 })).toEqual([]);
       expect(await verifyChain((from, limit) => fx.audit.scan(from, limit), null)).toMatchObject({ ok: true, problem: null });
     });
   });

@@ -42,7 +42,7 @@ if (neo.settings) {
 
   describeGovernanceContract(`Neo4j (${settings.url})`, async (clock) => {
     const g = await Neo4jGovernance.connect({ ...settings, chain: `test-${randomUUID()}`, clock });
-    return { keys: g, audit: g, cleanup: () => g.close() };
+    return { keys: g, audit: g, retention: g, cleanup: () => g.close() };
   });
 
   describe('the Neo4j audit log and key nodes themselves', () => {

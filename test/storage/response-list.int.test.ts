@@ -54,7 +54,7 @@ describe('the response list table', () => {
       const out = await resolver.resolve(project, world().map((span) => ({ span, own: readOwnLineage(span) })));
       await exec.insertJsonEachRow('otel_traces', await encodeSpanRowsSliced(project, out.spans), { format: SPAN_ROWS_FORMAT, columns: SPAN_COLUMNS });
     }
-    expect(await migrate(exec)).toEqual([4]);
+    expect(await migrate(exec)).toEqual(MIGRATIONS.filter((m) => m.version >= 4).map((m) => m.version));
     expect(await listed(analytics)).toEqual(['chat mixed', 'chat plain', 'generation']);
     expect(await listed(analytics, 'other')).toEqual(['chat mixed', 'chat plain', 'generation']);
     // Applied again, nothing changes and nothing is listed twice.

@@ -9,7 +9,7 @@ import { removeDir, tempDataDir } from '../helpers/server.ts';
 describeGovernanceContract('SQLite (node:sqlite)', async (clock) => {
   const dir = tempDataDir('sqlite-governance-');
   const g = new SqliteGovernance(join(dir, 'governance.sqlite'), { clock });
-  return { keys: g, audit: g, cleanup: async () => (await g.close(), removeDir(dir)) };
+  return { keys: g, audit: g, retention: g, cleanup: async () => (await g.close(), removeDir(dir)) };
 });
 
 describe('the SQLite audit log file itself', () => {

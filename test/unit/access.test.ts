@@ -54,15 +54,16 @@ async function storedKey(keys: KeyStore, clock: ManualClock, expiresInMs: number
 const principal = (role: Role, over: Partial<Principal> = {}): Principal => ({ keyId: role, name: role, role, promote: false, project: 'p', instanceAdmin: false, actor: role, ...over });
 
 describe('roles and permissions', () => {
-  it('grant each role exactly its permissions; app sends spans and reads prompts, and nothing else', () => {
-    const PERMISSIONS: Permission[] = ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin'];
+  it('grant each role exactly its permissions; app sends spans and reads prompts, metrics reads /metrics, and nothing else', () => {
+    const PERMISSIONS: Permission[] = ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics'];
     const table = Object.fromEntries(ROLES.map((r) => [r, PERMISSIONS.filter((p) => may(principal(r), p))]));
     expect(table).toEqual({
       ingest: ['ingest'],
       app: ['ingest', 'prompts'],
       read: ['prompts', 'read'],
       edit: ['prompts', 'read', 'edit'],
-      admin: ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin'],
+      admin: ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics'],
+      metrics: ['metrics'],
     });
     // The promote right counts only with a role that may edit.
     expect(may(principal('edit', { promote: true }), 'promote')).toBe(true);

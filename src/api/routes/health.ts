@@ -29,14 +29,16 @@ export const healthRoutes = [
     what: 'check readiness',
     tag: 'health',
     summary: 'Readiness: store health; for an instance admin also the backends, spool depth and writer progress',
-    description: 'Every key gets `status` and whether each store is ok; an instance admin key also gets each store\'s backend and error, `spool` and `writer`.',
+    description: 'Every key gets `status`, whether each store is ok and `retention` (what its project keeps how long); an instance admin key also gets each store\'s backend and error, `spool` and `writer`.',
     responses: { '200': { description: 'Ready', schema: readyAnswer }, '503': { description: 'A store is down', schema: readyAnswer } },
     handle: async (ctx, s) => {
       const [spans, graph, registry] = await Promise.all([s.spans.ping(), s.graph.ping(), s.registry.ping()]);
       const ready = spans.ok && graph.ok && registry.ok;
       const status = ready ? 'ready' : 'degraded';
+      // The caller's own project's (never another's); left out while the store that keeps it is down.
+      const retention = registry.ok ? await s.retention.summary(ctx.project).catch(() => undefined) : undefined;
       if (!isInstanceAdmin(ctx.principal)) {
-        ctx.res.status(ready ? 200 : 503).json({ status, stores: { spans: { ok: spans.ok }, graph: { ok: graph.ok }, registry: { ok: registry.ok } } });
+        ctx.res.status(ready ? 200 : 503).json({ status, stores: { spans: { ok: spans.ok }, graph: { ok: graph.ok }, registry: { ok: registry.ok } }, retention });
         return;
       }
       ctx.res.status(ready ? 200 : 503).json({
@@ -44,6 +46,7 @@ export const healthRoutes = [
         stores: { spans: store(s.spans.backend, spans), graph: store(s.graph.backend, graph), registry: store(s.registry.backend, registry) },
         spool: s.spool.stats(),
         writer: s.writer.stats(),
+        retention,
       });
     },
   }),

@@ -9,7 +9,7 @@ import { LineageResolver, type ResolvedBatch } from '../lineage-resolver.ts';
 import { readOwnLineage } from '../normalizer.ts';
 import type { BatchRecord } from './batch.ts';
 import type { RegistrationMarker } from './registration.ts';
-import type { StoreRetry } from './store-retry.ts';
+import { STORE_CALLS, type StoreRetry } from './store-retry.ts';
 
 // What a batch needs before the stores take it, project by project: its spans' lineage resolved
 // (over what earlier batches stored), prompts classified, evaluations and graph edges collected,
@@ -76,7 +76,7 @@ export class BatchPreparer {
     const projects: PreparedProject[] = [];
     let fixupBudget = this.maxFixupsPerBatch;
     for (const [projectId, items] of byProject) {
-      const resolved = await this.retry.call('resolve lineage', () => this.resolver.resolve(projectId, items, fixupBudget), attempts);
+      const resolved = await this.retry.call(STORE_CALLS.resolveLineage, () => this.resolver.resolve(projectId, items, fixupBudget), attempts);
       fixupBudget -= resolved.fixups.length;
       projects.push(await this.project(projectId, resolved, attempts));
     }
@@ -110,10 +110,10 @@ export class BatchPreparer {
 
   private async project(projectId: string, resolved: ResolvedBatch, attempts: number): Promise<PreparedProject> {
     const registration = this.registration;
-    if (registration) await this.retry.call('classify prompts', () => registration.mark(projectId, resolved), attempts);
+    if (registration) await this.retry.call(STORE_CALLS.classifyPrompts, () => registration.mark(projectId, resolved), attempts);
     const evaluations = this.collectEvaluations ? evaluationsOf(resolved.spans) : [];
     const edges = [...edgesOfBatch(resolved), ...evaluationEdges(evaluations)];
-    const spans = await this.retry.call('stage spans', () => this.sink.stageSpans(projectId, resolved.spans), attempts);
+    const spans = await this.retry.call(STORE_CALLS.stageSpans, () => this.sink.stageSpans(projectId, resolved.spans), attempts);
     return { projectId, resolved, evaluations, edges, spans };
   }
 

@@ -3,7 +3,7 @@ import type { LineageGraph } from '../../storage/lineage-graph.ts';
 import type { SpanAnalytics } from '../../storage/span-analytics.ts';
 import type { SpanSink } from '../../storage/span-store.ts';
 import type { PreparedBatch } from './batch-preparer.ts';
-import type { StoreRetry } from './store-retry.ts';
+import { STORE_CALLS, type StoreCall, type StoreRetry } from './store-retry.ts';
 import type { WriterCounters } from './writer-stats.ts';
 
 // Writes a prepared batch to the stores, project by project: spans, lineage fixups, evaluation
@@ -33,25 +33,25 @@ export class StoreWriteStep {
     let fixups = 0;
     const t0 = performance.now();
     const ms: Record<string, number> = { spans: 0, fixups: 0, edges: 0 };
-    const timed = async <T>(phase: string, what: string, fn: () => Promise<T>): Promise<T> => {
+    const timed = async <T>(phase: string, call: StoreCall, fn: () => Promise<T>): Promise<T> => {
       const start = performance.now();
       try {
-        return await this.retry.call(what, fn, attempts);
+        return await this.retry.call(call, fn, attempts);
       } finally {
         ms[phase]! += performance.now() - start;
       }
     };
     let first = true;
     for (const { projectId, resolved, evaluations, edges, spans } of batch.projects) {
-      const writing = timed('spans', 'write spans', () => spans.write(`${projectId}/${token}`));
+      const writing = timed('spans', STORE_CALLS.writeSpans, () => spans.write(`${projectId}/${token}`));
       if (first) {
         first = false;
         spansUnderWay?.();
       }
       await writing;
-      await timed('fixups', 'apply lineage fixups', () => this.sink.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`));
-      if (evaluations.length > 0) await timed('spans', 'write evaluations', () => this.analytics!.writeEvaluations(projectId, evaluations, `${projectId}/${token}/eval`));
-      await timed('edges', 'record lineage edges', () => this.graph.recordEdges(projectId, edges));
+      await timed('fixups', STORE_CALLS.applyFixups, () => this.sink.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`));
+      if (evaluations.length > 0) await timed('spans', STORE_CALLS.writeEvaluations, () => this.analytics!.writeEvaluations(projectId, evaluations, `${projectId}/${token}/eval`));
+      await timed('edges', STORE_CALLS.recordEdges, () => this.graph.recordEdges(projectId, edges));
       written += resolved.spans.length;
       fixups += resolved.fixups.length;
       this.counters.fixups += resolved.fixups.length;

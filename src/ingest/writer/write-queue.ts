@@ -23,6 +23,8 @@ export interface QueueEntry {
   held: WriterAttachment | null;
   /** 0 for a record recovered at start: it is not read until its turn. */
   spanCount: number;
+  /** When it was queued (for a record recovered at start: the start), in milliseconds since the epoch. */
+  queuedAtMs: number;
 }
 
 /** Bytes of spooled requests in one batch at most, whatever their span count (recovered records have none yet). */
@@ -42,10 +44,20 @@ export class WriteQueue {
   private queuedSpans = 0;
   private inMemorySpans = 0;
   private inMemoryBytes = 0;
+  /** Entries queued and not yet settled (taken ones included), in spool order: the first is the oldest. */
+  private readonly unsettled = new Set<QueueEntry>();
+  private readonly now: () => number;
 
-  constructor(budgets: QueueBudgets, onPush: () => void) {
+  constructor(budgets: QueueBudgets, onPush: () => void, now: () => number = Date.now) {
     this.budgets = budgets;
     this.onPush = onPush;
+    this.now = now;
+  }
+
+  /** How long the oldest record not yet in the stores has waited, in milliseconds; 0 when none waits. */
+  oldestWaitMs(): number {
+    const oldest = this.unsettled.values().next();
+    return oldest.done ? 0 : Math.max(0, this.now() - oldest.value.queuedAtMs);
   }
 
   get length(): number {
@@ -59,23 +71,24 @@ export class WriteQueue {
 
   /** A record found in the spool at start, or one handed over without its request. */
   pushUnread(position: SpoolPosition): void {
-    this.pushEntry({ position, held: null, spanCount: 0 });
+    this.pushEntry({ position, held: null, spanCount: 0, queuedAtMs: this.now() });
   }
 
   push(position: SpoolPosition, attachment: WriterAttachment): void {
     if ('raw' in attachment) {
       const keep = this.inMemoryBytes + attachment.raw.length <= this.budgets.maxBytesInMemory;
       if (keep) this.inMemoryBytes += attachment.raw.length;
-      return this.pushEntry({ position, held: keep ? attachment : null, spanCount: attachment.spans });
+      return this.pushEntry({ position, held: keep ? attachment : null, spanCount: attachment.spans, queuedAtMs: this.now() });
     }
     const spans = attachment.export.spans.length;
     const keep = this.inMemorySpans + spans <= this.budgets.maxSpansInMemory;
     if (keep) this.inMemorySpans += spans;
-    this.pushEntry({ position, held: keep ? attachment : null, spanCount: spans });
+    this.pushEntry({ position, held: keep ? attachment : null, spanCount: spans, queuedAtMs: this.now() });
   }
 
   private pushEntry(e: QueueEntry): void {
     this.entries.push(e);
+    this.unsettled.add(e);
     this.queuedSpans += e.spanCount;
     this.onPush();
   }
@@ -115,6 +128,9 @@ export class WriteQueue {
 
   /** These records are in the stores: they no longer count. */
   settled(entries: Iterable<QueueEntry>): void {
-    for (const e of entries) this.queuedSpans -= e.spanCount;
+    for (const e of entries) {
+      this.queuedSpans -= e.spanCount;
+      this.unsettled.delete(e);
+    }
   }
 }

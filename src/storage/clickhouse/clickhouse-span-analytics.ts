@@ -7,6 +7,8 @@ import type {
   ImpactItem,
   ImpactWindow,
   SpanAnalytics,
+  TimelineRow,
+  TimelineScope,
   VersionStats,
 } from '../span-analytics.ts';
 import type { ResponseFacets, ResponseFilter, ResponseListItem, ResponsePosition } from '../response-list.ts';
@@ -14,6 +16,7 @@ import type { ClickHouseExecutor, QueryParams } from './executor.ts';
 import { ClickHouseResponseList } from './clickhouse-response-list.ts';
 import { toIso } from './clickhouse-span-store.ts';
 import { nanosToDateTime64 } from './span-rows.ts';
+import { lineageTimeline } from './clickhouse-lineage-timeline.ts';
 
 // Impact, evaluations and comparisons in ClickHouse SQL.
 //
@@ -379,6 +382,10 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
       firstSeen: n > 0 ? toIso(stats!.first) : null,
       lastSeen: n > 0 ? toIso(stats!.last) : null,
     };
+  }
+
+  lineageTimeline(projectId: string, scope: TimelineScope, window: ImpactWindow): Promise<TimelineRow[]> {
+    return lineageTimeline(this.exec, projectId, scope, window);
   }
 }
 

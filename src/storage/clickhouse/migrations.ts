@@ -28,6 +28,11 @@ const responseListSelect = (excluded: string) => `SELECT ProjectId, Timestamp, T
       FROM otel_traces
       WHERE ResponseId != '' OR bitAnd(LineageOwnMask, 2) != 0`;
 
+/** The tokens a model call reports, by convention (GenAI, its older names, OpenInference, Vercel AI SDK); -1 when it reports none. */
+const tokensOf = (keys: readonly string[]) => `coalesce(${keys.map((k) => `toInt64OrNull(SpanAttributes['${k}'])`).join(', ')}, toInt64(-1))`;
+const INPUT_TOKENS = tokensOf(['gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt', 'ai.usage.inputTokens', 'ai.usage.promptTokens']);
+const OUTPUT_TOKENS = tokensOf(['gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens', 'llm.token_count.completion', 'ai.usage.outputTokens', 'ai.usage.completionTokens']);
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -226,6 +231,56 @@ export const MIGRATIONS: Migration[] = [
       `INSERT INTO promptline_response_list
       ${responseListSelect("toUInt8(ResponseId = '' AND (ProjectId, TraceId) IN (SELECT ProjectId, TraceId FROM promptline_response_traces))")}
       SETTINGS throw_on_max_partitions_per_insert_block = 0`,
+    ],
+  },
+  {
+    version: 5,
+    name: 'a project and a time on every table of span rows, for retention and deletion requests',
+    statements: [
+      // Per-project retention is one TTL rule a project (clickhouse-retention.ts): a part holds rows
+      // of many projects, so expired rows are deleted at merges, not whole parts dropped.
+      `ALTER TABLE otel_traces MODIFY SETTING ttl_only_drop_parts = 0`,
+      `ALTER TABLE otel_traces_trace_id_ts MODIFY SETTING ttl_only_drop_parts = 0`,
+      // The trace-id lookup gets the project, so that a project's rows can expire or be deleted
+      // without touching another project's trace of the same id. The exporter's columns stay.
+      `ALTER TABLE otel_traces_trace_id_ts ADD COLUMN IF NOT EXISTS ProjectId LowCardinality(String) DEFAULT '' CODEC(ZSTD(1))`,
+      `ALTER TABLE otel_traces_trace_id_ts_mv MODIFY QUERY
+      SELECT ProjectId, TraceId, min(Timestamp) AS Start, max(Timestamp) AS End
+      FROM otel_traces
+      WHERE TraceId != ''
+      GROUP BY ProjectId, TraceId`,
+      // The traces with a response id get the time of their latest response, which their retention counts from.
+      `ALTER TABLE promptline_response_traces ADD COLUMN IF NOT EXISTS Timestamp DateTime64(9) DEFAULT toDateTime64(0, 9) CODEC(Delta, ZSTD(1))`,
+      `ALTER TABLE promptline_response_traces_mv MODIFY QUERY
+      SELECT ProjectId, TraceId, max(Timestamp) AS Timestamp
+      FROM otel_traces
+      WHERE ResponseId != ''
+      GROUP BY ProjectId, TraceId`,
+      // Rows written before: again, with their project and time, then the old ones go. A row the
+      // views wrote meanwhile is there twice, which neither table's readers mind.
+      `INSERT INTO otel_traces_trace_id_ts (ProjectId, TraceId, Start, End)
+      SELECT ProjectId, TraceId, min(Timestamp), max(Timestamp) FROM otel_traces WHERE TraceId != '' GROUP BY ProjectId, TraceId
+      SETTINGS throw_on_max_partitions_per_insert_block = 0`,
+      `ALTER TABLE otel_traces_trace_id_ts DELETE WHERE ProjectId = '' SETTINGS mutations_sync = 2`,
+      `INSERT INTO promptline_response_traces (ProjectId, TraceId, Timestamp)
+      SELECT ProjectId, TraceId, max(Timestamp) FROM otel_traces WHERE ResponseId != '' GROUP BY ProjectId, TraceId`,
+      `ALTER TABLE promptline_response_traces DELETE WHERE Timestamp = toDateTime64(0, 9) SETTINGS mutations_sync = 2`,
+    ],
+  },
+  {
+    version: 6,
+    name: 'token counts on the response list, for what changed and drift',
+    statements: [
+      `ALTER TABLE promptline_response_list ADD COLUMN IF NOT EXISTS InputTokens Int64 DEFAULT -1 CODEC(T64, ZSTD(1)) AFTER ConversationId`,
+      `ALTER TABLE promptline_response_list ADD COLUMN IF NOT EXISTS OutputTokens Int64 DEFAULT -1 CODEC(T64, ZSTD(1)) AFTER InputTokens`,
+      `ALTER TABLE promptline_response_list_mv MODIFY QUERY
+      SELECT ProjectId, Timestamp, TraceId, SpanId, ParentSpanId, SpanName, ServiceName, Duration, StatusCode, StatusMessage,
+        PromptName, PromptVersion, PromptAlias, PromptRegistration, ModelProvider, ModelName, ResponseId, ResponseId != '' AS HasResponseId,
+        DatasetIds, AppName, AppVersion, ConversationId, ${INPUT_TOKENS} AS InputTokens, ${OUTPUT_TOKENS} AS OutputTokens,
+        LineageRevision, toUInt8(0) AS Excluded, LineageRevision * 2 + Excluded AS ListVersion
+      FROM otel_traces
+      WHERE ResponseId != '' OR bitAnd(LineageOwnMask, 2) != 0`,
+      // Responses stored before keep -1 (not known): what changed and drift count only responses that report tokens.
     ],
   },
 ];

@@ -1,15 +1,17 @@
 import { BOOTSTRAP_ACTOR, type AuditEntry, type NewAuditEntry, type Role, type StoredApiKey } from '../../domain/governance.ts';
 import { systemClock, type Clock } from '../../common/clock.ts';
-import type { AuditDraft, AuditFilter, AuditHashOf, AuditLog, KeyStore } from '../governance.ts';
+import type { SpanRetention, SpanRetentionChange } from '../../domain/retention.ts';
+import type { AuditDraft, AuditFilter, AuditHashOf, AuditLog, KeyStore, RetentionSettings } from '../governance.ts';
 import { appendAuditEntries, appendDrafted, AUDIT_SCHEMA_STATEMENTS, DEFAULT_CHAIN, listAuditEntries, numberProjectEntries, scanAuditEntries } from './neo4j-audit.ts';
 import { Neo4jSessions, type Neo4jConnectionOptions } from './neo4j-sessions.ts';
 import { Neo4jStore, type Neo4jSchema, type Neo4jStoreOptions } from './neo4j-store.ts';
-import { millis, millisOrNull, projection, toDate, toDateOrNull, toNumber } from './neo4j-values.ts';
+import { millis, millisOrNull, projection, toDate, toDateOrNull, toInt, toNumber } from './neo4j-values.ts';
 
 // Keys and the audit log on Neo4j, beside the registry. Their nodes have labels of their own,
 // apart from the lineage graph's :Entity nodes and the registry's nodes:
 //   (:ApiKeyRecord {id, …})      one per key, unique by id; the secret only as its slow hash
 //   (:AuditRecord …), (:AuditHead …)   the audit log (neo4j-audit.ts)
+//   (:SpanRetentionRecord {project, spanDays, changedAt, changedBy})   one per project that set it
 // A key's creation or revocation handed an AuditDraft appends its entries in its own transaction.
 //
 // Values are always parameters. Integers (milliseconds) go as neo4j.int, as the driver sends a
@@ -21,6 +23,7 @@ const SCHEMA: Neo4jSchema = {
     'CREATE CONSTRAINT promptline_api_key_identity IF NOT EXISTS FOR (k:ApiKeyRecord) REQUIRE k.id IS UNIQUE',
     'CREATE INDEX promptline_api_key_by_project IF NOT EXISTS FOR (k:ApiKeyRecord) ON (k.project, k.createdAt)',
     'CREATE INDEX promptline_api_key_by_creator IF NOT EXISTS FOR (k:ApiKeyRecord) ON (k.createdBy)',
+    'CREATE CONSTRAINT promptline_span_retention_identity IF NOT EXISTS FOR (r:SpanRetentionRecord) REQUIRE r.project IS UNIQUE',
     ...AUDIT_SCHEMA_STATEMENTS,
   ],
   // Appends queue on the audit head; the first appends on a fresh database may deadlock on the
@@ -65,6 +68,22 @@ const toKey = (r: KeyValue): StoredApiKey => ({
 });
 
 
+interface RetentionValue {
+  project: string;
+  spanDays: unknown;
+  changedAt: unknown;
+  changedBy: string;
+}
+
+const retentionMap = projection(['project', 'spanDays', 'changedAt', 'changedBy']);
+
+const toRetention = (r: RetentionValue): SpanRetention => ({
+  project: r.project,
+  spanDays: r.spanDays === null || r.spanDays === undefined ? null : toNumber(r.spanDays),
+  changedAt: toDate(r.changedAt),
+  changedBy: r.changedBy,
+});
+
 export interface Neo4jGovernanceOptions extends Neo4jStoreOptions {
   /** Which audit chain (default "promptline"): tests keep theirs apart from the installation's. */
   chain?: string;
@@ -72,7 +91,7 @@ export interface Neo4jGovernanceOptions extends Neo4jStoreOptions {
   clock?: Clock;
 }
 
-export class Neo4jGovernance extends Neo4jStore implements KeyStore, AuditLog {
+export class Neo4jGovernance extends Neo4jStore implements KeyStore, AuditLog, RetentionSettings {
   private readonly chain: string;
   private readonly clock: Clock;
 
@@ -166,6 +185,39 @@ export class Neo4jGovernance extends Neo4jStore implements KeyStore, AuditLog {
     if (entries === null) return false;
     audit?.committed(entries);
     return true;
+  }
+
+  async getRetention(project: string): Promise<SpanRetention | null> {
+    return this.db.read('reading the retention', async (tx) => {
+      const r = await tx.run(`MATCH (r:SpanRetentionRecord {project: $project}) RETURN ${retentionMap('r')} AS r`, { project });
+      const v = r.records[0]?.get('r') as RetentionValue | undefined;
+      return v ? toRetention(v) : null;
+    });
+  }
+
+  async listRetention(): Promise<SpanRetention[]> {
+    return this.db.read('reading the retention', async (tx) => {
+      const r = await tx.run(`MATCH (r:SpanRetentionRecord) RETURN ${retentionMap('r')} AS r ORDER BY r.project`);
+      return r.records.map((rec) => toRetention(rec.get('r') as RetentionValue));
+    });
+  }
+
+  async setRetention(setting: SpanRetention, audit?: AuditDraft<SpanRetentionChange>): Promise<SpanRetentionChange> {
+    // The whole function is the transaction: a retry reads what held before again.
+    const { change, entries } = await this.db.write('setting the retention', async (tx) => {
+      const r = await tx.run(
+        `MERGE (r:SpanRetentionRecord {project: $project})
+         WITH r, CASE WHEN r.changedAt IS NULL THEN null ELSE ${retentionMap('r')} END AS before
+         SET r.spanDays = $spanDays, r.changedAt = $changedAt, r.changedBy = $changedBy
+         RETURN before`,
+        { project: setting.project, spanDays: setting.spanDays === null ? null : toInt(setting.spanDays), changedAt: millis(setting.changedAt), changedBy: setting.changedBy },
+      );
+      const before = r.records[0]?.get('before') as RetentionValue | null | undefined;
+      const change: SpanRetentionChange = { before: before ? toRetention(before) : null, after: setting };
+      return { change, entries: await appendDrafted(tx, this.chain, this.clock, audit, change) };
+    });
+    audit?.committed(entries);
+    return change;
   }
 
   async append(entry: NewAuditEntry, hashOf: AuditHashOf): Promise<AuditEntry> {

@@ -1,6 +1,7 @@
 import type { AuditEntry, NewAuditEntry, Role, StoredApiKey } from '../../domain/governance.ts';
 import { systemClock, type Clock } from '../../common/clock.ts';
-import type { AuditDraft, AuditFilter, AuditHashOf, AuditLog, KeyStore } from '../governance.ts';
+import type { SpanRetention, SpanRetentionChange } from '../../domain/retention.ts';
+import type { AuditDraft, AuditFilter, AuditHashOf, AuditLog, KeyStore, RetentionSettings } from '../governance.ts';
 import { dateOrNull } from '../values.ts';
 import { appendAuditEntries, appendDrafted, AUDIT_SCHEMA, listAuditEntries, scanAuditEntries } from './sqlite-audit.ts';
 import type { SchemaComponent, SharedDatabase } from './sqlite-db.ts';
@@ -36,7 +37,25 @@ const MIGRATIONS: string[][] = [
     `UPDATE api_keys SET instance_admin = 1 WHERE created_by = 'bootstrap' AND role = 'admin'`,
     `CREATE INDEX api_keys_by_creator ON api_keys (created_by, created_at)`,
   ],
+  // Each project's span retention (days; NULL: unlimited), and who set it last.
+  [
+    `CREATE TABLE span_retention (
+       project TEXT PRIMARY KEY,
+       span_days INTEGER,
+       changed_at INTEGER NOT NULL,
+       changed_by TEXT NOT NULL
+     ) WITHOUT ROWID`,
+  ],
 ];
+
+interface RetentionRow {
+  project: string;
+  span_days: number | null;
+  changed_at: number;
+  changed_by: string;
+}
+
+const toRetention = (r: RetentionRow): SpanRetention => ({ project: r.project, spanDays: r.span_days, changedAt: new Date(r.changed_at), changedBy: r.changed_by });
 
 interface KeyRow {
   id: string;
@@ -76,7 +95,7 @@ export interface SqliteGovernanceOptions {
   clock?: Clock;
 }
 
-export class SqliteGovernance extends SqliteStore implements KeyStore, AuditLog {
+export class SqliteGovernance extends SqliteStore implements KeyStore, AuditLog, RetentionSettings {
   private readonly clock: Clock;
 
   constructor(file: string | SharedDatabase, opts: SqliteGovernanceOptions = {}) {
@@ -130,6 +149,32 @@ export class SqliteGovernance extends SqliteStore implements KeyStore, AuditLog 
     if (entries === null) return false;
     audit?.committed(entries);
     return true;
+  }
+
+  async getRetention(project: string): Promise<SpanRetention | null> {
+    return this.run('reading the retention', () => {
+      const r = this.db.prepare('SELECT * FROM span_retention WHERE project = ?').get(project) as RetentionRow | undefined;
+      return r ? toRetention(r) : null;
+    });
+  }
+
+  async listRetention(): Promise<SpanRetention[]> {
+    return this.run('reading the retention', () => (this.db.prepare('SELECT * FROM span_retention ORDER BY project').all() as unknown as RetentionRow[]).map(toRetention));
+  }
+
+  async setRetention(setting: SpanRetention, audit?: AuditDraft<SpanRetentionChange>): Promise<SpanRetentionChange> {
+    const { change, entries } = this.run('setting the retention', () =>
+      this.transaction(() => {
+        const before = this.db.prepare('SELECT * FROM span_retention WHERE project = ?').get(setting.project) as RetentionRow | undefined;
+        this.db
+          .prepare('INSERT INTO span_retention (project, span_days, changed_at, changed_by) VALUES (?, ?, ?, ?) ON CONFLICT (project) DO UPDATE SET span_days = excluded.span_days, changed_at = excluded.changed_at, changed_by = excluded.changed_by')
+          .run(setting.project, setting.spanDays, setting.changedAt.getTime(), setting.changedBy);
+        const change: SpanRetentionChange = { before: before ? toRetention(before) : null, after: setting };
+        return { change, entries: appendDrafted(this.db, this.clock, audit, change) };
+      }),
+    );
+    audit?.committed(entries);
+    return change;
   }
 
   async append(entry: NewAuditEntry, hashOf: AuditHashOf): Promise<AuditEntry> {
