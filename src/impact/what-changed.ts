@@ -24,7 +24,8 @@ import type { LineageDimension, Moments, SpanAnalytics, TimelineRow, TimelineSco
 //    served everywhere); where the old and new values run side by side (a split, a canary) the
 //    comparison is made at the same time.
 // 4. Ranked by the part of the movement explained; a change explains the movement if it accounts
-//    for at least half of it. Else: no lineage change explains it.
+//    for at least half of it and its responses differ from those they replaced beyond noise
+//    (|z| >= 3). Else: no lineage change explains it.
 
 export const METRICS = ['error_rate', 'latency_ms', 'output_tokens', 'input_tokens'] as const;
 export type Metric = (typeof METRICS)[number];
@@ -48,6 +49,8 @@ const EXPLAINS = 0.5;
 /** Buckets a window is cut into, at most. */
 const MAX_BUCKETS = 120;
 const MIN_SIDE = 10;
+/** |z| from which a change's responses differ from those they replaced. */
+const SIGNIFICANT_Z = 3;
 /** The share of the responses after it from which a change bounds the segments others are weighed on. */
 const SEGMENT_SHARE = 0.1;
 
@@ -87,6 +90,10 @@ export interface LineageChange {
   unchanged: Stat;
   /** The part of the metric's change the responses under the change account for (see the top). */
   explained: number;
+  /** Welch's z of the changed responses' metric against that of the responses they replaced. */
+  z: number;
+  /** |z| >= 3 with at least ten changed responses: the difference is not noise. Only such a change is named the cause. */
+  significant: boolean;
   /** explained as a share of the movement (null when the metric did not move). */
   explainedShare: number | null;
 }
@@ -123,12 +130,16 @@ function measure(row: TimelineRow, metric: Metric): Moments {
   }
 }
 
-/** Welch's z of after − before; large but finite when neither side varies and they differ. */
-function welchZ(before: Moments, after: Moments): number {
+/**
+ * The z of after − before against the spread of the whole window (the binary-segmentation statistic):
+ * unlike Welch's, a short side with no variance of its own (ten responses without an error) cannot
+ * make a split look sure; the split at the real change gives the largest value.
+ */
+function splitZ(before: Moments, after: Moments, sd: number): number {
   const mb = meanOf(before);
   const ma = meanOf(after);
   if (mb === null || ma === null) return 0;
-  const se = Math.sqrt(varianceOf(before) / before.n + varianceOf(after) / after.n);
+  const se = sd * Math.sqrt(1 / before.n + 1 / after.n);
   if (se === 0) return ma === mb ? 0 : Math.sign(ma - mb) * 1e6;
   return (ma - mb) / se;
 }
@@ -171,12 +182,13 @@ const sumRange = (ms: readonly Moments[], from: number, to: number) => ms.slice(
 function movementOf(cube: Cube): WhatChangedAnswer['movement'] {
   const all = sumRange(cube.total, 0, cube.total.length);
   const minSide = Math.max(MIN_SIDE, Math.ceil(all.n * 0.05));
+  const sd = Math.sqrt(varianceOf(all));
   let best: { i: number; z: number } | null = null;
   for (let i = 1; i < cube.total.length; i++) {
     const before = sumRange(cube.total, 0, i);
     const after = sumRange(cube.total, i, cube.total.length);
     if (before.n < minSide || after.n < minSide) continue;
-    const z = welchZ(before, after);
+    const z = splitZ(before, after, sd);
     if (!best || Math.abs(z) > Math.abs(best.z)) best = { i, z };
   }
   if (!best) return null;
@@ -222,8 +234,13 @@ function attribute(cube: Cube, c: Candidate, prev: number, s: number, next: numb
   const shareAfter = after.n === 0 ? 0 : changed.n / after.n;
   const mChanged = meanOf(changed);
   const mReplaced = meanOf(replacedBefore) ?? meanOf(before);
-  const explained = mChanged === null || mReplaced === null ? 0 : Math.max(0, shareAfter - shareBefore) * (mChanged - mReplaced);
-  return { before, after, changed, unchanged, explained, shareBefore, shareAfter };
+  const rising = shareAfter > shareBefore;
+  const explained = mChanged === null || mReplaced === null || !rising ? 0 : (shareAfter - shareBefore) * (mChanged - mReplaced);
+  // How sure the difference between the changed responses and those they replaced is (Welch's z).
+  const replaced = replacedBefore.n > 0 ? replacedBefore : before;
+  const se = Math.sqrt(varianceOf(changed) / Math.max(1, changed.n) + varianceOf(replaced) / Math.max(1, replaced.n));
+  const z = mChanged === null || mReplaced === null || !rising ? 0 : se === 0 ? (mChanged === mReplaced ? 0 : Math.sign(mChanged - mReplaced) * 1e6) : (mChanged - mReplaced) / se;
+  return { before, after, changed, unchanged, explained, shareBefore, shareAfter, z };
 }
 
 function describe(kind: ChangeKind, value: readonly string[]): string {
@@ -356,6 +373,8 @@ export async function whatChanged(deps: { analytics: SpanAnalytics; registry: Re
       changed: stat(d.changed),
       unchanged: stat(d.unchanged),
       explained: round(d.explained),
+      z: round(d.z),
+      significant: Math.abs(d.z) >= SIGNIFICANT_Z && d.changed.n >= MIN_SIDE,
       explainedShare: movement && movement.moved && movement.change !== 0 ? round(d.explained / movement.change) : null,
     };
   });
@@ -371,7 +390,7 @@ export async function whatChanged(deps: { analytics: SpanAnalytics; registry: Re
   } else {
     const moved = `${name} moved from ${formatValue(q.metric, movement.before.mean)} to ${formatValue(q.metric, movement.after.mean)} around ${movement.at}`;
     const top = changes[0];
-    if (top && top.explainedShare !== null && top.explainedShare >= EXPLAINS) {
+    if (top && top.significant && top.explainedShare !== null && top.explainedShare >= EXPLAINS) {
       verdict = { cause: top.cause, change: 0, summary: `${top.cause}: ${top.description} (${top.at}) explains ${Math.round(Math.min(top.explainedShare, 9.99) * 100)} % of it; ${moved}` };
     } else {
       const best = top?.explainedShare ?? null;

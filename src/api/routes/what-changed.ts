@@ -36,6 +36,8 @@ export const whatChangedAnswer = z.object({
       changed: stat,
       unchanged: stat,
       explained: z.number(),
+      z: z.number(),
+      significant: z.boolean(),
       explainedShare: z.number().nullable(),
     }),
   ),
