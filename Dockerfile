@@ -13,7 +13,8 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 COPY instrumentation/package.json instrumentation/package.json
-RUN npm ci --omit=dev --no-audit --no-fund
+# The image has Node 24 of its own: the one the package brings for `npm install -g` (node-linux-*) goes.
+RUN npm ci --omit=dev --no-audit --no-fund && rm -rf node_modules/node-linux-* node_modules/.bin/node
 COPY src src
 COPY instrumentation instrumentation
 COPY --from=console /build/console/dist console/dist
