@@ -136,6 +136,27 @@ export interface TimelineScope {
   prompt?: string;
 }
 
+/** The signals drift compares, per prompt version or alias. */
+export const RESPONSE_SIGNALS = ['latency_ms', 'input_tokens', 'output_tokens', 'error_rate', 'finish_reason', 'tool_call_rate', 'registration'] as const;
+export type ResponseSignal = (typeof RESPONSE_SIGNALS)[number];
+
+/**
+ * The continuous signals' fine bins: bin b holds values from 2^(b/8) − 1 up to the next edge (an
+ * eighth of an octave, about 9 % wide); evaluation scores are binned by hundredths.
+ */
+export const logBinEdge = (bin: number) => 2 ** (bin / 8) - 1;
+export const scoreBinEdge = (bin: number) => bin / 100;
+
+/** Whose responses: a prompt version, or the responses served through an alias (whatever version). */
+export type SignalTarget = { prompt: string; version: string; alias?: undefined } | { prompt: string; alias: string; version?: undefined };
+
+/** One bin of one signal's histogram in a window: a fine bin's index for continuous signals, else a category. */
+export interface SignalBin {
+  signal: string;
+  bin: string;
+  count: number;
+}
+
 /**
  * No lifecycle of its own (see StoreLifecycle): it runs on the span store's engine, which the span
  * store migrates, checks and closes.
@@ -149,4 +170,10 @@ export interface SpanAnalytics extends ResponseList {
   versionStats(projectId: string, name: string, version: string, window: ImpactWindow): Promise<VersionStats>;
   /** The scope's responses in the window by time bucket and lineage value (every dimension), oldest first. */
   lineageTimeline(projectId: string, scope: TimelineScope, window: ImpactWindow): Promise<TimelineRow[]>;
+  /** The target's responses in the window as histograms of every response signal. */
+  signalHistograms(projectId: string, target: SignalTarget, window: { from: Date; to: Date }): Promise<SignalBin[]>;
+  /** The target version's evaluation results in the window: `score:SCORER` (score bins) and `label:SCORER` (labels). */
+  evaluationHistograms(projectId: string, target: SignalTarget, window: { from: Date; to: Date }): Promise<SignalBin[]>;
+  /** When the target's first response, and its first and last evaluation result, were stored. */
+  targetTimes(projectId: string, target: SignalTarget): Promise<{ firstResponse: Date | null; evaluations: { from: Date; to: Date } | null }>;
 }

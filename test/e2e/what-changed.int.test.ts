@@ -2,13 +2,15 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whatChangedAnswer } from '../../src/api/routes/what-changed.ts';
+import { driftAnswer } from '../../src/api/routes/drift.ts';
 import { removeDir, startServer, type ServerUnderTest } from '../helpers/server.ts';
 import { spanId, traceId, type JsonKeyValue } from '../helpers/otlp-payloads.ts';
 
-// Ground truth for "what changed": traffic sent over OTLP in which one known change happens at a
-// known time, beside changes that have no effect. What-changed must name the true cause first,
-// leave the harmless changes explaining next to nothing, say that a change with no effect moved
-// nothing, and say "no lineage change explains it" when the metric moves with nothing else.
+// Ground truth for drift and "what changed": traffic sent over OTLP in which one known change
+// happens at a known time, beside changes that have no effect. Drift must flag the signals that
+// changed and none that did not; what-changed must name the true cause first, leave the harmless
+// changes explaining next to nothing, say that a change with no effect moved nothing, and say "no
+// lineage change explains it" when the metric moves with nothing else.
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MINUTE = 60_000;
@@ -38,10 +40,11 @@ interface Response {
   latencyMs: number;
   inputTokens: number;
   outputTokens: number;
+  finishReason: string;
 }
 
 const str = (key: string, value: string): JsonKeyValue => ({ key, value: { stringValue: value } });
-const int = (key: string, value: number): JsonKeyValue => ({ key, value: { intValue: String(Math.max(0, Math.round(value))) } }) as unknown as JsonKeyValue;
+const int = (key: string, value: number): JsonKeyValue => ({ key, value: { intValue: String(Math.max(0, Math.round(value))) } });
 
 /** One OTLP/JSON request a response: a model-call span with its lineage, status, duration and token counts. */
 function exportOf(r: Response) {
@@ -53,6 +56,7 @@ function exportOf(r: Response) {
     str('gen_ai.data_source.id', r.dataset),
     int('gen_ai.usage.input_tokens', r.inputTokens),
     int('gen_ai.usage.output_tokens', r.outputTokens),
+    { key: 'gen_ai.response.finish_reasons', value: { arrayValue: { values: [{ stringValue: r.finishReason }] } } },
   ];
   if (r.prompt) {
     attributes.push(str('gen_ai.prompt.name', r.prompt.name), int('gen_ai.prompt.version', r.prompt.version));
@@ -120,6 +124,7 @@ const SCENARIOS: Record<string, () => Response[]> = {
       latencyMs: r.normal(400, 50),
       inputTokens: r.normal(900, 80),
       outputTokens: at < t0 ? r.normal(180, 30) : r.normal(420, 40),
+      finishReason: r.next() < 0.85 ? 'stop' : 'length',
     })),
   // A model snapshot change with a higher error rate; half an hour after it, a canary prompt version with no effect.
   'wc-model': () =>
@@ -134,6 +139,7 @@ const SCENARIOS: Record<string, () => Response[]> = {
       latencyMs: r.normal(400, 50),
       inputTokens: r.normal(900, 80),
       outputTokens: r.normal(200, 30),
+      finishReason: r.next() < 0.85 ? 'stop' : 'length',
     })),
   // A dataset change that shifts input size; half an hour after it, an app rollout with no effect.
   'wc-data': () =>
@@ -148,6 +154,7 @@ const SCENARIOS: Record<string, () => Response[]> = {
       latencyMs: r.normal(400, 50),
       inputTokens: at < t0 ? r.normal(900, 80) : r.normal(1800, 150),
       outputTokens: r.normal(200, 30),
+      finishReason: r.next() < 0.85 ? 'stop' : 'length',
     })),
   // An app version rollout with no effect on anything.
   'wc-app': () =>
@@ -162,6 +169,7 @@ const SCENARIOS: Record<string, () => Response[]> = {
       latencyMs: r.normal(400, 50),
       inputTokens: r.normal(900, 80),
       outputTokens: r.normal(200, 30),
+      finishReason: r.next() < 0.85 ? 'stop' : 'length',
     })),
   // Latency triples and no lineage value changes: the cause is outside what the spans record.
   'wc-none': () =>
@@ -176,6 +184,7 @@ const SCENARIOS: Record<string, () => Response[]> = {
       latencyMs: at < t0 ? r.normal(300, 40) : r.normal(900, 80),
       inputTokens: r.normal(900, 80),
       outputTokens: r.normal(200, 30),
+      finishReason: r.next() < 0.85 ? 'stop' : 'length',
     })),
 };
 
@@ -208,6 +217,56 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
   if (server) removeDir(server.dataDir);
+});
+
+async function driftOf(query: Record<string, string>) {
+  return driftAnswer.parse(await api('GET', `/v1/drift?${new URLSearchParams(query)}`));
+}
+
+/** Before the change against after it. */
+const aroundT0 = () => ({ baseline: 'window', baseline_from: from(), baseline_to: new Date(t0).toISOString(), from: new Date(t0).toISOString(), to: to() });
+
+describe('drift: the signals that changed, and only those', () => {
+  it('an alias moved to a version with longer outputs: output size drifted for the alias, nothing else', async () => {
+    const d = await driftOf({ prompt: 'wc-answer', alias: 'production', ...aroundT0() });
+    expect(d.drifted).toEqual(['output_tokens']);
+    const out = d.signals.find((s) => s.signal === 'output_tokens')!;
+    expect(out).toMatchObject({ kind: 'continuous', test: 'ks', drifted: true });
+    expect(out.pValue).toBeLessThan(1e-6);
+    const [b, c] = [out.baseline as { p50: number; n: number }, out.current as { p50: number; n: number }];
+    expect(b.p50).toBeGreaterThan(140);
+    expect(b.p50).toBeLessThan(220);
+    expect(c.p50).toBeGreaterThan(370);
+    expect(b.n + c.n).toBe(d.baseline.responses + d.current.responses);
+    for (const signal of ['latency_ms', 'input_tokens', 'error_rate', 'finish_reason', 'tool_call_rate', 'registration']) expect(d.signals.find((s) => s.signal === signal), signal).toMatchObject({ drifted: false });
+  });
+
+  it('a model snapshot with more errors: the error rate drifted for the version it served, nothing else', async () => {
+    const d = await driftOf({ prompt: 'wc-model-prompt', version: '1', ...aroundT0() });
+    expect(d.drifted).toEqual(['error_rate']);
+    const e = d.signals.find((s) => s.signal === 'error_rate')!;
+    expect(e).toMatchObject({ kind: 'categorical', test: 'chi_square' });
+    expect((e.baseline as { shares: Record<string, number> }).shares.error).toBeLessThan(0.06);
+    expect((e.current as { shares: Record<string, number> }).shares.error).toBeGreaterThan(0.15);
+  });
+
+  it('a dataset change: input size drifted; an app rollout with no effect: nothing drifted', async () => {
+    expect((await driftOf({ prompt: 'wc-data-prompt', version: '4', ...aroundT0() })).drifted).toEqual(['input_tokens']);
+    const none = await driftOf({ prompt: 'wc-app-prompt', version: '1', ...aroundT0() });
+    expect(none.drifted).toEqual([]);
+    expect(none.signals.map((s) => s.signal)).toEqual(expect.arrayContaining(['latency_ms', 'input_tokens', 'output_tokens', 'error_rate', 'finish_reason', 'tool_call_rate', 'registration']));
+  });
+
+  it("takes the version's first days as the baseline by default, and says when there is nothing to compare with", async () => {
+    const d = await driftOf({ prompt: 'wc-none-prompt', version: '1', baseline_days: '1', from: from(), to: to() });
+    expect(d.baseline.kind).toBe('first_days');
+    expect(Math.abs(Date.parse(d.baseline.from) - (t0 - 60 * MINUTE + 7_000))).toBeLessThan(1000);
+    const missing = await fetch(`${server.url}/v1/drift?prompt=wc-none-prompt&version=1&baseline=evaluation`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/wc-none-prompt v1 has no evaluation results/);
+    const both = await fetch(`${server.url}/v1/drift?prompt=wc-none-prompt&version=1&alias=production`);
+    expect(both.status).toBe(400);
+  });
 });
 
 describe('what changed: the true cause first', () => {

@@ -6,6 +6,8 @@ import type {
   ImpactFilter,
   ImpactItem,
   ImpactWindow,
+  SignalBin,
+  SignalTarget,
   SpanAnalytics,
   TimelineRow,
   TimelineScope,
@@ -17,6 +19,7 @@ import { ClickHouseResponseList } from './clickhouse-response-list.ts';
 import { toIso } from './clickhouse-span-store.ts';
 import { nanosToDateTime64 } from './span-rows.ts';
 import { lineageTimeline } from './clickhouse-lineage-timeline.ts';
+import { evaluationHistograms, signalHistograms, targetTimes } from './clickhouse-signals.ts';
 
 // Impact, evaluations and comparisons in ClickHouse SQL.
 //
@@ -386,6 +389,18 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
 
   lineageTimeline(projectId: string, scope: TimelineScope, window: ImpactWindow): Promise<TimelineRow[]> {
     return lineageTimeline(this.exec, projectId, scope, window);
+  }
+
+  signalHistograms(projectId: string, target: SignalTarget, window: { from: Date; to: Date }): Promise<SignalBin[]> {
+    return signalHistograms(this.exec, projectId, target, window);
+  }
+
+  evaluationHistograms(projectId: string, target: SignalTarget, window: { from: Date; to: Date }): Promise<SignalBin[]> {
+    return evaluationHistograms(this.exec, projectId, target, window);
+  }
+
+  targetTimes(projectId: string, target: SignalTarget) {
+    return targetTimes(this.exec, projectId, target);
   }
 }
 

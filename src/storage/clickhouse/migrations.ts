@@ -32,6 +32,8 @@ const responseListSelect = (excluded: string) => `SELECT ProjectId, Timestamp, T
 const tokensOf = (keys: readonly string[]) => `coalesce(${keys.map((k) => `toInt64OrNull(SpanAttributes['${k}'])`).join(', ')}, toInt64(-1))`;
 const INPUT_TOKENS = tokensOf(['gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt', 'ai.usage.inputTokens', 'ai.usage.promptTokens']);
 const OUTPUT_TOKENS = tokensOf(['gen_ai.usage.output_tokens', 'gen_ai.usage.completion_tokens', 'llm.token_count.completion', 'ai.usage.outputTokens', 'ai.usage.completionTokens']);
+/** The first finish reason a model call reports (GenAI's list arrives as JSON text; Vercel AI SDK's is one string). */
+const FINISH_REASON = `multiIf(startsWith(SpanAttributes['gen_ai.response.finish_reasons'], '['), JSONExtractString(SpanAttributes['gen_ai.response.finish_reasons'], 1), SpanAttributes['gen_ai.response.finish_reasons'] != '', SpanAttributes['gen_ai.response.finish_reasons'], SpanAttributes['ai.response.finishReason'])`;
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -269,14 +271,15 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 6,
-    name: 'token counts on the response list, for what changed and drift',
+    name: 'token counts and finish reasons on the response list, for what changed and drift',
     statements: [
       `ALTER TABLE promptline_response_list ADD COLUMN IF NOT EXISTS InputTokens Int64 DEFAULT -1 CODEC(T64, ZSTD(1)) AFTER ConversationId`,
       `ALTER TABLE promptline_response_list ADD COLUMN IF NOT EXISTS OutputTokens Int64 DEFAULT -1 CODEC(T64, ZSTD(1)) AFTER InputTokens`,
+      `ALTER TABLE promptline_response_list ADD COLUMN IF NOT EXISTS FinishReason LowCardinality(String) DEFAULT '' CODEC(ZSTD(1)) AFTER OutputTokens`,
       `ALTER TABLE promptline_response_list_mv MODIFY QUERY
       SELECT ProjectId, Timestamp, TraceId, SpanId, ParentSpanId, SpanName, ServiceName, Duration, StatusCode, StatusMessage,
         PromptName, PromptVersion, PromptAlias, PromptRegistration, ModelProvider, ModelName, ResponseId, ResponseId != '' AS HasResponseId,
-        DatasetIds, AppName, AppVersion, ConversationId, ${INPUT_TOKENS} AS InputTokens, ${OUTPUT_TOKENS} AS OutputTokens,
+        DatasetIds, AppName, AppVersion, ConversationId, ${INPUT_TOKENS} AS InputTokens, ${OUTPUT_TOKENS} AS OutputTokens, substring(${FINISH_REASON}, 1, 64) AS FinishReason,
         LineageRevision, toUInt8(0) AS Excluded, LineageRevision * 2 + Excluded AS ListVersion
       FROM otel_traces
       WHERE ResponseId != '' OR bitAnd(LineageOwnMask, 2) != 0`,
