@@ -1,13 +1,17 @@
 #!/usr/bin/env -S node --conditions=@promptline/source
 import { readFileSync } from 'node:fs';
 import { aliasCommand } from './cli/alias.ts';
+import { mergeCommand, proposalsCommand, proposeCommand, reviewCommand } from './cli/proposals.ts';
 import { CliError, UsageError } from './cli/http.ts';
 import { terminalLine, terminalText } from './cli/terminal.ts';
 import { promptsCommand } from './cli/prompts.ts';
 import { impactCommand, reportCommand } from './cli/report.ts';
 import { whatChangedCommand } from './cli/what-changed.ts';
+import { driftCommand } from './cli/drift.ts';
+import { alertsCommand, monitorsCommand } from './cli/monitors.ts';
 import { auditCommand } from './cli/audit.ts';
 import { keysCommand } from './cli/governance.ts';
+import { webhooksCommand } from './cli/webhooks.ts';
 import { deleteCommand, retentionCommand } from './cli/retention.ts';
 import { loadConfig } from './config.ts';
 import { ConfigError } from './common/errors.ts';
@@ -33,9 +37,17 @@ Prompt registry (an HTTP client of a running server: --url or PROMPTLINE_URL, de
   promptline alias set NAME ALIAS (VERSION | --split V:W,V:W…) --reason R
   promptline alias history NAME ALIAS
   promptline alias rollback NAME ALIAS --reason R
+  promptline propose NAME (--file F | --text T | --chat F) --title T --alias A [--version-from-candidate | --split 10,50,100]
+  promptline review NAME ID (--approve | --request-changes | --comment) -m MESSAGE
+  promptline merge NAME ID [--override --reason R]
+  promptline proposals list NAME | proposals show NAME ID
   promptline impact (--prompt NAME [--version N | --alias A [--move SEQ]] | --dataset ID | --model NAME | --app NAME --app-version V)
   promptline what-changed [--app NAME] [--prompt NAME] [--metric M] [--from ISO] [--to ISO]   which lineage change moved a metric
+  promptline drift --prompt NAME (--version N | --alias A) [--baseline first_days|window|evaluation …] [--from ISO] [--to ISO]
+  promptline monitors add NAME --prompt P (--version N | --alias A) [--signals S,…] [--window 1h] | monitors list | monitors remove ID
+  promptline alerts [--state open|resolved] [--monitor ID]
   promptline keys create --role R [--project P] [--promote] [--expires ISO] | keys list | keys revoke ID
+  promptline webhooks add URL --events alias.moved,proposal.* | webhooks list | webhooks remove ID | webhooks deliveries ID
   promptline audit list [--actor A] [--action A] … | audit export --out FILE
   promptline retention [--days N | --unlimited]              how long the project keeps its spans
   promptline delete (trace TRACE-ID | conversation ID)         a privacy request: remove it from every span table
@@ -117,12 +129,24 @@ async function main(argv: string[]): Promise<void> {
     case 'alias':
     case 'aliases':
       return client(() => aliasCommand(argv.slice(1)));
+    case 'propose':
+      return client(() => proposeCommand(argv.slice(1)));
+    case 'review':
+      return client(() => reviewCommand(argv.slice(1)));
+    case 'merge':
+      return client(() => mergeCommand(argv.slice(1)));
+    case 'proposals':
+    case 'proposal':
+      return client(() => proposalsCommand(argv.slice(1)));
     case 'report':
       return client(() => reportCommand(argv.slice(1)));
     case 'keys':
       return client(() => keysCommand(argv.slice(1)));
     case 'audit':
       return client(() => auditCommand(argv.slice(1)));
+    case 'webhooks':
+    case 'webhook':
+      return client(() => webhooksCommand(argv.slice(1)));
     case 'retention':
       return client(() => retentionCommand(argv.slice(1)));
     case 'delete':
@@ -131,6 +155,13 @@ async function main(argv: string[]): Promise<void> {
       return client(() => impactCommand(argv.slice(1)));
     case 'what-changed':
       return client(() => whatChangedCommand(argv.slice(1)));
+    case 'drift':
+      return client(() => driftCommand(argv.slice(1)));
+    case 'monitors':
+    case 'monitor':
+      return client(() => monitorsCommand(argv.slice(1)));
+    case 'alerts':
+      return client(() => alertsCommand(argv.slice(1)));
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);

@@ -97,6 +97,10 @@ export const envSchema = z
     PROMPTLINE_MAX_SPAN_FUTURE: duration.default(86_400_000),
     PROMPTLINE_RESOLVER_CACHE_BYTES: byteSize.default(64 * 1024 * 1024),
     PROMPTLINE_MAX_FIXUPS_PER_BATCH: positiveInt.default(10_000),
+    // Webhook deliveries: the wait after a first failed attempt (doubling after each later one), and an attempt's timeout.
+    PROMPTLINE_WEBHOOK_RETRY_BASE_MS: positiveInt.max(3_600_000).default(1_000),
+    PROMPTLINE_WEBHOOK_TIMEOUT_MS: positiveInt.max(300_000).default(10_000),
+    PROMPTLINE_MONITOR_INTERVAL: duration.default(60_000),
     CLICKHOUSE_URL: optionalUrl,
     NEO4J_URL: optionalUrl,
     NEO4J_USER: z.string().optional(),
@@ -149,6 +153,10 @@ export interface Config {
   writer: { batchMaxSpans: number; flushIntervalMs: number; resolverCacheBytes: number; maxFixupsPerBatch: number };
   /** How far before and after its receipt a span may start. */
   spanTimeWindow: { maxAgeMs: number; maxFutureMs: number };
+  /** Webhook deliveries: the first retry's wait (each later one doubles) and how long an attempt waits for an answer. */
+  webhooks: { retryBaseMs: number; timeoutMs: number };
+  /** How often the drift monitors are evaluated. */
+  monitors: { intervalMs: number };
   clickhouseUrl: string | undefined;
   neo4j: { url: string; user: string; password: string } | undefined;
 }
@@ -186,6 +194,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxFixupsPerBatch: e.PROMPTLINE_MAX_FIXUPS_PER_BATCH,
     },
     spanTimeWindow: { maxAgeMs: e.PROMPTLINE_MAX_SPAN_AGE, maxFutureMs: e.PROMPTLINE_MAX_SPAN_FUTURE },
+    webhooks: { retryBaseMs: e.PROMPTLINE_WEBHOOK_RETRY_BASE_MS, timeoutMs: e.PROMPTLINE_WEBHOOK_TIMEOUT_MS },
+    monitors: { intervalMs: e.PROMPTLINE_MONITOR_INTERVAL },
     clickhouseUrl: e.CLICKHOUSE_URL,
     neo4j: e.NEO4J_URL ? { url: e.NEO4J_URL, user: e.NEO4J_USER ?? '', password: e.NEO4J_PASSWORD ?? '' } : undefined,
   };

@@ -41,6 +41,18 @@ import type { SpanAnalytics } from './storage/span-analytics.ts';
 import type { LineageGraph } from './storage/lineage-graph.ts';
 import type { SpanQueries, SpanRetentionStore, SpanSink } from './storage/span-store.ts';
 import { SqliteLineageGraph } from './storage/sqlite/sqlite-lineage-graph.ts';
+import { SqliteWebhooks } from './storage/sqlite/sqlite-webhooks.ts';
+import { Neo4jWebhooks } from './storage/neo4j/neo4j-webhooks.ts';
+import type { WebhookStore } from './storage/webhooks.ts';
+import { Webhooks } from './governance/webhooks.ts';
+import { SqliteMonitors } from './storage/sqlite/sqlite-monitors.ts';
+import { Neo4jMonitors } from './storage/neo4j/neo4j-monitors.ts';
+import type { MonitorStore } from './storage/monitors.ts';
+import { MonitorService } from './impact/monitors.ts';
+import { SqliteProposals } from './storage/sqlite/sqlite-proposals.ts';
+import { Neo4jProposals } from './storage/neo4j/neo4j-proposals.ts';
+import type { ProposalStore } from './storage/proposals.ts';
+import { ProposalService } from './registry/proposals.ts';
 
 // One process: the OTLP receivers (HTTP on the API's port, gRPC on its own) and the API, the spool,
 // the writer and the stores.
@@ -84,14 +96,20 @@ async function openStores(config: Config): Promise<Stores> {
       const graph = new Neo4jLineageGraph(neo4j);
       const registry = new Neo4jRegistry(neo4j);
       const governance = new Neo4jGovernance(neo4j);
-      return { spans, analytics, retention, graph, registry, governance, close: closing([spans, graph, registry, governance], neo4j) };
+      const webhooks = new Neo4jWebhooks(neo4j);
+      const proposals = new Neo4jProposals(neo4j);
+      const monitors = new Neo4jMonitors(neo4j);
+      return { spans, analytics, retention, graph, registry, governance, webhooks, proposals, monitors, close: closing([spans, graph, registry, governance, webhooks, proposals, monitors], neo4j) };
     }
     // The registry, keys and the audit log in one file: a change and its audit entry are one transaction.
     const records = openRecords(config.dataDir);
     const graph = new SqliteLineageGraph(join(config.dataDir, 'lineage.sqlite'));
     const registry = new SqliteRegistry(records);
     const governance = new SqliteGovernance(records);
-    return { spans, analytics, retention, graph, registry, governance, close: closing([spans, graph, registry, governance]) };
+    const webhooks = new SqliteWebhooks(records);
+    const proposals = new SqliteProposals(records);
+    const monitors = new SqliteMonitors(records);
+    return { spans, analytics, retention, graph, registry, governance, webhooks, proposals, monitors, close: closing([spans, graph, registry, governance, webhooks, proposals, monitors]) };
   } catch (err) {
     await spans.close();
     throw err;
@@ -106,6 +124,12 @@ interface Stores {
   graph: LineageGraph;
   registry: Registry & RegistryHistory;
   governance: KeyStore & AuditLog & RetentionSettings;
+  /** Webhooks and their outbox, beside the keys. */
+  webhooks: WebhookStore;
+  /** Proposals and alias policies, beside the registry (its file on SQLite). */
+  proposals: ProposalStore;
+  /** Drift monitors and their alerts, beside the audit log. */
+  monitors: MonitorStore;
   /** Closes every store, then the connection they share, if any. */
   close(): Promise<void>;
 }
@@ -227,6 +251,9 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     await graph.migrate();
     await registry.migrate();
     await governance.migrate();
+    await stores.webhooks.migrate();
+    await stores.proposals.migrate();
+    await stores.monitors.migrate();
   } catch (err) {
     await stores.close();
     unlock();
@@ -258,7 +285,10 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     logger,
     onDurable: (position, attachment) => writer.enqueue(position, attachment as never),
   });
-  const registryService = new RegistryService({ registry, graph, logger, audit });
+  // The one EventPublisher: alias moves, proposal events and alerts go out through the project webhooks.
+  const webhooks = new Webhooks({ store: stores.webhooks, audit, clock: systemClock, logger, retryBaseMs: config.webhooks.retryBaseMs, timeoutMs: config.webhooks.timeoutMs });
+  const registryService = new RegistryService({ registry, graph, logger, audit, events: webhooks });
+  const proposals = new ProposalService({ store: stores.proposals, registry: registryService, analytics, audit, events: webhooks, protectedAliases: config.auth.protectedAliases });
   // This server's own registry: what GET /metrics shows, and where every part counts.
   const metrics = new PromptlineMetrics({ processMetrics: true });
   const writer = new SpanWriter({
@@ -283,6 +313,11 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
   const recovered = spool.stats().pendingRecords;
   if (recovered > 0) logger.info('spool: replaying requests not yet in the stores', { records: recovered });
   writer.start();
+  // What is pending in the outbox from before a restart goes out first.
+  webhooks.start();
+  // Drift monitors, evaluated every interval; their alerts go out through the webhooks.
+  const monitors = new MonitorService({ store: stores.monitors, analytics, audit, logger, events: webhooks, clock: systemClock });
+  monitors.start(config.monitors.intervalMs);
 
   // One in-flight budget, one export rate limiter and one authenticator serve OTLP/HTTP and OTLP/gRPC.
   const receiverInFlight = new InFlightBytes(config.receiver.maxInFlightBytes);
@@ -297,6 +332,7 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     writer,
     registry,
     registryService,
+    proposals,
     analytics,
     catalog: registryService,
     receiverMaxInFlightBytes: config.receiver.maxInFlightBytes,
@@ -306,6 +342,9 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
     audit,
     retention,
     deletion,
+    webhooks,
+    events: webhooks,
+    monitors,
     clock: systemClock,
     auth,
     limiter: new RateLimiter(config.auth.ratePerSecond, config.auth.rateBurst, systemClock, undefined, { metrics, kind: 'api' }),
@@ -338,6 +377,11 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
       // Both receivers stop taking requests and finish those in flight before the spool closes.
       await Promise.all([closed, grpc?.stop(10_000)]);
       clearTimeout(force);
+      report('stopping the drift monitors');
+      await monitors.stop();
+      report('stopping webhook deliveries');
+      const { interrupted } = await webhooks.stop();
+      if (interrupted > 0) report(`  ${interrupted} delivery attempt(s) cut off: they stay pending and are made at the next start`);
       await spool.close();
       const held = writer.stats();
       report(`writing what is held to the stores: ${held.queuedRecords} request(s), ${held.queuedSpans} span(s)`);

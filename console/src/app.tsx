@@ -12,6 +12,10 @@ import { VersionView } from './views/version.tsx';
 import { CompareView } from './views/compare.tsx';
 import { ImpactView } from './views/impact.tsx';
 import { AuditView } from './views/audit.tsx';
+import { MonitorsView } from './views/monitors.tsx';
+import { AlertsView } from './views/alerts.tsx';
+import { AlertView } from './views/alert.tsx';
+import { WhatChangedView } from './views/what-changed.tsx';
 import { NotFoundView } from './views/not-found.tsx';
 
 // Every view has its own URL, so a link pasted into an incident channel opens the same view with
@@ -59,6 +63,10 @@ function Shell() {
           <Route path="/prompts/:name/versions/:version" component={VersionView} />
           <Route path="/prompts/:name/compare" component={CompareView} />
           <Route path="/impact" component={ImpactView} />
+          <Route path="/what-changed" component={WhatChangedView} />
+          <Route path="/monitors" component={MonitorsView} />
+          <Route path="/alerts" component={AlertsView} />
+          <Route path="/alerts/:id" component={AlertView} />
           <Route path="/audit" component={AuditView} />
           <Route default component={NotFoundView} />
         </Router>
@@ -85,6 +93,9 @@ function Nav() {
     ['/responses', 'Responses', session.may('read')],
     ['/prompts', 'Prompts', session.may('prompts')],
     ['/impact', 'Impact', session.may('read')],
+    ['/what-changed', 'What changed', session.may('read')],
+    ['/monitors', 'Monitors', session.may('read')],
+    ['/alerts', 'Alerts', session.may('read')],
     ['/audit', 'Audit', session.may('admin')],
   ];
   return (

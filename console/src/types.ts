@@ -236,3 +236,108 @@ export interface VersionComparison {
   overall: { better: 'a' | 'b' | null; confidence: number | null; basis: string[] };
   decisionConfidence: number;
 }
+
+// Drift, monitors and alerts (src/api/routes/drift.ts, src/api/routes/monitors.ts).
+
+export type DriftSummary = { n: number; p50: number | null; p90: number | null } | { n: number; shares: Record<string, number> };
+
+export interface DriftSignal {
+  signal: string;
+  kind: 'continuous' | 'categorical';
+  test: 'ks' | 'chi_square';
+  statistic: number;
+  pValue: number;
+  psi: number;
+  drifted: boolean;
+  baseline: DriftSummary;
+  current: DriftSummary;
+}
+
+export interface DriftAnswer {
+  target: { prompt: string; version: string | null; alias: string | null };
+  baseline: { kind: 'first_days' | 'window' | 'evaluation'; from: string; to: string; responses: number };
+  current: { from: string; to: string; responses: number };
+  thresholds: { pValue: number; psi: number };
+  signals: DriftSignal[];
+  drifted: string[];
+}
+
+export type MonitorBaseline = { kind: 'first_days'; days: number } | { kind: 'window'; from: string; to: string } | { kind: 'evaluation' };
+
+export interface Monitor {
+  id: string;
+  name: string;
+  prompt: string;
+  version: string | null;
+  alias: string | null;
+  /** The signals it watches; empty for every signal drift reports. */
+  signals: string[];
+  pValue: number;
+  psi: number;
+  windowSeconds: number;
+  baseline: MonitorBaseline;
+  createdAt: string;
+  createdBy: string;
+}
+
+export interface Alert {
+  id: string;
+  monitorId: string;
+  state: 'open' | 'resolved';
+  signals: string[];
+  values: Array<{ signal: string; statistic: number; pValue: number; psi: number }>;
+  firstSeen: string;
+  lastSeen: string;
+  resolvedAt: string | null;
+}
+
+export interface MonitorList {
+  monitors: Array<Monitor & { openAlert: Alert | null }>;
+}
+
+export interface AlertDetail {
+  alert: Alert;
+  monitor: Monitor;
+  drift: DriftAnswer | null;
+}
+
+// GET /v1/what-changed (src/api/routes/what-changed.ts, src/impact/what-changed.ts).
+
+export type WhatChangedMetric = 'error_rate' | 'latency_ms' | 'output_tokens' | 'input_tokens';
+export type ChangeCause = 'prompt' | 'model' | 'data' | 'app';
+
+export interface WhatChangedStat {
+  mean: number | null;
+  n: number;
+}
+
+export interface LineageChange {
+  kind: 'alias_move' | 'prompt_version' | 'unregistered_prompt' | 'model' | 'datasets' | 'app_version';
+  cause: ChangeCause;
+  at: string;
+  description: string;
+  dimension: string;
+  value: string[];
+  move?: { name: string; alias: string; seq: number; actor: string; reason: string; from: RegistryAliasTarget | null; to: RegistryAliasTarget };
+  segment: { from: string; to: string };
+  share: { before: number; after: number };
+  before: WhatChangedStat;
+  after: WhatChangedStat;
+  changed: WhatChangedStat;
+  unchanged: WhatChangedStat;
+  explained: number;
+  z: number;
+  significant: boolean;
+  explainedShare: number | null;
+}
+
+export interface WhatChangedAnswer {
+  scope: { app: string | null; prompt: string | null };
+  metric: WhatChangedMetric;
+  window: { from: string; to: string; bucketSeconds: number };
+  responses: number;
+  series: Array<{ time: string; responses: number; value: number | null }>;
+  movement: { at: string; before: WhatChangedStat; after: WhatChangedStat; change: number; z: number; moved: boolean } | null;
+  changes: LineageChange[];
+  verdict: { cause: ChangeCause | null; change: number | null; summary: string };
+}

@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps): Express {
   const services: ApiServices = {
     ...deps,
     impact,
-    report: { spans: deps.spans, analytics: deps.analytics, registry: deps.registryService, impact, version: deps.version },
+    report: { spans: deps.spans, analytics: deps.analytics, registry: deps.registryService, proposals: deps.proposals, impact, version: deps.version },
     receiveTraces: createOtlpReceiver({ spool: deps.spool, logger: deps.logger, projectOf: (req) => principalOf(req.res!).project, inFlight: deps.receiverInFlight ?? new InFlightBytes(deps.receiverMaxInFlightBytes), spanTimeWindow: deps.spanTimeWindow, metrics }),
     protectedAliasSet: new Set(deps.protectedAliases),
     openapi: buildOpenApiDocument(deps.version, ROUTES),

@@ -19,6 +19,10 @@ const PAGE_PATHS: readonly RegExp[] = [
   /^\/prompts\/[^/]+\/versions\/[^/]+$/,
   /^\/prompts\/[^/]+\/compare$/,
   /^\/impact$/,
+  /^\/what-changed$/,
+  /^\/monitors$/,
+  /^\/alerts$/,
+  /^\/alerts\/[^/]+$/,
   /^\/audit$/,
 ];
 

@@ -41,6 +41,7 @@ const ACCESS_TEXT: Record<Access, string> = {
   promote: 'An admin key, or an edit key with the promote right.',
   admin: 'An admin key.',
   metrics: `A key whose role may read the metrics (${roles('metrics')}).`,
+  propose: `A key whose role may open and comment on proposals (${roles('propose')}).`,
 };
 
 // Every call with a key may name the project it acts on; only an instance admin may name another.

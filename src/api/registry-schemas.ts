@@ -8,6 +8,16 @@ const template = z.union([
   z.object({ type: z.literal('chat'), messages: z.array(z.object({ role: z.enum(CHAT_ROLES), content: z.string() })) }),
 ]);
 
+const versionOrigin = z
+  .object({
+    derivedFrom: z.array(z.object({ name: z.string(), version: z.number().int() })).describe('The registered versions it was derived from.'),
+    optimizer: z
+      .object({ name: z.string(), runId: z.string(), dataset: z.string().nullable(), scorer: z.string().nullable(), score: z.number().nullable() })
+      .nullable()
+      .describe('The optimizer run that produced it, and the dataset it was trained on.'),
+  })
+  .describe('What produced the version, as its registration said; null when it said nothing.');
+
 export const promptVersionAnswer = z.object({
   name: z.string(),
   version: z.number().int(),
@@ -19,6 +29,7 @@ export const promptVersionAnswer = z.object({
   author: z.string(),
   tags: z.array(z.string()),
   baseVersion: z.number().int().nullable(),
+  origin: versionOrigin.nullable(),
   createdAt: z.string(),
 });
 
@@ -43,6 +54,10 @@ export const aliasMoveAnswer = z.object({
   from: aliasTarget.nullable(),
   to: aliasTarget,
   rollback: z.boolean(),
+  governance: z
+    .object({ proposal: z.string().nullable(), step: z.number().int().nullable(), steps: z.number().int().nullable(), override: z.string().nullable() })
+    .nullable()
+    .describe('The proposal (and its merge step) this move merged, and an admin override of the alias policy; null for an ordinary move.'),
 });
 
 export const aliasAnswer = z.object({

@@ -17,7 +17,7 @@ export type Method = (typeof METHODS)[number];
  * for no key at all (liveness only).
  */
 export type Access = Permission | 'authenticated' | 'public';
-export const ACCESS_LEVELS: ReadonlySet<string> = new Set<Access>(['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics', 'authenticated', 'public']);
+export const ACCESS_LEVELS: ReadonlySet<string> = new Set<Access>(['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics', 'propose', 'authenticated', 'public']);
 
 type AnyObject = z.ZodObject;
 

@@ -8,12 +8,16 @@ import type { ScanBudget } from './scan-budget.ts';
 import type { AuditService } from '../governance/audit.ts';
 import type { RetentionService } from '../governance/retention.ts';
 import type { TraceDeletion } from '../governance/trace-deletion.ts';
+import type { Webhooks } from '../governance/webhooks.ts';
+import type { EventPublisher } from '../domain/events.ts';
 import type { ImpactService } from '../impact/impact-service.ts';
+import type { MonitorService } from '../impact/monitors.ts';
 import type { InFlightBytes } from '../ingest/intake.ts';
 import type { Spool } from '../ingest/spool.ts';
 import type { SpanTimeWindow } from '../ingest/otlp/span-rules.ts';
 import type { SpanWriter } from '../ingest/writer.ts';
 import type { RegistryService } from '../registry/registry-service.ts';
+import type { ProposalService } from '../registry/proposals.ts';
 import type { ReportDeps } from '../reports/compliance.ts';
 import type { KeyStore } from '../storage/governance.ts';
 import type { LineageGraph } from '../storage/lineage-graph.ts';
@@ -34,6 +38,8 @@ export interface AppDeps {
   catalog: PromptCatalog;
   registry: Registry;
   registryService: RegistryService;
+  /** Proposals, reviews, merges and the policies of protected aliases. */
+  proposals: ProposalService;
   analytics: SpanAnalytics;
   receiverMaxInFlightBytes: number;
   /** The receivers' in-flight budget, when the OTLP/gRPC receiver shares it; else one of receiverMaxInFlightBytes is made. */
@@ -46,6 +52,12 @@ export interface AppDeps {
   retention: RetentionService;
   /** Deletion requests for a trace or a conversation. */
   deletion: TraceDeletion;
+  /** The project webhooks (/v1/webhooks): registration, the delivery log. */
+  webhooks: Webhooks;
+  /** Where proposal events, alias moves and alerts are published (the webhooks deliver them). */
+  events: EventPublisher;
+  /** Drift monitors and their alerts (/v1/monitors, /v1/alerts). */
+  monitors: MonitorService;
   /** The time recorded and the time that decides (key expiry) in route handlers. */
   clock: Clock;
   /** null: authentication is off (PROMPTLINE_DEV_NO_AUTH, loopback only). */

@@ -119,6 +119,8 @@ export class ApiClient {
       }
       throw new CliError(`${method} ${path} answered HTTP ${res.status}${text ? `: ${oneLine(text)}` : ''}${this.keyHint(res.status)}`);
     }
+    // 204: done, nothing to say (a deletion).
+    if (res.status === 204) return undefined as T;
     if (json === undefined) throw new CliError(`${method} ${path} answered HTTP ${res.status} without JSON: is ${this.baseUrl} a Promptline server?`);
     return json as T;
   }

@@ -3,6 +3,8 @@ import type { z } from 'zod';
 import type { aliasListAnswer, diffAnswer, promptListAnswer, promptVersionAnswer, resolveAnswer, versionListAnswer } from '../api/registry-schemas.ts';
 import { clientFrom, COMMON_FLAGS_HELP, oneLine, parse, positionals, print, printJson, table } from './args.ts';
 import { CliError, UsageError, type ApiClient } from './http.ts';
+import { ORIGIN_OPTIONS, ORIGIN_USAGE, originFromFlags } from './origin.ts';
+import { describeOrigin } from '../domain/origin.ts';
 
 // promptline prompts register | get | list | diff
 
@@ -12,8 +14,12 @@ type AliasTarget = z.infer<typeof aliasListAnswer>['aliases'][number]['target'];
 
 export const PROMPTS_USAGE = `Usage:
   promptline prompts register NAME (--file PATH | --text TEXT | --chat PATH) -m MESSAGE [--tag T]… [--base N]
+      ${ORIGIN_USAGE}
       Register a new version of prompt NAME. --file reads a text template (- for stdin), --chat a
       JSON file holding [{"role","content"}, …]. --base: the version this one derives from (default: latest).
+      --derived-from names registered versions (of any prompt) it came from; --optimizer and
+      --optimizer-run the optimizer run that produced it (e.g. gepa, dspy.MIPROv2), with the dataset
+      it was trained on, its scorer and score. Both are kept with the version, for impact and reports.
   promptline prompts get URI-or-NAME [--key K] [--at ISO-TIME]
       Print a version's template. NAME means prompts:/NAME@latest; also prompts:/NAME/3,
       prompts:/NAME@production, NAME/3, NAME@production. --key picks the arm of a split alias
@@ -60,7 +66,7 @@ export function versionArg(s: string, what: string): number {
   return n;
 }
 
-function readInput(path: string, what: string): string {
+export function readInput(path: string, what: string): string {
   try {
     return readFileSync(path === '-' ? 0 : path, 'utf8');
   } catch (err) {
@@ -68,7 +74,7 @@ function readInput(path: string, what: string): string {
   }
 }
 
-function chatFrom(path: string): { messages: Array<{ role: string; content: string }> } {
+export function chatFrom(path: string): { messages: Array<{ role: string; content: string }> } {
   const raw = readInput(path, 'chat');
   let parsed: unknown;
   try {
@@ -97,6 +103,7 @@ async function register(args: string[]): Promise<void> {
       message: { type: 'string', short: 'm' },
       tag: { type: 'string', multiple: true },
       base: { type: 'string' },
+      ...ORIGIN_OPTIONS,
     },
     PROMPTS_USAGE,
   );
@@ -114,6 +121,8 @@ async function register(args: string[]): Promise<void> {
     tags: values.tag ?? [],
     ...(values.base !== undefined ? { baseVersion: versionArg(values.base, '--base') } : {}),
   };
+  const origin = originFromFlags(values, PROMPTS_USAGE);
+  if (origin) Object.assign(body, { origin });
   const v = await clientFrom(values).post<PromptVersionAnswer>(`/v1/prompts/${enc(name!)}/versions`, body);
   if (values.json) return printJson(v);
   print(`registered ${v.uri} (sha256 ${v.templateHash.slice(0, 12)}…)`);
@@ -139,6 +148,7 @@ async function get(args: string[]): Promise<void> {
   if (values.json) return printJson(r);
   const v = r.version;
   print(`${v.uri}  "${oneLine(v.commitMessage, 200)}"  by ${v.author}  at ${v.createdAt}`);
+  if (v.origin) print(`origin: ${oneLine(describeOrigin(v.origin), 400)}`);
   print(templateText(v.template));
 }
 

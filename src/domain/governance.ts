@@ -2,16 +2,18 @@
 
 // `app` is the one key an agent app needs: it sends spans and loads its prompts, and reads nothing
 // else (no lineage, impact or reports of other apps' responses). `metrics` is a Prometheus
-// scraper's: it reads GET /metrics, nothing else.
-export const ROLES = ['ingest', 'read', 'edit', 'admin', 'app', 'metrics'] as const;
+// scraper's: it reads GET /metrics, nothing else. `proposer` is for people who are not engineers:
+// they read prompts and open and comment on proposals, and register or move nothing themselves.
+export const ROLES = ['ingest', 'read', 'edit', 'admin', 'app', 'metrics', 'proposer'] as const;
 export type Role = (typeof ROLES)[number];
 
 /**
  * What a call needs; a key's role grants some of these (see governance/access.ts). `prompts` reads
  * prompts and aliases (what an app loads); `read` reads lineage, impact and reports; `metrics`
- * reads the installation's operational figures (GET /metrics).
+ * reads the installation's operational figures (GET /metrics); `propose` opens and comments on
+ * proposals (reviewing and merging them needs `edit`).
  */
-export const PERMISSIONS = ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics'] as const;
+export const PERMISSIONS = ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics', 'propose'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** How a project is named: in keys, in ?project= and in the X-Promptline-Project header. */

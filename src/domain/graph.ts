@@ -1,7 +1,7 @@
 // The lineage graph holds entities and the edges between them, not one node per span.
 // Per-response facts stay in the span store; the graph says which entities touched which.
 
-export const ENTITY_KINDS = ['Prompt', 'PromptVersion', 'Alias', 'AliasMove', 'Model', 'Dataset', 'App', 'AppVersion', 'EvalRun', 'Actor'] as const;
+export const ENTITY_KINDS = ['Prompt', 'PromptVersion', 'Alias', 'AliasMove', 'Model', 'Dataset', 'App', 'AppVersion', 'EvalRun', 'Actor', 'OptimizerRun'] as const;
 export type EntityKind = (typeof ENTITY_KINDS)[number];
 
 export const EDGE_KINDS = [
@@ -11,7 +11,7 @@ export const EDGE_KINDS = [
   'RAN_ON', // PromptVersion -> Model
   'CALLS', // AppVersion -> Model
   'FEEDS', // Dataset -> PromptVersion
-  'DERIVED_FROM', // PromptVersion -> the PromptVersion it was registered from
+  'DERIVED_FROM', // PromptVersion -> the PromptVersion it was registered from, and those its origin names
   'POINTS_TO', // Alias -> PromptVersion: where the registry says the alias points (or pointed)
   'MOVED', // AliasMove -> Alias
   'MOVED_TO', // AliasMove -> PromptVersion
@@ -19,6 +19,9 @@ export const EDGE_KINDS = [
   'MADE', // Actor -> PromptVersion, Actor -> AliasMove
   'EVALUATED', // EvalRun -> PromptVersion
   'EVALUATED_ON', // EvalRun -> Dataset
+  'PRODUCED_BY', // PromptVersion -> the OptimizerRun that produced it
+  'TRAINED_ON', // OptimizerRun -> Dataset
+  'STARTED_FROM', // OptimizerRun -> the PromptVersions it started from (the version's derivedFrom)
 ] as const;
 export type EdgeKind = (typeof EDGE_KINDS)[number];
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { VersionOrigin } from './origin.ts';
 
 // Prompts in the registry: immutable numbered versions of a template, and aliases that point
 // to a version (or split traffic over several) and keep every move.
@@ -18,6 +19,8 @@ export interface PromptVersion {
   tags: string[];
   /** The version this one was derived from (by default the latest when it was registered). */
   baseVersion: number | null;
+  /** What produced it: the versions it was derived from, the optimizer run (see ./origin.ts); null when its registration said nothing. */
+  origin?: VersionOrigin | null;
   createdAt: Date;
 }
 
@@ -47,6 +50,18 @@ export interface AliasMove {
   to: AliasTarget;
   /** A rollback is a move back to where the alias pointed before its last move. */
   rollback: boolean;
+  /** The proposal (and its step) this move merged, and an admin's override; absent on ordinary moves. */
+  governance?: MoveGovernance | null;
+}
+
+/** Why a move was allowed: a proposal's merge step, or an admin's override of a policy (or both). */
+export interface MoveGovernance {
+  proposal: string | null;
+  /** 1-based merge step of the proposal, and how many it has. */
+  step: number | null;
+  steps: number | null;
+  /** The admin's reason for moving although the policy did not hold; null when it held. */
+  override: string | null;
 }
 
 export interface AliasState {

@@ -38,8 +38,10 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   ingest: new Set(['ingest']),
   app: new Set(['ingest', 'prompts']),
   read: new Set(['prompts', 'read']),
-  edit: new Set(['prompts', 'read', 'edit']),
-  admin: new Set(['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics']),
+  edit: new Set(['prompts', 'read', 'edit', 'propose']),
+  admin: new Set(['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics', 'propose']),
+  // Proposes changes to prompts; reviews, registrations and moves are others' to make.
+  proposer: new Set(['prompts', 'propose']),
   // A Prometheus scraper's key: GET /metrics and nothing else.
   metrics: new Set(['metrics']),
 };

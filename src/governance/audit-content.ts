@@ -16,20 +16,28 @@ export const aliasTarget = (name: string, alias: string) => `prompts:/${name}@${
 
 const moveAction = (m: AliasMove) => (m.to.split ? 'alias.split' : m.rollback ? 'alias.rollback' : 'alias.move');
 
-/** sha256 of the canonical form of everything stored of a version. */
+/**
+ * sha256 of the canonical form of everything stored of a version. An origin is part of it only when
+ * the version has one, so versions registered before origins were kept hash as they always did.
+ */
 export function versionContentHash(projectId: string, v: PromptVersion): string {
   return sha256(
-    canonical({ project: projectId, name: v.name, version: v.version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags ?? [], baseVersion: v.baseVersion, createdAt: v.createdAt.getTime() }),
+    canonical({ project: projectId, name: v.name, version: v.version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags ?? [], baseVersion: v.baseVersion, createdAt: v.createdAt.getTime(), ...originOf(v) }),
   );
 }
 
+const originOf = (v: PromptVersion) => (v.origin ? { origin: v.origin } : {});
+
 /** sha256 of the canonical form of everything stored of an alias move. */
 export function moveContentHash(projectId: string, m: AliasMove): string {
-  return sha256(canonical({ project: projectId, name: m.name, alias: m.alias, seq: m.seq, at: m.at.getTime(), actor: m.actor, reason: m.reason, from: m.from, to: m.to, rollback: m.rollback }));
+  return sha256(canonical({ project: projectId, name: m.name, alias: m.alias, seq: m.seq, at: m.at.getTime(), actor: m.actor, reason: m.reason, from: m.from, to: m.to, rollback: m.rollback, ...governanceOf(m) }));
 }
 
-const versionFacts = (v: PromptVersion) => ({ name: v.name, version: v.version, templateHash: v.templateHash, commitMessage: v.commitMessage, tags: v.tags ?? [], baseVersion: v.baseVersion });
-const moveFacts = (m: AliasMove) => ({ ...m.to, seq: m.seq, reason: m.reason });
+/** A move's proposal and override are part of its record only when it has them: older moves hash as they did. */
+const governanceOf = (m: AliasMove) => (m.governance ? { governance: m.governance } : {});
+
+const versionFacts = (v: PromptVersion) => ({ name: v.name, version: v.version, templateHash: v.templateHash, commitMessage: v.commitMessage, tags: v.tags ?? [], baseVersion: v.baseVersion, ...originOf(v) });
+const moveFacts = (m: AliasMove) => ({ ...m.to, seq: m.seq, reason: m.reason, ...governanceOf(m) });
 
 export function versionEntry(projectId: string, v: PromptVersion): NewAuditEntry {
   return { project: projectId, actor: v.author, action: REGISTER_ACTION, target: versionTarget(v.name, v.version), before: null, after: { ...versionFacts(v), contentHash: versionContentHash(projectId, v) } };

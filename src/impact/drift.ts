@@ -9,8 +9,9 @@ import { chiSquareTest, ksTest, psi, quantile, regroup, type Counts } from './dr
 // the shift of their median and 90th percentile; categorical ones (errors, finish reasons, tool
 // calls, registration, evaluation labels) by the chi-square test and the change of each category's
 // share; both by the population stability index. A signal drifted when the test is sure
-// (p < pValue) and the change is large enough to matter (PSI >= psi): with many responses a test
-// alone finds every trifle.
+// (p < pValue) and the change is large enough to matter (PSI >= psi, or for a categorical signal a
+// category whose share moved by half again and at least a point): with many responses a test alone
+// finds every trifle.
 
 export type Baseline = { kind: 'first_days'; days: number } | { kind: 'window'; from: Date; to: Date } | { kind: 'evaluation' };
 
@@ -82,6 +83,18 @@ function summarize(kind: 'continuous' | 'categorical', c: Counts, edge: (b: numb
   return { n, shares };
 }
 
+/** Whether a category's share changed by at least 50 % of itself and 1 point (see compareSignals). */
+function categoryMoved(baseline: Counts, current: Counts): boolean {
+  const nb = totalOf(baseline);
+  const nc = totalOf(current);
+  for (const k of new Set([...baseline.keys(), ...current.keys()])) {
+    const pb = (baseline.get(k) ?? 0) / nb;
+    const pc = (current.get(k) ?? 0) / nc;
+    if (Math.abs(pc - pb) >= 0.01 && Math.max(pb, pc) >= 1.5 * Math.min(pb, pc)) return true;
+  }
+  return false;
+}
+
 /** Compares each signal of the current window with the baseline's (see the top). */
 export function compareSignals(baseline: readonly SignalBin[], current: readonly SignalBin[], thresholds: { pValue: number; psi: number }): SignalDrift[] {
   const b = bySignal(baseline);
@@ -110,6 +123,9 @@ export function compareSignals(baseline: readonly SignalBin[], current: readonly
       index = psi(bc, cc);
     }
     const enough = totalOf(bc) > 0 && totalOf(cc) > 0;
+    // A rare outcome can triple (errors from 2 % to 6 %) with a PSI below any usual threshold: a
+    // category whose share moved by half again, and by a point at least, is a drift too.
+    const shareMoved = kind === 'categorical' && enough && categoryMoved(bc, cc);
     out.push({
       signal,
       kind,
@@ -117,7 +133,7 @@ export function compareSignals(baseline: readonly SignalBin[], current: readonly
       statistic: round(statistic),
       pValue: pValue < 1e-300 ? 0 : round(pValue),
       psi: round(index),
-      drifted: enough && pValue < thresholds.pValue && index >= thresholds.psi,
+      drifted: enough && pValue < thresholds.pValue && (index >= thresholds.psi || shareMoved),
       baseline: summarize(kind, bc, edge),
       current: summarize(kind, cc, edge),
     });
@@ -145,7 +161,8 @@ export async function drift(analytics: SpanAnalytics, projectId: string, q: Drif
     }
   }
   const window = (w: { from: Date; to: Date }) => Promise.all([analytics.signalHistograms(projectId, q.target, w), analytics.evaluationHistograms(projectId, q.target, w)]).then(([a, b]) => [...a, ...b]);
-  const [bb, cb] = [await window(baseline), await window({ from: q.from, to: q.to })];
+  // Both windows at once: on a server (or a free core) they read side by side.
+  const [bb, cb] = await Promise.all([window(baseline), window({ from: q.from, to: q.to })]);
   const signals = compareSignals(bb, cb, thresholds);
   const responses = (bins: readonly SignalBin[]) => bins.filter((x) => x.signal === 'error_rate').reduce((a, x) => a + x.count, 0);
   return {

@@ -2,15 +2,17 @@ import { entity, entityKey, type Edge, type EntityRef } from '../domain/graph.ts
 import type { AliasMove } from '../domain/prompt.ts';
 import { BadRequestError, NotFoundError } from '../common/errors.ts';
 import type { RegistryService } from '../registry/registry-service.ts';
+import { DERIVATION_RELS } from '../registry/origin.ts';
 import { parsePromptUri } from '../registry/uri.ts';
 import type { LineageGraph, WalkHit } from '../storage/lineage-graph.ts';
-import type { EvaluationSummary, ImpactCursor, ImpactFilter, SpanAnalytics } from '../storage/span-analytics.ts';
+import type { EvaluationSummary, ImpactCursor, ImpactFilter, ImpactWindow, SpanAnalytics } from '../storage/span-analytics.ts';
 
 // What else did it touch? An impact query starts from a prompt version, an alias move (from the
 // move until the next one), a dataset, a model or an app version. The span store counts and lists
 // the affected responses and groups them by app, service, conversation, prompt version, model and
 // dataset; the lineage graph, walked a bounded number of hops, names the path that connects each
-// affected entity to the start, and the versions derived from it.
+// affected entity to the start, and the versions derived from it (from a dataset: those optimizer
+// runs trained on it produced).
 
 export interface ImpactQuery {
   prompt?: string | undefined;
@@ -49,6 +51,8 @@ export type ImpactTarget =
   | { kind: 'appVersion'; name: string; version: string };
 
 const MAX_WALK = 4;
+/** Derived versions whose responses an impact answer counts (one span-store query each). */
+const MAX_COUNTED = 25;
 const BUCKETS = [60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400];
 
 export function moveView(m: AliasMove) {
@@ -124,7 +128,7 @@ export class ImpactService {
       this.analytics.evaluationsFor(projectId, filter, w),
       start ? this.graph.walk(projectId, start, { direction: 'out', maxDepth: MAX_WALK, limit: 5000 }) : Promise.resolve([]),
       start ? this.graph.walk(projectId, start, { direction: 'in', maxDepth: MAX_WALK, limit: 5000 }) : Promise.resolve([]),
-      start && (start.kind === 'PromptVersion' || start.kind === 'AliasMove') ? this.derivedVersions(projectId, start) : Promise.resolve([]),
+      start && (start.kind === 'PromptVersion' || start.kind === 'AliasMove' || start.kind === 'Dataset') ? this.derivedVersions(projectId, start, w) : Promise.resolve([]),
     ]);
     if (facts.responses === 0 && out.length === 0 && inbound.length === 0 && evaluations.length === 0 && !('registered' in target && target.registered) && target.kind !== 'aliasMove') {
       throw new NotFoundError(`nothing has been seen of ${describe(target)}`);
@@ -165,17 +169,28 @@ export class ImpactService {
     };
   }
 
-  /** Versions registered from this one, directly or through others (bounded). */
-  private async derivedVersions(projectId: string, start: EntityRef) {
-    const roots: EntityRef[] = start.kind === 'PromptVersion' ? [start] : (await this.graph.edgesOf(projectId, start, 'out')).filter((e) => e.rel === 'MOVED_TO').map((e) => e.to);
-    const out: Array<{ name: string; version: string; depth: number; via: 'graph'; path: PathStep[] }> = [];
+  /**
+   * Versions registered from this one, directly, through others, or through an optimizer run it
+   * seeded; from a dataset, the versions optimizer runs trained on it produced, and theirs (bounded).
+   * The nearest MAX_COUNTED have their own responses in the window counted.
+   */
+  private async derivedVersions(projectId: string, start: EntityRef, w: ImpactWindow) {
+    const roots: EntityRef[] = start.kind === 'AliasMove' ? (await this.graph.edgesOf(projectId, start, 'out')).filter((e) => e.rel === 'MOVED_TO').map((e) => e.to) : [start];
+    const found: Array<{ name: string; version: string; depth: number; via: 'graph'; path: PathStep[] }> = [];
     for (const root of roots) {
-      for (const hit of await this.graph.walk(projectId, root, { direction: 'in', maxDepth: MAX_WALK, rels: ['DERIVED_FROM'], limit: 1000 })) {
+      for (const hit of await this.graph.walk(projectId, root, { direction: 'in', maxDepth: MAX_WALK, rels: DERIVATION_RELS, limit: 1000 })) {
         if (hit.entity.kind !== 'PromptVersion') continue;
-        out.push({ name: hit.entity.parts[0]!, version: hit.entity.parts[1]!, depth: hit.depth, via: 'graph', path: hit.path.map(step) });
+        found.push({ name: hit.entity.parts[0]!, version: hit.entity.parts[1]!, depth: hit.depth, via: 'graph', path: hit.path.map(step) });
       }
     }
-    return out.sort((a, b) => a.depth - b.depth || Number(a.version) - Number(b.version));
+    found.sort((a, b) => a.depth - b.depth || a.name.localeCompare(b.name) || Number(a.version) - Number(b.version));
+    return Promise.all(
+      found.map(async (d, i) => {
+        if (i >= MAX_COUNTED) return { ...d, count: null, firstSeen: null, lastSeen: null };
+        const s = await this.analytics.versionStats(projectId, d.name, d.version, w);
+        return { ...d, count: s.responses, firstSeen: s.firstSeen, lastSeen: s.lastSeen };
+      }),
+    );
   }
 
   private async resolveTarget(projectId: string, q: ImpactQuery): Promise<{ filter: ImpactFilter; target: ImpactTarget; start: EntityRef | null; window: { from: Date; to: Date } }> {

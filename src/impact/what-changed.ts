@@ -391,7 +391,9 @@ export async function whatChanged(deps: { analytics: SpanAnalytics; registry: Re
     const moved = `${name} moved from ${formatValue(q.metric, movement.before.mean)} to ${formatValue(q.metric, movement.after.mean)} around ${movement.at}`;
     const top = changes[0];
     if (top && top.significant && top.explainedShare !== null && top.explainedShare >= EXPLAINS) {
-      verdict = { cause: top.cause, change: 0, summary: `${top.cause}: ${top.description} (${top.at}) explains ${Math.round(Math.min(top.explainedShare, 9.99) * 100)} % of it; ${moved}` };
+      // More than all of it: the change moved the metric further than it moved in all (something else pulled back).
+      const share = top.explainedShare >= 1 ? 'all' : `${Math.round(top.explainedShare * 100)} %`;
+      verdict = { cause: top.cause, change: 0, summary: `${top.cause}: ${top.description} (${top.at}) explains ${share} of it; ${moved}` };
     } else {
       const best = top?.explainedShare ?? null;
       verdict = { cause: null, change: null, summary: `no lineage change explains it: ${moved}${best !== null ? `; the largest lineage change explains ${Math.round(Math.max(0, best) * 100)} %` : ''}` };

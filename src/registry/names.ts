@@ -17,6 +17,8 @@ export const LIMITS = Object.freeze({
   tagChars: 64,
   reasonChars: 2_000,
   splitArms: 10,
+  derivedFrom: 32,
+  originChars: 256,
 });
 
 export const promptName = z
@@ -55,12 +57,40 @@ export const templateInput = z.union([
   }).strict(),
 ]);
 
+const originText = (what: string) =>
+  text()
+    .max(LIMITS.originChars, `${what} is longer than ${LIMITS.originChars} characters`)
+    .refine((s) => s.trim().length > 0, `${what} is empty`);
+
+/** What produced a version (see src/domain/origin.ts); the versions it names must be registered. */
+export const versionOriginInput = z
+  .object({
+    derivedFrom: z
+      .array(z.object({ name: promptName, version: versionNumber }).strict())
+      .max(LIMITS.derivedFrom, `a version is derived from at most ${LIMITS.derivedFrom} versions`)
+      .optional()
+      .describe('Registered versions (of this prompt or others) it was derived from.'),
+    optimizer: z
+      .object({
+        name: originText('the optimizer name').describe('The optimizer, e.g. dspy.MIPROv2 or gepa.'),
+        runId: originText('the optimizer run id'),
+        dataset: originText('the dataset id').optional().describe('The dataset it was trained on: the id spans carry.'),
+        scorer: originText('the scorer').optional(),
+        score: z.number().optional(),
+      })
+      .strict()
+      .optional()
+      .describe('The optimizer run that produced it.'),
+  })
+  .strict();
+
 export const registerVersionBody = z
   .object({
     template: templateInput,
     commitMessage: nonBlank(LIMITS.commitMessageChars, 'the commit message'),
     tags: z.array(text().min(1).max(LIMITS.tagChars)).max(LIMITS.tags).default([]),
     baseVersion: versionNumber.optional().describe('The version this one is derived from; by default the latest.'),
+    origin: versionOriginInput.optional().describe('What produced it: versions it was derived from, an optimizer run. Stored with the version.'),
   })
   .strict();
 
@@ -72,6 +102,7 @@ export const moveAliasBody = z
     split: z.array(splitArmInput).min(2, 'a split has at least two versions').max(LIMITS.splitArms).optional(),
     reason: nonBlank(LIMITS.reasonChars, 'the reason'),
     expectSeq: z.number().int().min(0).optional().describe('Move only if the alias is still at this move (0: not yet set).'),
+    override: nonBlank(LIMITS.reasonChars, 'the override reason').optional().describe("Admins only: move a protected alias that has a policy without a proposal; the reason is recorded as an override."),
   })
   .strict()
   .refine((b) => (b.version === undefined) !== (b.split === undefined), { error: 'give either a version or a split, not both' })

@@ -1,12 +1,15 @@
 import { entity, type EdgeObservation } from '../domain/graph.ts';
-import { hashTemplate, type AliasMove, type AliasState, type AliasTarget, type PromptTemplate, type PromptVersion, type RegisteredPromptVersion, type Split } from '../domain/prompt.ts';
+import { hashTemplate, type AliasMove, type AliasState, type AliasTarget, type MoveGovernance, type PromptTemplate, type PromptVersion, type RegisteredPromptVersion, type Split } from '../domain/prompt.ts';
+import { normalizeOrigin } from '../domain/origin.ts';
 import { BadRequestError, ConflictError, NotFoundError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { NO_EVENTS, type EventPublisher } from '../domain/events.ts';
 import type { AuditService } from '../governance/audit.ts';
 import { moveEntry, versionEntry } from '../governance/audit-content.ts';
 import type { LineageGraph } from '../storage/lineage-graph.ts';
 import type { Registry } from '../storage/registry.ts';
 import { diffVersions, type VersionDiff } from './diff.ts';
+import { originEdges } from './origin.ts';
 import { renderTemplate } from './render.ts';
 import { assignArm, splitId } from './split.ts';
 import { parsePromptUri, type PromptRef } from './uri.ts';
@@ -22,6 +25,7 @@ export interface RegisterInput {
   commitMessage: string;
   tags: string[];
   baseVersion?: number | undefined;
+  origin?: OriginInput | undefined;
 }
 
 export interface MoveInput {
@@ -31,7 +35,12 @@ export interface MoveInput {
   split?: Array<{ version: number; weight: number }> | undefined;
   reason: string;
   expectSeq?: number | undefined;
+  /** The proposal this move merges, an admin's override (src/registry/proposals.ts). */
+  governance?: MoveGovernance | undefined;
 }
+
+/** An origin as the API takes it (src/registry/names.ts versionOriginInput). */
+export type OriginInput = Parameters<typeof normalizeOrigin>[0];
 
 /** A prompt resolved for a caller: the version, and how it was chosen. */
 export interface Resolution {
@@ -52,12 +61,15 @@ export class RegistryService {
   private readonly log: Logger;
 
   private readonly audit: AuditService | undefined;
+  /** Told of every alias move once it is stored (`alias.moved`, for webhooks). */
+  private readonly events: EventPublisher;
 
-  constructor(deps: { registry: Registry; graph: LineageGraph; logger: Logger; audit?: AuditService }) {
+  constructor(deps: { registry: Registry; graph: LineageGraph; logger: Logger; audit?: AuditService; events?: EventPublisher }) {
     this.registry = deps.registry;
     this.graph = deps.graph;
     this.log = deps.logger;
     this.audit = deps.audit;
+    this.events = deps.events ?? NO_EVENTS;
   }
 
   async register(projectId: string, actor: string, input: RegisterInput): Promise<PromptVersion> {
@@ -73,6 +85,7 @@ export class RegistryService {
       author: actor,
       tags: [...new Set(input.tags)],
       baseVersion: input.baseVersion ?? null,
+      origin: normalizeOrigin(input.origin),
     }, this.audit?.draft((stored: PromptVersion) => versionEntry(projectId, stored)));
     const at = v.createdAt.getTime();
     const pv = entity('PromptVersion', v.name, String(v.version));
@@ -81,6 +94,7 @@ export class RegistryService {
       { from: entity('Actor', actor), rel: 'MADE', to: pv, firstSeenMs: at, lastSeenMs: at },
     ];
     if (v.baseVersion !== null) edges.push({ from: pv, rel: 'DERIVED_FROM', to: entity('PromptVersion', v.name, String(v.baseVersion)), firstSeenMs: at, lastSeenMs: at });
+    edges.push(...originEdges(pv, v.origin, at));
     await this.recordEdges(projectId, edges);
     return v;
   }
@@ -113,7 +127,8 @@ export class RegistryService {
       : { version: input.version!, split: null };
     const previous = current?.since.from ?? null;
     const rollback = previous !== null && sameTarget(previous, to);
-    const move = await this.registry.moveAlias(projectId, { name: input.name, alias: input.alias, to, actor, reason: input.reason.trim(), rollback, expectSeq: seq }, this.moveDraft(projectId));
+    const move = await this.registry.moveAlias(projectId, { name: input.name, alias: input.alias, to, actor, reason: input.reason.trim(), rollback, expectSeq: seq, governance: input.governance ?? null }, this.moveDraft(projectId));
+    this.publishMove(projectId, move);
     await this.recordMove(projectId, move);
     return move;
   }
@@ -125,6 +140,7 @@ export class RegistryService {
     const back = current.since.from;
     if (!back) throw new ConflictError(`alias ${alias} of ${name} has moved only once: there is nothing to roll back to`);
     const move = await this.registry.moveAlias(projectId, { name, alias, to: back, actor, reason: reason.trim(), rollback: true, expectSeq: current.since.seq }, this.moveDraft(projectId));
+    this.publishMove(projectId, move);
     await this.recordMove(projectId, move);
     return move;
   }
@@ -211,6 +227,17 @@ export class RegistryService {
 
   private moveDraft(projectId: string) {
     return this.audit?.draft((stored: AliasMove) => moveEntry(projectId, stored));
+  }
+
+  /** The move is committed: receivers are told (publish never waits for them, nor fails the move). */
+  private publishMove(projectId: string, move: AliasMove): void {
+    this.events.publish({
+      type: 'alias.moved',
+      project: projectId,
+      at: move.at,
+      subject: `prompt:${move.name}@${move.alias}`,
+      data: { prompt: move.name, alias: move.alias, seq: move.seq, from: move.from, to: move.to, actor: move.actor, reason: move.reason, rollback: move.rollback },
+    });
   }
 
   private async recordMove(projectId: string, move: AliasMove): Promise<void> {

@@ -5,6 +5,8 @@ import type { SpanAnalytics } from '../storage/span-analytics.ts';
 import type { ImpactService } from '../impact/impact-service.ts';
 import { BadRequestError, NotFoundError, PromptlineError } from '../common/errors.ts';
 import { formatPromptUri } from '../registry/uri.ts';
+import { originSection } from './origin.ts';
+import { proposalSections, type ProposalReader } from './proposal-section.ts';
 import { registrationAtTheTime, type PromptVersion, type RegistrationAtTheTime } from '../domain/prompt.ts';
 
 // The decision chain behind a response, a prompt version or an app version, for a compliance
@@ -49,6 +51,8 @@ export interface ReportDeps {
   registry: RegistryService;
   impact: ImpactService;
   version: string;
+  /** The proposals behind versions (review and promote); without it, reports name none. */
+  proposals?: ProposalReader;
 }
 
 const dash = (s: string | null | undefined) => (s === null || s === undefined || s === '' ? '—' : s);
@@ -141,7 +145,14 @@ async function responseReport(deps: ReportDeps, projectId: string, responseId: s
       ],
       ...(v ? { block: v.template.type === 'text' ? v.template.text : v.template.messages.map((m) => `[${m.role}]\n${m.content}`).join('\n\n') } : {}),
     });
+    const origin = originSection(v);
+    if (origin) sections.push(origin);
     if (v) audit.push({ at: v.createdAt.toISOString(), actor: v.author, action: 'registered prompt version', detail: `${formatPromptUri({ name: v.name, version: v.version })}: ${v.commitMessage}` });
+    if (v) {
+      const reviewed = await proposalSections(deps.proposals, projectId, v.name, v.version, at);
+      sections.push(...reviewed.sections);
+      audit.push(...reviewed.audit);
+    }
     if (l.prompt.alias) {
       const history = (await optional(deps.registry.aliasHistory(projectId, l.prompt.name, l.prompt.alias))) ?? [];
       const then = history.filter((m) => m.at <= at);
@@ -231,6 +242,7 @@ async function promptVersionReport(deps: ReportDeps, projectId: string, name: st
       ],
       block: v.template.type === 'text' ? v.template.text : v.template.messages.map((m) => `[${m.role}]\n${m.content}`).join('\n\n'),
     },
+    ...[originSection(v)].filter((x) => x !== null),
     { heading: 'Alias moves to or from this version', facts: [['Moves', String(moveRows.length)]], tables: [{ caption: 'Moves', columns: ['Alias', 'Move', 'Time', 'Actor', 'From', 'To', 'Reason'], rows: moveRows }] },
     usageSection(impact),
   ];

@@ -1,4 +1,5 @@
-import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../domain/prompt.ts';
+import type { VersionOrigin } from '../domain/origin.ts';
+import type { AliasMove, AliasState, AliasTarget, MoveGovernance, PromptTemplate, PromptVersion } from '../domain/prompt.ts';
 import type { AuditDraft } from './governance.ts';
 import type { StoreLifecycle } from './lifecycle.ts';
 
@@ -15,6 +16,8 @@ export interface NewVersion {
   tags: string[];
   /** null: derived from the latest version at the moment of registration (none for the first). */
   baseVersion: number | null;
+  /** Stored with the version; every version it names must be registered (else BadRequestError, see unknownSourcesError). */
+  origin?: VersionOrigin | null;
 }
 
 export interface NewAliasMove {
@@ -24,6 +27,8 @@ export interface NewAliasMove {
   actor: string;
   reason: string;
   rollback: boolean;
+  /** Stored with the move: the proposal it merges, an override. */
+  governance?: MoveGovernance | null;
   /** Only move if the alias is still at this move (optimistic concurrency); undefined: any. */
   expectSeq?: number;
 }

@@ -138,7 +138,6 @@ export interface TimelineScope {
 
 /** The signals drift compares, per prompt version or alias. */
 export const RESPONSE_SIGNALS = ['latency_ms', 'input_tokens', 'output_tokens', 'error_rate', 'finish_reason', 'tool_call_rate', 'registration'] as const;
-export type ResponseSignal = (typeof RESPONSE_SIGNALS)[number];
 
 /**
  * The continuous signals' fine bins: bin b holds values from 2^(b/8) − 1 up to the next edge (an

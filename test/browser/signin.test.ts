@@ -45,7 +45,7 @@ describe('sign in', () => {
     expect(new URL(p.page.url()).pathname).toBe('/prompts');
     await expect.poll(() => p.page.locator('.topbar .key').textContent()).toContain('read');
     // Only what a read key may use is offered: no audit.
-    expect(await p.page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Responses', 'Prompts', 'Impact']);
+    expect(await p.page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Responses', 'Prompts', 'Impact', 'What changed', 'Monitors', 'Alerts']);
     await p.page.getByRole('button', { name: 'Sign out' }).click();
     await p.page.getByLabel('API key').waitFor();
     // The key is gone from the tab: a reload asks for it again.

@@ -5,6 +5,8 @@ import type { Clock } from '../../src/common/clock.ts';
 import { auditHash, verifyChain } from '../../src/governance/audit.ts';
 import type { SpanRetentionChange } from '../../src/domain/retention.ts';
 import type { AuditDraft, AuditLog, KeyStore, RetentionSettings } from '../../src/storage/governance.ts';
+import type { WebhookStore } from '../../src/storage/webhooks.ts';
+import { describeWebhookContract } from './webhooks.contract.ts';
 import { ManualClock } from '../helpers/clock.ts';
 
 // Scenarios that must hold for every key store and audit log backend. Tampering tests are
@@ -14,6 +16,8 @@ export interface GovernanceFixture {
   keys: KeyStore;
   audit: AuditLog;
   retention: RetentionSettings;
+  /** Webhooks and their outbox, in the same store (their audit entries go to `audit`). */
+  webhooks: WebhookStore;
   cleanup(): Promise<void>;
 }
 
@@ -29,6 +33,7 @@ export function describeGovernanceContract(backend: string, open: (clock: Clock)
       await fx.audit.migrate();
       await fx.keys.migrate();
       await fx.retention.migrate();
+      await fx.webhooks.migrate();
     });
     afterAll(async () => {
       await fx?.cleanup();
@@ -218,5 +223,7 @@ export function describeGovernanceContract(backend: string, open: (clock: Clock)
       expect(await fx.audit.list({ project: b, limit: 10 })).toEqual([]);
       expect(await verifyChain((from, limit) => fx.audit.scan(from, limit), null)).toMatchObject({ ok: true, problem: null });
     });
+
+    describeWebhookContract(() => fx, project);
   });
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EdgeCollector } from '../../src/ingest/graph-edges.ts';
 import { entity } from '../../src/domain/graph.ts';
+import { DERIVATION_RELS, originEdges } from '../../src/registry/origin.ts';
 import type { ResolvedLineage } from '../../src/domain/lineage.ts';
 import { MAX_WALK_DEPTH, type LineageGraph } from '../../src/storage/lineage-graph.ts';
 
@@ -89,6 +90,21 @@ export function describeLineageGraphContract(backend: string, open: () => Promis
     it('walks backwards from a model to the prompt versions and datasets behind it', async () => {
       const hits = await graph.walk(P1, entity('Model', 'openai', 'gpt-4o'), { direction: 'in', maxDepth: 3, rels: ['RAN_ON', 'FEEDS', 'HAS_VERSION'] });
       expect(hits.map((h) => h.entity.kind).sort()).toEqual(['Dataset', 'Prompt', 'PromptVersion']);
+    });
+
+    it('walks in from a dataset through the optimizer run trained on it to the versions it produced, and theirs', async () => {
+      const project = `${P1}-optimizer`;
+      const v2 = entity('PromptVersion', 'support-answer', '2');
+      await graph.recordEdges(project, [
+        ...originEdges(v2, { derivedFrom: [{ name: 'support-answer', version: 1 }], optimizer: { name: 'gepa', runId: 'run-7', dataset: 'golden', scorer: 'exact', score: 0.9 } }, 10),
+        ...originEdges(entity('PromptVersion', 'support-answer', '3'), { derivedFrom: [{ name: 'support-answer', version: 2 }], optimizer: null }, 20),
+      ]);
+      const hits = await graph.walk(project, entity('Dataset', 'golden'), { direction: 'in', maxDepth: 4, rels: DERIVATION_RELS });
+      expect(hits.map((h) => `${h.depth}:${h.entity.kind}:${h.entity.parts.join('/')}`)).toEqual(['1:OptimizerRun:gepa/run-7', '2:PromptVersion:support-answer/2', '3:PromptVersion:support-answer/3']);
+      expect(hits[1]!.path.map((e) => `${e.from.kind}-${e.rel}->${e.to.kind}`)).toEqual(['OptimizerRun-TRAINED_ON->Dataset', 'PromptVersion-PRODUCED_BY->OptimizerRun']);
+      // From the seed version: the version derived from it, and (through the run) the same one, at its nearest.
+      const fromSeed = await graph.walk(project, entity('PromptVersion', 'support-answer', '1'), { direction: 'in', maxDepth: 4, rels: DERIVATION_RELS });
+      expect(fromSeed.map((h) => `${h.depth}:${h.entity.kind}:${h.entity.parts.join('/')}`).sort()).toEqual(['1:OptimizerRun:gepa/run-7', '1:PromptVersion:support-answer/2', '2:PromptVersion:support-answer/3']);
     });
 
     it('names prompt versions without a number by their template hash', async () => {

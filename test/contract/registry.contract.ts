@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry, NewAuditEntry } from '../../src/domain/governance.ts';
 import { hashTemplate, type AliasMove, type PromptTemplate, type PromptVersion } from '../../src/domain/prompt.ts';
-import { ConflictError } from '../../src/common/errors.ts';
+import { BadRequestError, ConflictError } from '../../src/common/errors.ts';
+import type { VersionOrigin } from '../../src/domain/origin.ts';
 import type { Clock } from '../../src/common/clock.ts';
 import { auditHash } from '../../src/governance/audit.ts';
 import { moveContentHash, moveEntry, versionContentHash, versionEntry } from '../../src/governance/audit-content.ts';
@@ -223,9 +224,50 @@ export function describeRegistryContract(backend: string, open: (clock: Clock) =
       expect(await reg.versionsAfter(`${audited}-none`, null, 10)).toEqual([]);
     });
 
+    it('keeps what produced a version with it, in its audit entry too, and refuses an origin naming versions not registered', async () => {
+      const entry = () => draftOf((v: PromptVersion) => versionEntry(audited, v));
+      const seed = await reg.registerVersion(audited, version('optimized', 'Answer: {{q}}'), entry().d);
+      expect(seed.origin).toBeNull();
+      const origin: VersionOrigin = {
+        derivedFrom: [{ name: 'optimized', version: seed.version }],
+        optimizer: { name: 'dspy.MIPROv2 <b>', runId: 'run-2026-10-01', dataset: 'golden-2026-10', scorer: 'exact_match', score: 0.875 },
+      };
+      const ok = entry();
+      const tuned = await reg.registerVersion(audited, version('optimized', 'Answer, citing the KB: {{q}}', { origin }), ok.d);
+      expect(tuned.origin).toEqual(origin);
+      expect(await reg.getVersion(audited, 'optimized', tuned.version)).toEqual(tuned);
+      expect((await reg.listVersions(audited, 'optimized', { limit: 1, offset: 0 })).versions).toEqual([tuned]);
+      expect(ok.told[0]![0]!.after).toMatchObject({ origin, contentHash: versionContentHash(audited, tuned) });
+      // The content hash covers the origin (a changed score would no longer match its entry); a version without one hashes as before origins were kept.
+      expect(versionContentHash(audited, { ...tuned, origin: { ...origin, optimizer: { ...origin.optimizer!, score: 0.99 } } })).not.toBe(versionContentHash(audited, tuned));
+      expect(versionContentHash(audited, seed)).toBe(versionContentHash(audited, { ...seed, origin: undefined }));
+
+      const refused = entry();
+      const unknown = reg.registerVersion(audited, version('optimized', 'from nowhere', { origin: { derivedFrom: [{ name: 'optimized', version: 1 }, { name: 'elsewhere', version: 4 }], optimizer: null } }), refused.d);
+      await expect(unknown).rejects.toBeInstanceOf(BadRequestError);
+      await expect(unknown).rejects.toThrow(/elsewhere version 4 is not registered/);
+      expect(refused.told).toEqual([]);
+      expect((await reg.latestVersion(audited, 'optimized'))?.version).toBe(tuned.version);
+    });
+
+    it('keeps the proposal step and override a move was made under, in its content hash and audit facts too', async () => {
+      const gov = `${project}-governed`;
+      const plain = await reg.moveAlias(gov, { name: 'governed', alias: 'production', to: { version: 1, split: null }, actor: 'alice', reason: 'first', rollback: false });
+      const governance = { proposal: 'pr_0123456789ab', step: 1, steps: 2, override: 'incident 42: the evaluation service is down' };
+      const step = await reg.moveAlias(gov, { name: 'governed', alias: 'production', to: { version: null, split: { id: 's1', arms: [{ version: 1, weight: 90 }, { version: 2, weight: 10 }] } }, actor: 'bob', reason: 'proposal pr_0123456789ab', rollback: false, governance });
+      expect(plain.governance ?? null).toBeNull();
+      expect(step.governance).toEqual(governance);
+      expect(await reg.aliasHistory(gov, 'governed', 'production')).toEqual([plain, step]);
+      expect((await reg.getAlias(gov, 'governed', 'production'))!.since).toEqual(step);
+      expect(moveEntry(gov, step).after).toMatchObject({ governance });
+      expect(moveContentHash(gov, step)).not.toBe(moveContentHash(gov, { ...step, governance: { ...governance, override: null } }));
+      // A move without one hashes as moves did before they could carry one.
+      expect(moveContentHash(gov, plain)).toBe(moveContentHash(gov, { ...plain, governance: undefined }));
+    });
+
     it('verifies: every version and alias move matches the entry that recorded it', async () => {
       const r = await verifyAudit({ scan: (from, limit) => fx.audit.scan(from, limit), history: reg });
-      expect(r).toMatchObject({ ok: true, problems: [], registry: { versions: 2, moves: 3 } });
+      expect(r).toMatchObject({ ok: true, problems: [], registry: { versions: 4, moves: 3 } });
     });
   });
 }

@@ -261,14 +261,15 @@ describe.each(backends)('governance on $backend', ({ backend, env }) => {
     for (const [caller, key] of [['ingest', keys.ingest!], ['app', keys.app!], ['read', keys.read!], ['admin of default', keys.admin!], ['admin of another project', projectAdmin.key]] as const) {
       const r = await call(key, 'GET', '/readyz');
       expect(r.status, caller).toBe(200);
-      expect(r.body, caller).toEqual({ status: 'ready', stores: { spans: { ok: true }, graph: { ok: true }, registry: { ok: true } } });
+      // What the caller's own project keeps, and nothing of the installation's.
+      expect(r.body, caller).toEqual({ status: 'ready', stores: { spans: { ok: true }, graph: { ok: true }, registry: { ok: true } }, retention: { spans: expect.any(String), registry: 'forever', audit: 'forever' } });
       expect(readyAnswer.safeParse(r.body).success, caller).toBe(true);
     }
     const full = await call(ADMIN, 'GET', '/readyz');
     expect(readyAnswer.parse(full.body)).toMatchObject({ status: 'ready', stores: { graph: { ok: true, backend: expect.stringMatching(backend === 'Neo4j' ? /^neo4j/ : /^sqlite/) } } });
     expect(full.body.spool).toEqual(expect.objectContaining({ pendingRecords: expect.any(Number) }));
     expect(full.body.writer).toEqual(expect.objectContaining({ lastError: null }));
-    expect(Object.keys((await call(bootstrap, 'GET', '/readyz')).body).sort()).toEqual(['spool', 'status', 'stores', 'writer']);
+    expect(Object.keys((await call(bootstrap, 'GET', '/readyz')).body).sort()).toEqual(['retention', 'spool', 'status', 'stores', 'writer']);
   });
 
   it('lists and revokes keys of another project from the CLI, with an instance admin key', async () => {

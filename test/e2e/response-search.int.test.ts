@@ -404,7 +404,7 @@ describe.each(backends)('the response list on $backend', ({ env }) => {
     expect(reader.body.keyId).toMatch(/^[0-9a-f]{16}$/);
     expect((await call(keys.ingestB, '/v1/session')).body).toMatchObject({ role: 'ingest', project: B, permissions: ['ingest'], projects: [B] });
     const boss = await call(admin, '/v1/session');
-    expect(boss.body).toMatchObject({ role: 'admin', instanceAdmin: true, project: 'default', activeProject: 'default', permissions: ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics'] });
+    expect(boss.body).toMatchObject({ role: 'admin', instanceAdmin: true, project: 'default', activeProject: 'default', permissions: ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics', 'propose'] });
     const projects = boss.body.projects as string[];
     expect(projects).toEqual([...projects].sort());
     expect(projects).toEqual(expect.arrayContaining(['default', A, B]));

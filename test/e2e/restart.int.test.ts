@@ -143,7 +143,7 @@ describe('restarting promptline serve on the same data directory', () => {
     const sent = await sendTraces(first.url, 12, 'sigterm');
     expect(await first.stop()).toBe(0);
     // Shutdown says what it is writing and how far it got.
-    expect(first.output()).toMatch(/SIGTERM: stopping\n {2}no new requests; finishing those in flight\n {2}writing what is held to the stores: \d+ request\(s\), \d+ span\(s\)\n(?: {4}\d+ span\(s\) written, \d+ to go\n)*[\s\S]*? {2}written: \d+ span\(s\); the stores have everything\n {2}closing the stores\nstopped\n/);
+    expect(first.output()).toMatch(/SIGTERM: stopping\n {2}no new requests; finishing those in flight\n(?: {2}stopping [^\n]+\n(?: {4}[^\n]+\n)*)* {2}writing what is held to the stores: \d+ request\(s\), \d+ span\(s\)\n(?: {4}\d+ span\(s\) written, \d+ to go\n)*[\s\S]*? {2}written: \d+ span\(s\); the stores have everything\n {2}closing the stores\nstopped\n/);
 
     const second = await start(dataDir);
     await allAnswers(second.url, sent.calls);

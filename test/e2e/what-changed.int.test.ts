@@ -353,7 +353,7 @@ describe('what changed: the true cause first', () => {
     });
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.split('\n');
-    expect(lines[0]).toMatch(/^model: model openai\/gpt-4o-2024-11-20 first seen .* explains \d+ % of it; the error rate moved from [1-4]\.\d % to 2\d\.\d %/);
+    expect(lines[0]).toMatch(/^model: model openai\/gpt-4o-2024-11-20 first seen .* explains (all|\d+ %) of it; the error rate moved from [1-4]\.\d % to 2\d\.\d %/);
     expect(lines.find((l) => l.includes('gpt-4o-2024-11-20') && l.includes('model') && l.startsWith('20'))).toBeDefined();
   });
 

@@ -5,6 +5,7 @@ import type { AuditEntry, StoredApiKey } from '../../src/domain/governance.ts';
 import { auditHash } from '../../src/governance/audit.ts';
 import { generateKey, hashKey, verifyKey } from '../../src/governance/keys.ts';
 import { Neo4jGovernance } from '../../src/storage/neo4j/neo4j-governance.ts';
+import { Neo4jWebhooks } from '../../src/storage/neo4j/neo4j-webhooks.ts';
 import { describeGovernanceContract } from '../contract/governance.contract.ts';
 import { neo4jFromEnv } from '../helpers/neo4j.ts';
 
@@ -41,8 +42,10 @@ if (neo.settings) {
   const settings = neo.settings;
 
   describeGovernanceContract(`Neo4j (${settings.url})`, async (clock) => {
-    const g = await Neo4jGovernance.connect({ ...settings, chain: `test-${randomUUID()}`, clock });
-    return { keys: g, audit: g, retention: g, cleanup: () => g.close() };
+    const chain = `test-${randomUUID()}`;
+    const g = await Neo4jGovernance.connect({ ...settings, chain, clock });
+    const webhooks = await Neo4jWebhooks.connect({ ...settings, chain, clock });
+    return { keys: g, audit: g, retention: g, webhooks, cleanup: async () => (await webhooks.close(), await g.close()) };
   });
 
   describe('the Neo4j audit log and key nodes themselves', () => {

@@ -3,13 +3,18 @@ import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { auditHash, verifyChain } from '../../src/governance/audit.ts';
 import { SqliteGovernance } from '../../src/storage/sqlite/sqlite-governance.ts';
+import { SharedDatabase } from '../../src/storage/sqlite/sqlite-db.ts';
+import { SqliteWebhooks } from '../../src/storage/sqlite/sqlite-webhooks.ts';
 import { describeGovernanceContract } from '../contract/governance.contract.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
 
 describeGovernanceContract('SQLite (node:sqlite)', async (clock) => {
   const dir = tempDataDir('sqlite-governance-');
-  const g = new SqliteGovernance(join(dir, 'governance.sqlite'), { clock });
-  return { keys: g, audit: g, retention: g, cleanup: async () => (await g.close(), removeDir(dir)) };
+  // One file, as in a data directory: a webhook's change and its audit entry are one transaction.
+  const file = new SharedDatabase(join(dir, 'governance.sqlite'));
+  const g = new SqliteGovernance(file, { clock });
+  const webhooks = new SqliteWebhooks(file, { clock });
+  return { keys: g, audit: g, retention: g, webhooks, cleanup: async () => (await webhooks.close(), await g.close(), removeDir(dir)) };
 });
 
 describe('the SQLite audit log file itself', () => {

@@ -169,7 +169,8 @@ describe('the registry rows in the records file, held to the audit chain', () =>
       ['a move\u2019s time', 'UPDATE alias_moves SET at = at + 1 WHERE seq = 1', /alias move 1 of .* its content is not the content recorded/],
       ['a version\u2019s template', `UPDATE prompt_versions SET template = '{"type":"text","text":"evil"}' WHERE version = 1`, /prompt version prompts:\/x\/1 of project p does not match .*template/],
       ['a version\u2019s commit message', "UPDATE prompt_versions SET commit_message = 'nothing to see' WHERE version = 2", /prompt version prompts:\/x\/2 .* its commitMessage is not the one recorded/],
-      ['an added move', "INSERT INTO alias_moves VALUES ('p', 'x', 'production', 3, 9e12, 'mallory', 'quiet', NULL, '{\"version\":1,\"split\":null}', 0)", /alias move 3 of prompts:\/x@production in project p has no audit entry/],
+      ['a version\u2019s origin', `UPDATE prompt_versions SET origin = '{"derivedFrom":[],"optimizer":{"name":"gepa","runId":"r","dataset":"clean","scorer":null,"score":null}}' WHERE version = 1`, /prompt version prompts:\/x\/1 .* its content is not the content recorded/],
+      ['an added move', "INSERT INTO alias_moves (project, name, alias, seq, at, actor, reason, from_target, to_target, rollback) VALUES ('p', 'x', 'production', 3, 9e12, 'mallory', 'quiet', NULL, '{\"version\":1,\"split\":null}', 0)", /alias move 3 of prompts:\/x@production in project p has no audit entry/],
       ['a removed version', 'DELETE FROM prompt_versions WHERE version = 2', /audit entry \d+ records prompts:\/x\/2 in project p, which is not in the registry/],
     ] as const) {
       const file = await withHistory();

@@ -54,21 +54,24 @@ async function storedKey(keys: KeyStore, clock: ManualClock, expiresInMs: number
 const principal = (role: Role, over: Partial<Principal> = {}): Principal => ({ keyId: role, name: role, role, promote: false, project: 'p', instanceAdmin: false, actor: role, ...over });
 
 describe('roles and permissions', () => {
-  it('grant each role exactly its permissions; app sends spans and reads prompts, metrics reads /metrics, and nothing else', () => {
-    const PERMISSIONS: Permission[] = ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics'];
+  it('grant each role exactly its permissions; app sends spans and reads prompts, metrics reads /metrics, proposer reads prompts and proposes, and nothing else', () => {
+    const PERMISSIONS: Permission[] = ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics', 'propose'];
     const table = Object.fromEntries(ROLES.map((r) => [r, PERMISSIONS.filter((p) => may(principal(r), p))]));
     expect(table).toEqual({
       ingest: ['ingest'],
       app: ['ingest', 'prompts'],
       read: ['prompts', 'read'],
-      edit: ['prompts', 'read', 'edit'],
-      admin: ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics'],
+      edit: ['prompts', 'read', 'edit', 'propose'],
+      admin: ['ingest', 'prompts', 'read', 'edit', 'promote', 'admin', 'metrics', 'propose'],
       metrics: ['metrics'],
+      proposer: ['prompts', 'propose'],
     });
     // The promote right counts only with a role that may edit.
     expect(may(principal('edit', { promote: true }), 'promote')).toBe(true);
     expect(may(principal('app', { promote: true }), 'promote')).toBe(false);
-    expect(rolesWith('prompts')).toEqual(['app', 'read', 'edit', 'admin']);
+    expect(may(principal('proposer', { promote: true }), 'promote')).toBe(false);
+    expect(rolesWith('prompts')).toEqual(['app', 'read', 'edit', 'admin', 'proposer']);
+    expect(rolesWith('propose')).toEqual(['edit', 'admin', 'proposer']);
   });
 
   it('say in a refusal which roles would do', () => {

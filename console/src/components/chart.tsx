@@ -13,6 +13,7 @@ import {
   Tooltip,
   type ChartConfiguration,
   type ChartType,
+  type Plugin,
 } from 'chart.js';
 
 // Charts are Chart.js (canvas). Each chart also carries its numbers as a table for screen
@@ -25,6 +26,43 @@ export interface Series {
   values: Array<number | null>;
 }
 
+/** A vertical line at one label of the x axis (a moment on a time series), named in the data table too. */
+export interface Marker {
+  index: number;
+  label: string;
+  /** The movement itself is drawn solid; the changes around it dashed. */
+  strong?: boolean;
+}
+
+/** Draws the markers over the datasets: Chart.js has no built-in vertical line. */
+function markerPlugin(markers: Marker[]): Plugin<'bar' | 'line'> {
+  return {
+    id: 'promptline-markers',
+    afterDatasetsDraw(chart) {
+      const { ctx, chartArea } = chart;
+      const x = chart.scales.x;
+      if (!x) return;
+      ctx.save();
+      for (const m of markers) {
+        const px = x.getPixelForValue(m.index);
+        if (!Number.isFinite(px)) continue;
+        ctx.beginPath();
+        ctx.lineWidth = m.strong ? 2 : 1;
+        ctx.strokeStyle = m.strong ? '#c23b3b' : '#6b7280';
+        ctx.setLineDash(m.strong ? [] : [4, 3]);
+        ctx.moveTo(px, chartArea.top);
+        ctx.lineTo(px, chartArea.bottom);
+        ctx.stroke();
+        ctx.setLineDash([]);
+        ctx.fillStyle = ctx.strokeStyle;
+        ctx.font = '11px system-ui, sans-serif';
+        ctx.fillText(m.label.length > 28 ? `${m.label.slice(0, 27)}…` : m.label, px + 3, chartArea.top + 10 + (m.strong ? 0 : 12 * (markers.indexOf(m) % 3)));
+      }
+      ctx.restore();
+    },
+  };
+}
+
 export function SimpleChart(props: {
   type: Extract<ChartType, 'bar' | 'line'>;
   title: string;
@@ -33,7 +71,9 @@ export function SimpleChart(props: {
   /** Called with the index of the bar or point clicked. */
   onSelect?: (index: number) => void;
   height?: number;
+  markers?: Marker[];
 }) {
+  const markers = props.markers ?? [];
   const canvas = useRef<HTMLCanvasElement>(null);
   const chart = useRef<Chart | null>(null);
   useEffect(() => {
@@ -49,8 +89,10 @@ export function SimpleChart(props: {
           backgroundColor: palette[i % palette.length]!,
           borderColor: palette[i % palette.length]!,
           spanGaps: true,
+          pointRadius: props.type === 'line' && props.labels.length > 60 ? 0 : 3,
         })),
       },
+      plugins: markers.length > 0 ? [markerPlugin(markers)] : [],
       options: {
         animation: false,
         responsive: true,
@@ -69,7 +111,7 @@ export function SimpleChart(props: {
       chart.current?.destroy();
       chart.current = null;
     };
-  }, [props.type, JSON.stringify(props.labels), JSON.stringify(props.series)]);
+  }, [props.type, JSON.stringify(props.labels), JSON.stringify(props.series), JSON.stringify(markers)]);
   return (
     <figure class="chart">
       <figcaption>{props.title}</figcaption>
@@ -87,15 +129,24 @@ export function SimpleChart(props: {
                   {s.label}
                 </th>
               ))}
+              {markers.length > 0 ? <th scope="col">marker</th> : null}
             </tr>
           </thead>
           <tbody>
             {props.labels.map((l, i) => (
-              <tr key={l}>
+              <tr key={`${i}:${l}`}>
                 <th scope="row">{l}</th>
                 {props.series.map((s) => (
                   <td key={s.label}>{s.values[i] ?? '—'}</td>
                 ))}
+                {markers.length > 0 ? (
+                  <td>
+                    {markers
+                      .filter((m) => m.index === i)
+                      .map((m) => m.label)
+                      .join('; ')}
+                  </td>
+                ) : null}
               </tr>
             ))}
           </tbody>

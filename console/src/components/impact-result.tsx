@@ -4,6 +4,7 @@ import { useLocation } from 'preact-iso';
 import { api, seg, withQuery, type Query } from '../api.ts';
 import { ErrorBox, Facts, Time, formatCount } from './common.tsx';
 import { SimpleChart } from './chart.tsx';
+import { whatChangedPath } from './monitors-common.tsx';
 import { ImpactPath } from './impact-path.tsx';
 import { moveLabel } from './impact-form.tsx';
 import type { ImpactAnswer, ImpactConnection, ImpactItem, ImpactTarget } from '../types.ts';
@@ -397,6 +398,7 @@ export function ImpactResult(props: { answer: ImpactAnswer; query: Query; urlQue
   const list = withQuery('/responses', responsesQuery(a, props.urlQuery));
   const buckets = fillBuckets(a.responses.histogram, a.responses.bucketSeconds);
   const t = a.target;
+  const scope = whatChangedScope(t);
 
   const loadMore = () => {
     if (!cursor) return;
@@ -453,6 +455,12 @@ export function ImpactResult(props: { answer: ImpactAnswer; query: Query; urlQue
           }}
         />
       ) : null}
+      {buckets.length > 0 ? (
+        <p class="hint">
+          <a href={whatChangedPath({ ...scope, from: a.window.from, to: a.window.to })}>What changed in this window</a>
+          {scope.prompt ? ' for this prompt' : scope.app ? ' for this app' : ''}: the lineage changes around it, ranked by how much of the error rate’s move each explains.
+        </p>
+      ) : null}
       <h2>Affected</h2>
       <Affected answer={a} />
       <section class="panel" aria-labelledby="impact-items-title">
@@ -480,4 +488,11 @@ export function ImpactResult(props: { answer: ImpactAnswer; query: Query; urlQue
       </section>
     </>
   );
+}
+
+/** The scope of "what changed" for an impact's starting point: its prompt, or its app. */
+function whatChangedScope(t: ImpactAnswer['target']): { prompt?: string; app?: string } {
+  if (t.kind === 'promptVersion' || t.kind === 'aliasMove') return { prompt: t.name };
+  if (t.kind === 'appVersion') return { app: t.name };
+  return {};
 }

@@ -3,6 +3,7 @@ import { useLocation } from 'preact-iso';
 import { seg, withQuery } from '../api.ts';
 import { useApi } from '../hooks.ts';
 import { SimpleChart } from './chart.tsx';
+import { whatChangedPath } from './monitors-common.tsx';
 import { ErrorBox, Loading, Time } from './common.tsx';
 import { RANGES, comparePath, rangeParam, rangeWindow, responsesPath } from './prompts-common.tsx';
 import { StatsTable } from './prompts-stats.tsx';
@@ -65,7 +66,7 @@ export function VersionInsights(props: { name: string; version: number }) {
         </form>
       </div>
       <p class="hint">
-        From <Time iso={window.from} /> to <Time iso={window.to} />. <a href={responsesPath({ prompt: props.name, version: props.version, from: window.from, to: window.to })}>All responses of this version in this window</a>
+        From <Time iso={window.from} /> to <Time iso={window.to} />. <a href={responsesPath({ prompt: props.name, version: props.version, from: window.from, to: window.to })}>All responses of this version in this window</a> · <a href={whatChangedPath({ prompt: props.name, from: window.from, to: window.to })}>What changed for this prompt in this window</a>
         {props.version > 1 ? (
           <>
             {' '}

@@ -1,5 +1,6 @@
 import { useLocation } from 'preact-iso';
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import { withQuery } from '../api.ts';
 import { useApi } from '../hooks.ts';
 import { Empty, ErrorBox, Loading, Page, Time, formatCount, formatMs } from '../components/common.tsx';
 import { FILTER_KEYS, ResponseFilters, TIME_PRESETS, type ViewKey } from '../components/investigate-filters.tsx';
@@ -83,6 +84,11 @@ export function ResponsesView() {
           <button type="button" onClick={refresh}>
             Refresh
           </button>
+          {page?.window ? (
+            <a class="button" href={withQuery('/what-changed', { app: filters.app, prompt: filters.prompt, from: page.window.from, to: page.window.to })}>
+              What changed here
+            </a>
+          ) : null}
           {anyFilter ? (
             <a class="button" href="/responses">
               Clear filters

@@ -19,12 +19,13 @@ export function versionAnswer(v: PromptVersion) {
     author: v.author,
     tags: v.tags,
     baseVersion: v.baseVersion,
+    origin: v.origin ?? null,
     createdAt: v.createdAt.toISOString(),
   };
 }
 
 export function moveAnswer(m: AliasMove) {
-  return { name: m.name, alias: m.alias, seq: m.seq, at: m.at.toISOString(), actor: m.actor, reason: m.reason, from: m.from, to: m.to, rollback: m.rollback };
+  return { name: m.name, alias: m.alias, seq: m.seq, at: m.at.toISOString(), actor: m.actor, reason: m.reason, from: m.from, to: m.to, rollback: m.rollback, governance: m.governance ?? null };
 }
 
 export function aliasStateAnswer(s: AliasState, at: Date, key: string | undefined) {

@@ -21,7 +21,7 @@ const err = (description: string) => ({ description, schema: errorAnswer });
 
 export const createKeyBody = z
   .object({
-    role: z.enum(ROLES).describe('app: what an agent app needs (send spans, load prompts and aliases); ingest: send spans; metrics: read GET /metrics only (a Prometheus scraper); read, edit, admin.'),
+    role: z.enum(ROLES).describe('app: what an agent app needs (send spans, load prompts and aliases); ingest: send spans; metrics: read GET /metrics only (a Prometheus scraper); proposer: read prompts, open and comment on proposals; read, edit, admin.'),
     project: projectName.optional().describe("The key's project; another than the caller's only for an instance admin. Default: the caller's."),
     name: text().trim().min(1).max(100).optional(),
     promote: z.boolean().default(false).describe('May move protected aliases (with role edit).'),

@@ -82,7 +82,7 @@ export const registryRoutes = [
     summary: 'Register a new version (its number is assigned: 1, 2, 3 …)',
     params: byName,
     body: { schema: registerVersionBody, limit: JSON_LIMIT },
-    responses: { '201': { description: 'Registered', schema: r.promptVersionAnswer }, '400': err('Invalid name, empty or oversize template, no commit message'), '404': err('Unknown base version') },
+    responses: { '201': { description: 'Registered', schema: r.promptVersionAnswer }, '400': err('Invalid name, empty or oversize template, no commit message, an origin naming unregistered versions'), '404': err('Unknown base version') },
     handle: async (ctx, s) => {
       const name = ctx.params.name;
       const v = await s.registryService.register(ctx.project, ctx.actor, { name, ...ctx.body });
@@ -190,7 +190,11 @@ export const registryRoutes = [
     handle: async (ctx, s) => {
       const { name, alias } = ctx.params;
       mayMove(ctx, s, name, alias);
-      ctx.res.json(moveAnswer(await s.registryService.moveAlias(ctx.project, ctx.actor, { name, alias, ...ctx.body })));
+      // A protected alias with a policy moves through proposals (src/registry/proposals.ts), or by an admin's override.
+      const { override, ...move } = ctx.body;
+      const overridden = await s.proposals.checkDirectMove(ctx.project, ctx.principal, name, alias, override);
+      const governance = overridden ? { proposal: null, step: null, steps: null, override: override! } : undefined;
+      ctx.res.json(moveAnswer(await s.registryService.moveAlias(ctx.project, ctx.actor, { name, alias, ...move, governance })));
     },
   }),
   route({

@@ -1,4 +1,5 @@
-import type { AliasMove, AliasTarget, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
+import type { VersionOrigin } from '../../domain/origin.ts';
+import type { AliasMove, AliasTarget, MoveGovernance, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
 import { jsonOrNull } from '../values.ts';
 import { projection, toDate, toNumber } from './neo4j-values.ts';
 
@@ -15,6 +16,8 @@ export interface VersionValue {
   tags: string[];
   baseVersion: number | null;
   createdAt: number;
+  /** JSON of a VersionOrigin; absent on versions registered without one (and before origins were kept). */
+  origin: string | null;
 }
 
 export interface MoveValue {
@@ -27,10 +30,12 @@ export interface MoveValue {
   fromTarget: string | null;
   toTarget: string;
   rollback: boolean | null;
+  /** JSON of a MoveGovernance; absent on ordinary moves. */
+  governance?: string | null;
 }
 
-const VERSION_FIELDS = ['name', 'version', 'template', 'templateHash', 'commitMessage', 'author', 'tags', 'baseVersion', 'createdAt'];
-const MOVE_FIELDS = ['name', 'alias', 'seq', 'at', 'actor', 'reason', 'fromTarget', 'toTarget', 'rollback'];
+const VERSION_FIELDS = ['name', 'version', 'template', 'templateHash', 'commitMessage', 'author', 'tags', 'baseVersion', 'createdAt', 'origin'];
+const MOVE_FIELDS = ['name', 'alias', 'seq', 'at', 'actor', 'reason', 'fromTarget', 'toTarget', 'rollback', 'governance'];
 export const versionMap = projection(VERSION_FIELDS);
 export const moveMap = projection(MOVE_FIELDS);
 
@@ -43,6 +48,7 @@ export const toVersion = (r: VersionValue): PromptVersion => ({
   author: r.author,
   tags: r.tags ?? [],
   baseVersion: r.baseVersion === null || r.baseVersion === undefined ? null : toNumber(r.baseVersion),
+  origin: jsonOrNull(r.origin ?? null) as VersionOrigin | null,
   createdAt: toDate(r.createdAt),
 });
 
@@ -56,4 +62,5 @@ export const toMove = (r: MoveValue): AliasMove => ({
   from: jsonOrNull(r.fromTarget) as AliasTarget | null,
   to: JSON.parse(r.toTarget) as AliasTarget,
   rollback: r.rollback === true,
+  ...(r.governance ? { governance: JSON.parse(r.governance) as MoveGovernance } : {}),
 });

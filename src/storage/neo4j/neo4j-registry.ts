@@ -1,3 +1,4 @@
+import { unknownSourcesError } from '../../domain/origin.ts';
 import type { AliasMove, AliasState, PromptVersion } from '../../domain/prompt.ts';
 import { ConflictError } from '../../common/errors.ts';
 import { systemClock, type Clock } from '../../common/clock.ts';
@@ -13,7 +14,7 @@ import { millisOrNull, toDate, toInt, toNumber } from './neo4j-values.ts';
 // The prompt registry on Neo4j. Its nodes have labels of their own, apart from the lineage
 // graph's :Entity nodes:
 //   (:RegistryPrompt {project, name})                 one per prompt, holds the version counter
-//   (:RegistryVersion {project, name, version})       one per version, never changed
+//   (:RegistryVersion {project, name, version})       one per version, never changed (its origin: JSON text, absent on older ones)
 //   (:RegistryAlias {project, name, alias})           one per alias, holds the move counter
 //   (:AliasMoveRecord {project, name, alias, seq})    one per move, never changed
 // each unique by the properties shown. A number (version or move) comes from its counter node:
@@ -69,6 +70,17 @@ export class Neo4jRegistry extends Neo4jStore implements Registry, RegistryHisto
     // leader), the counter's bump is rolled back with the version and a new number is drawn.
     const [stored, entries] = await this.db.write('registering a prompt version', async (tx) => {
       const now = this.clock.now().getTime();
+      const origin = v.origin ?? null;
+      if (origin && origin.derivedFrom.length > 0) {
+        const found = await tx.run(
+          `UNWIND $refs AS r
+           OPTIONAL MATCH (s:RegistryVersion {project: $project, name: r.name, version: r.version})
+           RETURN r.name AS name, r.version AS version, s IS NOT NULL AS found`,
+          { project: projectId, refs: origin.derivedFrom.map((r) => ({ name: r.name, version: toInt(r.version) })) },
+        );
+        const missing = found.records.filter((rec) => rec.get('found') !== true).map((rec) => ({ name: rec.get('name') as string, version: toNumber(rec.get('version')) }));
+        if (missing.length > 0) throw unknownSourcesError(missing);
+      }
       const bumped = await tx.run(
         `MERGE (p:RegistryPrompt {project: $project, name: $name})
            ON CREATE SET p.lastVersion = 0, p.createdAt = $now
@@ -80,7 +92,7 @@ export class Neo4jRegistry extends Neo4jStore implements Registry, RegistryHisto
       const base = v.baseVersion ?? (version > 1 ? version - 1 : null);
       await tx.run(
         `CREATE (:RegistryVersion {project: $project, name: $name, version: $version, template: $template, templateHash: $templateHash,
-                                   commitMessage: $commitMessage, author: $author, tags: $tags, baseVersion: $baseVersion, createdAt: $now})`,
+                                   commitMessage: $commitMessage, author: $author, tags: $tags, baseVersion: $baseVersion, createdAt: $now, origin: $origin})`,
         {
           project: projectId,
           name: v.name,
@@ -92,9 +104,10 @@ export class Neo4jRegistry extends Neo4jStore implements Registry, RegistryHisto
           tags: [...v.tags],
           baseVersion: base === null ? null : toInt(base),
           now: toInt(now),
+          origin: origin === null ? null : JSON.stringify(origin),
         },
       );
-      const stored: PromptVersion = { name: v.name, version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags, baseVersion: base, createdAt: new Date(now) };
+      const stored: PromptVersion = { name: v.name, version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags, baseVersion: base, origin, createdAt: new Date(now) };
       return [stored, await appendDrafted(tx, this.chain, this.clock, audit, stored)] as const;
     });
     audit?.committed(entries);
@@ -204,10 +217,11 @@ export class Neo4jRegistry extends Neo4jStore implements Registry, RegistryHisto
         fromTarget: (rec.get('lastTo') as string | null) ?? null,
         toTarget: JSON.stringify(move.to),
         rollback: move.rollback,
+        governance: move.governance ? JSON.stringify(move.governance) : null,
       };
       await tx.run(
         `CREATE (:AliasMoveRecord {project: $project, name: $name, alias: $alias, seq: $seq, at: $at, actor: $actor, reason: $reason,
-                                   fromTarget: $fromTarget, toTarget: $toTarget, rollback: $rollback})`,
+                                   fromTarget: $fromTarget, toTarget: $toTarget, rollback: $rollback, governance: $governance})`,
         { ...row, project: projectId, seq: toInt(row.seq), at: toInt(row.at) },
       );
       const stored = toMove(row);

@@ -1,4 +1,5 @@
-import type { AliasMove, AliasState, AliasTarget, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
+import { unknownSourcesError, type VersionOrigin } from '../../domain/origin.ts';
+import type { AliasMove, AliasState, AliasTarget, MoveGovernance, PromptTemplate, PromptVersion } from '../../domain/prompt.ts';
 import { ConflictError } from '../../common/errors.ts';
 import { systemClock, type Clock } from '../../common/clock.ts';
 import type { AuditDraft } from '../governance.ts';
@@ -58,6 +59,11 @@ const MIGRATIONS: string[][] = [
     `CREATE TRIGGER alias_moves_no_update BEFORE UPDATE ON alias_moves BEGIN SELECT RAISE(ABORT, 'alias history is append-only'); END`,
     `CREATE TRIGGER alias_moves_no_delete BEFORE DELETE ON alias_moves BEGIN SELECT RAISE(ABORT, 'alias history is append-only'); END`,
   ],
+  // Where a version came from (JSON of a VersionOrigin), written with it: adding a column updates
+  // no row, so the triggers above keep versions as they were; older versions read as null.
+  ['ALTER TABLE prompt_versions ADD COLUMN origin TEXT'],
+  // The proposal a move merged and any override (JSON of a MoveGovernance); null on other moves.
+  ['ALTER TABLE alias_moves ADD COLUMN governance TEXT'],
 ];
 
 interface VersionRow {
@@ -70,6 +76,7 @@ interface VersionRow {
   tags: string;
   base_version: number | null;
   created_at: number;
+  origin: string | null;
 }
 
 interface MoveRow {
@@ -82,6 +89,7 @@ interface MoveRow {
   from_target: string | null;
   to_target: string;
   rollback: number;
+  governance: string | null;
 }
 
 const toVersion = (r: VersionRow): PromptVersion => ({
@@ -93,6 +101,7 @@ const toVersion = (r: VersionRow): PromptVersion => ({
   author: r.author,
   tags: JSON.parse(r.tags) as string[],
   baseVersion: r.base_version,
+  origin: jsonOrNull(r.origin) as VersionOrigin | null,
   createdAt: new Date(r.created_at),
 });
 
@@ -106,13 +115,14 @@ const toMove = (r: MoveRow): AliasMove => ({
   from: jsonOrNull(r.from_target) as AliasTarget | null,
   to: JSON.parse(r.to_target) as AliasTarget,
   rollback: fromFlag(r.rollback),
+  ...(r.governance ? { governance: JSON.parse(r.governance) as MoveGovernance } : {}),
 });
 
 /** A file of the registry alone (registry.sqlite before it held keys and audit) had it at user_version. */
 const REGISTRY_SCHEMA: SchemaComponent = { name: 'registry', migrations: MIGRATIONS, legacyTable: 'prompt_versions' };
 
-const VERSION_COLUMNS = 'name, version, template, template_hash, commit_message, author, tags, base_version, created_at';
-const MOVE_COLUMNS = 'name, alias, seq, at, actor, reason, from_target, to_target, rollback';
+const VERSION_COLUMNS = 'name, version, template, template_hash, commit_message, author, tags, base_version, created_at, origin';
+const MOVE_COLUMNS = 'name, alias, seq, at, actor, reason, from_target, to_target, rollback, governance';
 
 export interface SqliteRegistryOptions {
   /** Stamps versions and alias moves. */
@@ -131,15 +141,19 @@ export class SqliteRegistry extends SqliteStore implements Registry, RegistryHis
     const [stored, entries] = this.run('registering a prompt version', () =>
       this.transaction(() => {
         const now = this.clock.now().getTime();
+        const origin = v.origin ?? null;
+        const exists = this.db.prepare('SELECT 1 FROM prompt_versions WHERE project = ? AND name = ? AND version = ?');
+        const missing = (origin?.derivedFrom ?? []).filter((r) => exists.get(projectId, r.name, r.version) === undefined);
+        if (missing.length > 0) throw unknownSourcesError(missing);
         const prompt = this.db.prepare('SELECT last_version FROM prompts WHERE project = ? AND name = ?').get(projectId, v.name) as { last_version: number } | undefined;
         const version = (prompt?.last_version ?? 0) + 1;
         if (prompt) this.db.prepare('UPDATE prompts SET last_version = ?, updated_at = ? WHERE project = ? AND name = ?').run(version, now, projectId, v.name);
         else this.db.prepare('INSERT INTO prompts (project, name, last_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(projectId, v.name, version, now, now);
         const base = v.baseVersion ?? (version > 1 ? version - 1 : null);
         this.db
-          .prepare(`INSERT INTO prompt_versions (project, ${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-          .run(projectId, v.name, version, JSON.stringify(v.template), v.templateHash, v.commitMessage, v.author, JSON.stringify(v.tags), base, now);
-        const stored: PromptVersion = { name: v.name, version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags, baseVersion: base, createdAt: new Date(now) };
+          .prepare(`INSERT INTO prompt_versions (project, ${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+          .run(projectId, v.name, version, JSON.stringify(v.template), v.templateHash, v.commitMessage, v.author, JSON.stringify(v.tags), base, now, origin === null ? null : JSON.stringify(origin));
+        const stored: PromptVersion = { name: v.name, version, template: v.template, templateHash: v.templateHash, commitMessage: v.commitMessage, author: v.author, tags: v.tags, baseVersion: base, origin, createdAt: new Date(now) };
         return [stored, appendDrafted(this.db, this.clock, audit, stored)] as const;
       }),
     );
@@ -226,10 +240,11 @@ export class SqliteRegistry extends SqliteStore implements Registry, RegistryHis
           from_target: last ? last.to_target : null,
           to_target: JSON.stringify(move.to),
           rollback: toFlag(move.rollback),
+          governance: move.governance ? JSON.stringify(move.governance) : null,
         };
         this.db
-          .prepare(`INSERT INTO alias_moves (project, ${MOVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-          .run(projectId, row.name, row.alias, row.seq, row.at, row.actor, row.reason, row.from_target, row.to_target, row.rollback);
+          .prepare(`INSERT INTO alias_moves (project, ${MOVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+          .run(projectId, row.name, row.alias, row.seq, row.at, row.actor, row.reason, row.from_target, row.to_target, row.rollback, row.governance);
         const stored = toMove(row);
         return [stored, appendDrafted(this.db, this.clock, audit, stored)] as const;
       }),
