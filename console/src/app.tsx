@@ -10,6 +10,8 @@ import { PromptsView } from './views/prompts.tsx';
 import { PromptView } from './views/prompt.tsx';
 import { VersionView } from './views/version.tsx';
 import { CompareView } from './views/compare.tsx';
+import { ProposalsView } from './views/proposals.tsx';
+import { ProposalView } from './views/proposal.tsx';
 import { ImpactView } from './views/impact.tsx';
 import { AuditView } from './views/audit.tsx';
 import { MonitorsView } from './views/monitors.tsx';
@@ -62,6 +64,8 @@ function Shell() {
           <Route path="/prompts/:name" component={PromptView} />
           <Route path="/prompts/:name/versions/:version" component={VersionView} />
           <Route path="/prompts/:name/compare" component={CompareView} />
+          <Route path="/prompts/:name/proposals" component={ProposalsView} />
+          <Route path="/prompts/:name/proposals/:id" component={ProposalView} />
           <Route path="/impact" component={ImpactView} />
           <Route path="/what-changed" component={WhatChangedView} />
           <Route path="/monitors" component={MonitorsView} />

@@ -1,7 +1,7 @@
 // The shapes of the API answers the console reads. The OpenAPI document at /openapi.json is the
 // full contract; these name the fields the views use.
 
-export type Permission = 'ingest' | 'prompts' | 'read' | 'edit' | 'promote' | 'admin' | 'metrics';
+export type Permission = 'ingest' | 'prompts' | 'read' | 'edit' | 'promote' | 'admin' | 'metrics' | 'propose';
 
 export interface SessionInfo {
   keyId: string;
@@ -340,4 +340,75 @@ export interface WhatChangedAnswer {
   movement: { at: string; before: WhatChangedStat; after: WhatChangedStat; change: number; z: number; moved: boolean } | null;
   changes: LineageChange[];
   verdict: { cause: ChangeCause | null; change: number | null; summary: string };
+}
+
+// Proposals and alias policies (src/api/controllers/proposals.ts, src/api/routes/proposals.ts).
+
+export type ProposalState = 'open' | 'changes_requested' | 'approved' | 'merged' | 'closed';
+export type ProposalEventKind = 'opened' | 'comment' | 'approve' | 'request_changes' | 'merge_step' | 'merged' | 'closed';
+export type ReviewVerdict = 'comment' | 'approve' | 'request_changes';
+
+export interface GateResult {
+  gate: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface AliasPolicy {
+  alias: string;
+  approvals: { count: number; roles: string[] };
+  evaluations: Array<{ dataset: string; scorer: string; minScore: number | null; noRegression: boolean }>;
+  rollout: { minResponses: number } | null;
+  updatedAt: string;
+  updatedBy: string;
+  revision: number;
+}
+
+export interface ProposalEvent {
+  seq: number;
+  at: string;
+  actor: string;
+  role: string;
+  kind: ProposalEventKind;
+  message: string;
+  from: ProposalState | null;
+  to: ProposalState;
+  merge: { step: number; steps: number; moveSeq: number; target: RegistryAliasTarget; policy: AliasPolicy | null; checks: GateResult[]; override: string | null } | null;
+}
+
+export interface Proposal {
+  id: string;
+  name: string;
+  title: string;
+  description: string;
+  author: string;
+  state: ProposalState;
+  baseVersion: number | null;
+  candidate: { version: number; uri: string };
+  request: { alias: string; steps: number[] | null };
+  fromTarget: RegistryAliasTarget | null;
+  rollout: { steps: number; done: number; stepStartedAt: string | null };
+  approvals: Array<{ actor: string; role: string; at: string }>;
+  createdAt: string;
+  updatedAt: string;
+  revision: number;
+  events: ProposalEvent[];
+}
+
+export interface ProposalView extends Proposal {
+  current: RegistryAliasTarget | null;
+  diff: RegistryDiff | null;
+  diffError: string | null;
+  policy: AliasPolicy | null;
+}
+
+export interface ProposalList {
+  name: string;
+  proposals: Proposal[];
+}
+
+export interface MergeAnswer {
+  proposal: Proposal;
+  move: RegistryAliasMove;
+  checks: GateResult[];
 }

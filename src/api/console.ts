@@ -18,6 +18,8 @@ const PAGE_PATHS: readonly RegExp[] = [
   /^\/prompts\/[^/]+$/,
   /^\/prompts\/[^/]+\/versions\/[^/]+$/,
   /^\/prompts\/[^/]+\/compare$/,
+  /^\/prompts\/[^/]+\/proposals$/,
+  /^\/prompts\/[^/]+\/proposals\/[^/]+$/,
   /^\/impact$/,
   /^\/what-changed$/,
   /^\/monitors$/,

@@ -1,3 +1,4 @@
+import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { api, seg } from '../api.ts';
@@ -7,6 +8,7 @@ import type { RegistryChatMessage, RegistryChatRole, RegistryTemplate, RegistryV
 
 // Registering a new version: a text template or chat messages, a commit message and tags. The
 // editor starts from the newest version's template; on success the reader lands on the new version.
+// The template fields (useTemplateEditor) are also the proposal form's (proposals-form.tsx).
 
 const ROLES: RegistryChatRole[] = ['system', 'developer', 'user', 'assistant', 'tool'];
 
@@ -18,16 +20,11 @@ function asMessages(t: RegistryTemplate): RegistryChatMessage[] {
   return t.type === 'chat' ? t.messages.map((m) => ({ ...m })) : [{ role: 'system', content: t.text }];
 }
 
-export function RegisterVersion(props: { name: string; latest: RegistryVersion | null }) {
-  const location = useLocation();
-  const start: RegistryTemplate = props.latest?.template ?? { type: 'text', text: '' };
+/** The template fields of an editor (text, or chat messages with their roles) and the value they hold, as the API takes it. */
+export function useTemplateEditor(start: RegistryTemplate): { fields: JSX.Element; template: string | { messages: RegistryChatMessage[] } } {
   const [kind, setKind] = useState<'text' | 'chat'>(start.type);
   const [text, setText] = useState(asText(start));
   const [messages, setMessages] = useState<RegistryChatMessage[]>(asMessages(start));
-  const [commitMessage, setCommitMessage] = useState('');
-  const [tags, setTags] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error | null>(null);
 
   const switchKind = (next: 'text' | 'chat') => {
     if (next === kind) return;
@@ -36,31 +33,8 @@ export function RegisterVersion(props: { name: string; latest: RegistryVersion |
     setKind(next);
   };
   const setMessage = (i: number, change: Partial<RegistryChatMessage>) => setMessages(messages.map((m, j) => (j === i ? { ...m, ...change } : m)));
-
-  const submit = (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    const body = {
-      template: kind === 'text' ? text : { messages },
-      commitMessage,
-      tags: tags
-        .split(',')
-        .map((t) => t.trim())
-        .filter((t) => t !== ''),
-    };
-    api<RegistryVersion>(`/v1/prompts/${seg(props.name)}/versions`, { method: 'POST', body })
-      .then((v) => location.route(versionPath(v.name, v.version)))
-      .catch((err: unknown) => {
-        setError(errorOf(err));
-        setBusy(false);
-      });
-  };
-
-  return (
-    <form class="panel editor" aria-label="Register a new version" onSubmit={submit}>
-      <h3>New version of {props.name}</h3>
-      {props.latest ? <p class="hint">Starts from version {props.latest.version}. Versions are immutable: registering makes version {props.latest.version + 1}.</p> : null}
+  const fields = (
+    <>
       <label>
         Template type
         <select value={kind} onChange={(e) => switchKind(e.currentTarget.value === 'chat' ? 'chat' : 'text')}>
@@ -102,6 +76,45 @@ export function RegisterVersion(props: { name: string; latest: RegistryVersion |
           </button>
         </fieldset>
       )}
+    </>
+  );
+  return { fields, template: kind === 'text' ? text : { messages } };
+}
+
+export function RegisterVersion(props: { name: string; latest: RegistryVersion | null }) {
+  const location = useLocation();
+  const start: RegistryTemplate = props.latest?.template ?? { type: 'text', text: '' };
+  const editor = useTemplateEditor(start);
+  const [commitMessage, setCommitMessage] = useState('');
+  const [tags, setTags] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+
+  const submit = (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    const body = {
+      template: editor.template,
+      commitMessage,
+      tags: tags
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    };
+    api<RegistryVersion>(`/v1/prompts/${seg(props.name)}/versions`, { method: 'POST', body })
+      .then((v) => location.route(versionPath(v.name, v.version)))
+      .catch((err: unknown) => {
+        setError(errorOf(err));
+        setBusy(false);
+      });
+  };
+
+  return (
+    <form class="panel editor" aria-label="Register a new version" onSubmit={submit}>
+      <h3>New version of {props.name}</h3>
+      {props.latest ? <p class="hint">Starts from version {props.latest.version}. Versions are immutable: registering makes version {props.latest.version + 1}.</p> : null}
+      {editor.fields}
       <div class="form-row">
         <label class="grow">
           Commit message

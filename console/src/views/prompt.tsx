@@ -8,10 +8,12 @@ import { AliasesTab } from '../components/prompts-aliases.tsx';
 import { decodeParam, comparePath, promptPath, responsesPath, shortHash, Tags, versionParam, versionPath } from '../components/prompts-common.tsx';
 import { SideBySideDiff } from '../components/prompts-diff.tsx';
 import { RegisterVersion } from '../components/prompts-editor.tsx';
+import { proposalsPath } from '../components/proposals-common.tsx';
 import type { RegistryDiff, RegistryVersion, RegistryVersionList } from '../types.ts';
 
 // One prompt: its versions (and, with edit, a new one), the difference between any two, and its
-// aliases. The tab and what it shows (?tab=versions|diff|aliases, from, to, alias, at) are in the URL.
+// aliases; a link to its proposals. The tab and what it shows (?tab=versions|diff|aliases, from, to,
+// alias, at) are in the URL.
 
 const TABS = [
   { id: 'versions', label: 'Versions' },
@@ -34,18 +36,23 @@ export function PromptView() {
     <Page
       title={name}
       actions={
-        session.may('read') ? (
-          <>
-            <a class="button" href={responsesPath({ prompt: name })}>
-              Responses
-            </a>
-            {versions.length >= 2 ? (
-              <a class="button" href={comparePath(name, versions[1]!.version, versions[0]!.version)}>
-                Compare versions
+        <>
+          <a class="button" href={proposalsPath(name)}>
+            Proposals
+          </a>
+          {session.may('read') ? (
+            <>
+              <a class="button" href={responsesPath({ prompt: name })}>
+                Responses
               </a>
-            ) : null}
-          </>
-        ) : undefined
+              {versions.length >= 2 ? (
+                <a class="button" href={comparePath(name, versions[1]!.version, versions[0]!.version)}>
+                  Compare versions
+                </a>
+              ) : null}
+            </>
+          ) : null}
+        </>
       }
     >
       <nav class="tabs" aria-label="Prompt">
