@@ -102,8 +102,28 @@ export async function verifyAudit(input: VerifyInput): Promise<VerifyResult> {
   if (input.headFile) checkAnchor(input.headFile, false, head, hashAt, input.secret, fail, notes);
   if (!input.kept) notes.push('no head was given to check against (--head SEQ:HASH): only a head kept outside the store shows that nothing was cut off the end and the chain was not rewritten');
 
+  // Entries appended while the registry is read: a version or move committed after the walk has its
+  // entry after the head the walk reached. Read on demand, only as far as they chain on; they
+  // vouch for rows found missing, never count as rows removed.
+  const late = new Map<string, AuditEntry>();
+  const tail = { seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS_HASH };
+  const entryFor = async (key: string): Promise<AuditEntry | undefined> => {
+    const known = records.get(key) ?? late.get(key);
+    if (known) return known;
+    for (let page = await input.scan(tail.seq + 1, PAGE); page.length > 0; page = await input.scan(tail.seq + 1, PAGE)) {
+      for (const e of page) {
+        if (e.seq !== tail.seq + 1 || e.prevHash !== tail.hash || auditHash(e) !== e.hash) return late.get(key);
+        const k = recordKeyOf(e);
+        if (k !== null && !records.has(k)) late.set(k, e);
+        tail.seq = e.seq;
+        tail.hash = e.hash;
+      }
+    }
+    return late.get(key);
+  };
+
   let registry: VerifyResult['registry'] = null;
-  if (input.history && !chainBroken) registry = await checkRegistry(input.history, records, [...perProject.keys()], fail);
+  if (input.history && !chainBroken) registry = await checkRegistry(input.history, records, entryFor, [...perProject.keys()], fail);
   else if (!input.history) notes.push('the registry was not read: versions and alias moves were not checked against their entries');
 
   return { ok: problems.length === 0, entries: count, problem: problems[0] ?? null, problems, head, anchor, notes, registry, byProject: perProject };
@@ -145,7 +165,7 @@ function checkAnchor(a: { label: string; file: HeadFileState }, required: boolea
 }
 
 /** Every version and move of every project in the log has its entry, as recorded, and every such entry its row. */
-async function checkRegistry(history: RegistryHistory, records: Map<string, AuditEntry>, projects: string[], fail: Fail): Promise<{ versions: number; moves: number }> {
+async function checkRegistry(history: RegistryHistory, records: Map<string, AuditEntry>, entryFor: (key: string) => Promise<AuditEntry | undefined>, projects: string[], fail: Fail): Promise<{ versions: number; moves: number }> {
   let versions = 0;
   let moves = 0;
   for (const project of projects) {
@@ -154,7 +174,7 @@ async function checkRegistry(history: RegistryHistory, records: Map<string, Audi
       for (const v of page) {
         versions++;
         const key = versionKey(project, v.name, v.version);
-        const e = records.get(key);
+        const e = await entryFor(key);
         const what = `prompt version ${versionTarget(v.name, v.version)} of project ${project}`;
         if (!e) fail(null, `${what} has no audit entry: it was added outside Promptline`);
         else {
@@ -171,7 +191,7 @@ async function checkRegistry(history: RegistryHistory, records: Map<string, Audi
       for (const m of page) {
         moves++;
         const key = moveKey(project, m.name, m.alias, m.seq);
-        const e = records.get(key);
+        const e = await entryFor(key);
         const what = `alias move ${m.seq} of ${aliasTarget(m.name, m.alias)} in project ${project}`;
         if (!e) fail(null, `${what} has no audit entry: it was added outside Promptline`);
         else {
