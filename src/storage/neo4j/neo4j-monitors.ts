@@ -1,7 +1,8 @@
 import { systemClock, type Clock } from '../../common/clock.ts';
-import type { Alert, AlertValue, Monitor, MonitorBaseline } from '../../domain/monitors.ts';
+import type { Alert, AlertValue, Monitor } from '../../domain/monitors.ts';
 import type { AuditDraft } from '../governance.ts';
 import type { MonitorStore } from '../monitors.ts';
+import { baselineOf, baselineText } from '../monitor-values.ts';
 import { AUDIT_SCHEMA_STATEMENTS, appendDrafted, DEFAULT_CHAIN } from './neo4j-audit.ts';
 import { Neo4jSessions, type Neo4jConnectionOptions } from './neo4j-sessions.ts';
 import { Neo4jStore, type Neo4jSchema, type Neo4jStoreOptions } from './neo4j-store.ts';
@@ -56,13 +57,6 @@ interface AlertValueRow {
   firstSeen: unknown;
   lastSeen: unknown;
   resolvedAt: unknown;
-}
-
-type StoredBaseline = { kind: 'first_days'; days: number } | { kind: 'window'; from: number; to: number } | { kind: 'evaluation' };
-const baselineText = (b: MonitorBaseline) => JSON.stringify(b.kind === 'window' ? { kind: 'window', from: b.from.getTime(), to: b.to.getTime() } : b);
-function baselineOf(text: string): MonitorBaseline {
-  const b = JSON.parse(text) as StoredBaseline;
-  return b.kind === 'window' ? { kind: 'window', from: new Date(b.from), to: new Date(b.to) } : b;
 }
 
 const toMonitor = (r: MonitorValue): Monitor => ({

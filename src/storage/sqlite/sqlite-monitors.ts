@@ -1,7 +1,8 @@
 import { systemClock, type Clock } from '../../common/clock.ts';
-import type { Alert, AlertValue, Monitor, MonitorBaseline } from '../../domain/monitors.ts';
+import type { Alert, AlertValue, Monitor } from '../../domain/monitors.ts';
 import type { AuditDraft } from '../governance.ts';
 import type { MonitorStore } from '../monitors.ts';
+import { baselineOf, baselineText } from '../monitor-values.ts';
 import { appendDrafted } from './sqlite-audit.ts';
 import type { SchemaComponent, SharedDatabase } from './sqlite-db.ts';
 import { SqliteStore } from './sqlite-store.ts';
@@ -72,14 +73,6 @@ interface AlertRow {
   first_seen: number;
   last_seen: number;
   resolved_at: number | null;
-}
-
-type StoredBaseline = { kind: 'first_days'; days: number } | { kind: 'window'; from: number; to: number } | { kind: 'evaluation' };
-
-const baselineText = (b: MonitorBaseline) => JSON.stringify(b.kind === 'window' ? { kind: 'window', from: b.from.getTime(), to: b.to.getTime() } : b);
-function baselineOf(text: string): MonitorBaseline {
-  const b = JSON.parse(text) as StoredBaseline;
-  return b.kind === 'window' ? { kind: 'window', from: new Date(b.from), to: new Date(b.to) } : b;
 }
 
 const toMonitor = (r: MonitorRow): Monitor => ({
