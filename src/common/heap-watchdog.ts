@@ -22,9 +22,20 @@ export interface HeapWatchdogOptions {
   gcShare?: number;
   /** How the process ends (a test may watch instead). */
   exit?: (code: number) => void;
+  /** Called with each interval's measurement (for diagnostics). */
+  onSample?: (sample: HeapWatchdogSample) => void;
 }
 
-export const HEAP_WATCHDOG_DEFAULTS = Object.freeze({ intervalMs: 1_000, windowMs: 10_000, gcShare: 0.3 });
+/** One interval: its length, the time in full collections and their number, and the share over the window so far. */
+export interface HeapWatchdogSample {
+  ms: number;
+  gcMs: number;
+  fullCollections: number;
+  windowMs: number;
+  windowShare: number;
+}
+
+export const HEAP_WATCHDOG_DEFAULTS = Object.freeze({ intervalMs: 1_000, windowMs: 10_000, gcShare: 0.25 });
 
 /** Starts watching; returns a function that stops it. */
 export function startHeapWatchdog(logger: Logger, options: HeapWatchdogOptions = {}): () => void {
@@ -65,6 +76,8 @@ export function startHeapWatchdog(logger: Logger, options: HeapWatchdogOptions =
       gcMs += s.gcMs;
       gcs += s.gcs;
     }
+    const newest = samples.at(-1)!;
+    options.onSample?.({ ms: Math.round(newest.ms), gcMs: Math.round(newest.gcMs), fullCollections: newest.gcs, windowMs: Math.round(span), windowShare: Math.round((gcMs / span) * 100) / 100 });
     if (ended || span < windowMs || gcMs / span < gcShare) return;
     ended = true;
     const heap = getHeapStatistics();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,16 +28,37 @@ export interface ServerUnderTest {
   kill(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/**
+ * The first port of the kernel's ephemeral range: the ports outgoing connections take their local
+ * ports from. A port handed out below it cannot be taken by a connection the tests open meanwhile
+ * (to Neo4j, to another server under test) before the server that is to listen on it does.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const PORT_RANGE = { low: 10_000, high: ephemeralLow() };
+
+function listenable(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => res(port));
-    });
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
+}
+
+/** A port free now, drawn at random below the ephemeral range (test files run side by side draw apart). */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = PORT_RANGE.low + Math.floor(Math.random() * (PORT_RANGE.high - PORT_RANGE.low));
+    if (await listenable(port)) return port;
+  }
+  throw new Error(`no free port found between ${PORT_RANGE.low} and ${PORT_RANGE.high}`);
 }
 
 export function tempDataDir(prefix = 'promptline-test-'): string {
@@ -52,8 +73,24 @@ export function removeDir(dir: string): void {
  * Starts `promptline serve`. Tests of other features run it with authentication off
  * (PROMPTLINE_DEV_NO_AUTH, loopback only); `auth: true` runs it as in production, with keys.
  */
-export async function startServer(opts: { dataDir?: string; port?: number; grpcPort?: number; env?: Record<string, string>; auth?: boolean } = {}): Promise<ServerUnderTest> {
+type ServerOptions = { dataDir?: string; port?: number; grpcPort?: number; env?: Record<string, string>; auth?: boolean };
+
+export async function startServer(opts: ServerOptions = {}): Promise<ServerUnderTest> {
   const dataDir = opts.dataDir ?? tempDataDir();
+  // A port drawn here may still be taken by another process before the server listens on it (the
+  // server refuses a busy port before it touches the data directory): then it starts again on
+  // other ports. Ports the test chose are the test's to keep.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(opts, dataDir);
+    } catch (err) {
+      const busy = err instanceof Error && /is in use by another process/.test(err.message);
+      if (!busy || attempt >= 3 || (opts.port !== undefined && opts.grpcPort !== undefined)) throw err;
+    }
+  }
+}
+
+async function launch(opts: ServerOptions, dataDir: string): Promise<ServerUnderTest> {
   const port = opts.port ?? (await freePort());
   // Never the default 4317: servers of tests running side by side would take each other's.
   const grpcPort = opts.grpcPort ?? (await freePort());
