@@ -101,6 +101,7 @@ export const envSchema = z
     PROMPTLINE_WEBHOOK_RETRY_BASE_MS: positiveInt.max(3_600_000).default(1_000),
     PROMPTLINE_WEBHOOK_TIMEOUT_MS: positiveInt.max(300_000).default(10_000),
     PROMPTLINE_MONITOR_INTERVAL: duration.default(60_000),
+    PROMPTLINE_ROLLUP_INTERVAL: duration.default(60_000),
     CLICKHOUSE_URL: optionalUrl,
     NEO4J_URL: optionalUrl,
     NEO4J_USER: z.string().optional(),
@@ -157,6 +158,8 @@ export interface Config {
   webhooks: { retryBaseMs: number; timeoutMs: number };
   /** How often the drift monitors are evaluated. */
   monitors: { intervalMs: number };
+  /** How often the per-minute lineage rollup (what-changed over long windows) is kept up. */
+  rollup: { intervalMs: number };
   clickhouseUrl: string | undefined;
   neo4j: { url: string; user: string; password: string } | undefined;
 }
@@ -196,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     spanTimeWindow: { maxAgeMs: e.PROMPTLINE_MAX_SPAN_AGE, maxFutureMs: e.PROMPTLINE_MAX_SPAN_FUTURE },
     webhooks: { retryBaseMs: e.PROMPTLINE_WEBHOOK_RETRY_BASE_MS, timeoutMs: e.PROMPTLINE_WEBHOOK_TIMEOUT_MS },
     monitors: { intervalMs: e.PROMPTLINE_MONITOR_INTERVAL },
+    rollup: { intervalMs: e.PROMPTLINE_ROLLUP_INTERVAL },
     clickhouseUrl: e.CLICKHOUSE_URL,
     neo4j: e.NEO4J_URL ? { url: e.NEO4J_URL, user: e.NEO4J_USER ?? '', password: e.NEO4J_PASSWORD ?? '' } : undefined,
   };

@@ -49,6 +49,7 @@ import { SqliteMonitors } from './storage/sqlite/sqlite-monitors.ts';
 import { Neo4jMonitors } from './storage/neo4j/neo4j-monitors.ts';
 import type { MonitorStore } from './storage/monitors.ts';
 import { MonitorService } from './impact/monitors.ts';
+import { LineageRollup } from './impact/lineage-rollup.ts';
 import { SqliteProposals } from './storage/sqlite/sqlite-proposals.ts';
 import { Neo4jProposals } from './storage/neo4j/neo4j-proposals.ts';
 import type { ProposalStore } from './storage/proposals.ts';
@@ -318,6 +319,9 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
   // Drift monitors, evaluated every interval; their alerts go out through the webhooks.
   const monitors = new MonitorService({ store: stores.monitors, analytics, audit, logger, events: webhooks, clock: systemClock });
   monitors.start(config.monitors.intervalMs);
+  // The per-minute lineage rollup what-changed reads over long windows, kept up every interval.
+  const rollup = new LineageRollup({ analytics, logger, clock: systemClock, metrics });
+  rollup.start(config.rollup.intervalMs);
 
   // One in-flight budget, one export rate limiter and one authenticator serve OTLP/HTTP and OTLP/gRPC.
   const receiverInFlight = new InFlightBytes(config.receiver.maxInFlightBytes);
@@ -377,8 +381,8 @@ export async function startPromptline(config: Config, logger: Logger): Promise<R
       // Both receivers stop taking requests and finish those in flight before the spool closes.
       await Promise.all([closed, grpc?.stop(10_000)]);
       clearTimeout(force);
-      report('stopping the drift monitors');
-      await monitors.stop();
+      report('stopping the drift monitors and the lineage rollup');
+      await Promise.all([monitors.stop(), rollup.stop()]);
       report('stopping webhook deliveries');
       const { interrupted } = await webhooks.stop();
       if (interrupted > 0) report(`  ${interrupted} delivery attempt(s) cut off: they stay pending and are made at the next start`);

@@ -285,7 +285,8 @@ export interface Alert {
   monitorId: string;
   state: 'open' | 'resolved';
   signals: string[];
-  values: Array<{ signal: string; statistic: number; pValue: number; psi: number }>;
+  /** baseline/current: the two windows as the evaluation that saw the breach measured them (absent on alerts opened before they were kept). */
+  values: Array<{ signal: string; statistic: number; pValue: number; psi: number; baseline?: DriftSummary; current?: DriftSummary }>;
   firstSeen: string;
   lastSeen: string;
   resolvedAt: string | null;

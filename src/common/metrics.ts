@@ -55,6 +55,11 @@ export interface ApiMetrics {
   request(method: string, route: string, status: number, seconds: number): void;
 }
 
+/** What the lineage rollup reports of each round (src/impact/lineage-rollup.ts). */
+export interface RollupMetrics {
+  rollupRound(minutes: number, pending: number, seconds: number, failed: boolean): void;
+}
+
 /** State read at scrape time. */
 interface SpoolFigures {
   pendingBytes: number;
@@ -69,7 +74,7 @@ interface WriterFigures {
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export class PromptlineMetrics implements IngestMetrics, StoreMetrics, AccessMetrics, ApiMetrics {
+export class PromptlineMetrics implements IngestMetrics, StoreMetrics, AccessMetrics, ApiMetrics, RollupMetrics {
   readonly registry = new Registry();
   private readonly received: Counter<'transport'>;
   private readonly acknowledged: Counter<'transport'>;
@@ -80,6 +85,10 @@ export class PromptlineMetrics implements IngestMetrics, StoreMetrics, AccessMet
   private readonly authFailures: Counter<'reason'>;
   private readonly rateLimits: Counter<'kind'>;
   private readonly apiSeconds: Histogram<'method' | 'route' | 'status'>;
+  private readonly rolledMinutes: Counter;
+  private readonly rollupFailures: Counter;
+  private readonly rollupPending: Gauge;
+  private readonly rollupSeconds: Histogram;
   private spool: (() => SpoolFigures) | null = null;
   private writer: (() => WriterFigures) | null = null;
 
@@ -145,6 +154,10 @@ export class PromptlineMetrics implements IngestMetrics, StoreMetrics, AccessMet
     this.storeSeconds = new Histogram({ name: 'promptline_store_call_duration_seconds', help: 'Attempts of the writer\'s store calls, by store and operation.', labelNames: ['store', 'operation'], buckets: LATENCY_BUCKETS, registers });
     this.storeFailures = new Counter({ name: 'promptline_store_call_failures_total', help: 'Failed attempts of the writer\'s store calls (each is retried or refused).', labelNames: ['store', 'operation'], registers });
     this.authFailures = new Counter({ name: 'promptline_auth_failures_total', help: 'Requests refused 401 (API and OTLP), by reason.', labelNames: ['reason'], registers });
+    this.rolledMinutes = new Counter({ name: 'promptline_rollup_minutes_total', help: 'Minutes of responses rolled up by lineage value (a minute is rolled again when it changes).', registers });
+    this.rollupFailures = new Counter({ name: 'promptline_rollup_failures_total', help: 'Rollup rounds that failed (tried again next interval; what-changed reads those minutes from the spans meanwhile).', registers });
+    this.rollupPending = new Gauge({ name: 'promptline_rollup_pending_minutes', help: 'Changed minutes left for the next rollup round, after the last one.', registers });
+    this.rollupSeconds = new Histogram({ name: 'promptline_rollup_round_seconds', help: 'How long a rollup round took.', buckets: LATENCY_BUCKETS, registers });
     this.rateLimits = new Counter({ name: 'promptline_rate_limited_total', help: 'Requests refused 429 by a rate limit: api, ingest (OTLP exports), auth (failed keys per address).', labelNames: ['kind'], registers });
     this.apiSeconds = new Histogram({ name: 'promptline_http_request_duration_seconds', help: 'HTTP requests answered, by method, declared route and status.', labelNames: ['method', 'route', 'status'], buckets: LATENCY_BUCKETS, registers });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'promptline_' });
@@ -195,6 +208,15 @@ export class PromptlineMetrics implements IngestMetrics, StoreMetrics, AccessMet
 
   rateLimited(kind: RateLimitKind): void {
     this.rateLimits.inc({ kind });
+  }
+
+  rollupRound(minutes: number, pending: number, seconds: number, failed: boolean): void {
+    if (failed) this.rollupFailures.inc();
+    else {
+      this.rolledMinutes.inc(minutes);
+      this.rollupPending.set(pending);
+    }
+    this.rollupSeconds.observe(seconds);
   }
 
   request(method: string, route: string, status: number, seconds: number): void {

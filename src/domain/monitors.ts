@@ -25,12 +25,18 @@ export interface Monitor {
 
 export type AlertState = 'open' | 'resolved';
 
-/** What a breached signal measured when last evaluated. */
+/** A signal in one window: its quantiles (continuous signals) or its shares (categorical ones), and its sample size. */
+export type SignalSummary = { n: number; p50: number | null; p90: number | null } | { n: number; shares: Record<string, number> };
+
+/** What a breached signal measured when last evaluated, and the two windows it compared then. */
 export interface AlertValue {
   signal: string;
   statistic: number;
   pValue: number;
   psi: number;
+  /** The baseline's and the current window's summaries at that evaluation (alerts opened before they were kept have none). */
+  baseline?: SignalSummary;
+  current?: SignalSummary;
 }
 
 export interface Alert {

@@ -1,6 +1,7 @@
 import { BadRequestError, NotFoundError } from '../common/errors.ts';
 import { logBinEdge, RESPONSE_SIGNALS, scoreBinEdge, type SignalBin, type SignalTarget, type SpanAnalytics } from '../storage/span-analytics.ts';
 import { chiSquareTest, ksTest, psi, quantile, regroup, type Counts } from './drift-stats.ts';
+import type { SignalSummary } from '../domain/monitors.ts';
 
 // Drift: has what a prompt version (or an alias) receives and produces moved away from what it
 // was judged on? Each signal of the current window is compared with a baseline window: the
@@ -40,9 +41,6 @@ export interface SignalDrift {
   current: SignalSummary;
 }
 
-export type SignalSummary =
-  | { n: number; p50: number | null; p90: number | null }
-  | { n: number; shares: Record<string, number> };
 
 export interface DriftAnswer {
   target: { prompt: string; version: string | null; alias: string | null };

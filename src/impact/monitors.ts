@@ -153,7 +153,7 @@ export class MonitorService {
     }
     const watched = (s: string) => m.signals.length === 0 || m.signals.includes(s);
     const breached = d.signals.filter((s) => s.drifted && watched(s.signal));
-    const values: AlertValue[] = breached.map((s) => ({ signal: s.signal, statistic: s.statistic, pValue: s.pValue, psi: s.psi }));
+    const values: AlertValue[] = breached.map((s) => ({ signal: s.signal, statistic: s.statistic, pValue: s.pValue, psi: s.psi, baseline: s.baseline, current: s.current }));
     const [open] = await this.deps.store.listAlerts(m.project, { monitorId: m.id, state: 'open', limit: 1 });
     const actor = monitorActor(m);
     if (breached.length > 0 && !open) {

@@ -144,8 +144,10 @@ function splitZ(before: Moments, after: Moments, sd: number): number {
   return (ma - mb) / se;
 }
 
+/** At most MAX_BUCKETS buckets; whole minutes once a bucket is a minute or longer (the per-minute rollup sums into them). */
 export function bucketSecondsFor(from: Date, to: Date): number {
-  return Math.max(1, Math.ceil((to.getTime() - from.getTime()) / 1000 / MAX_BUCKETS));
+  const seconds = Math.max(1, Math.ceil((to.getTime() - from.getTime()) / 1000 / MAX_BUCKETS));
+  return seconds > 60 ? Math.ceil(seconds / 60) * 60 : seconds;
 }
 
 const keyOf = (value: readonly string[]) => JSON.stringify(value);

@@ -160,6 +160,12 @@ export interface SignalBin {
  * No lifecycle of its own (see StoreLifecycle): it runs on the span store's engine, which the span
  * store migrates, checks and closes.
  */
+/** One round of the lineage rollup: the minutes rolled up, and the changed minutes left for the next round. */
+export interface LineageRollupRound {
+  minutes: number;
+  pending: number;
+}
+
 export interface SpanAnalytics extends ResponseList {
   impactFacts(projectId: string, filter: ImpactFilter, window: ImpactWindow): Promise<ImpactFacts>;
   impactItems(projectId: string, filter: ImpactFilter, window: ImpactWindow, page: { limit: number; after: ImpactCursor | null }): Promise<ImpactItem[]>;
@@ -169,6 +175,8 @@ export interface SpanAnalytics extends ResponseList {
   versionStats(projectId: string, name: string, version: string, window: ImpactWindow): Promise<VersionStats>;
   /** The scope's responses in the window by time bucket and lineage value (every dimension), oldest first. */
   lineageTimeline(projectId: string, scope: TimelineScope, window: ImpactWindow): Promise<TimelineRow[]>;
+  /** Rolls up the minutes of every project that changed since their last roll (a scheduled round; what-changed reads the rest from the spans). */
+  rollUpLineage(now: Date): Promise<LineageRollupRound>;
   /** The target's responses in the window as histograms of every response signal. */
   signalHistograms(projectId: string, target: SignalTarget, window: { from: Date; to: Date }): Promise<SignalBin[]>;
   /** The target version's evaluation results in the window: `score:SCORER` (score bins) and `label:SCORER` (labels). */

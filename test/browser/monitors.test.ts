@@ -309,6 +309,12 @@ describe('alerts', () => {
     await p.page.getByRole('heading', { level: 1, name: `Alert: ${MONITOR_NAME}` }).waitFor();
     const breached = p.page.getByRole('table', { name: 'Breached signals' });
     await breached.getByRole('rowheader', { name: 'output_tokens' }).waitFor();
+    // The two windows as the evaluation that saw the breach measured them: median near 200 then, near 600 now.
+    const [thenBase, thenNow] = (await breached.getByRole('row').filter({ hasText: 'output_tokens' }).getByRole('cell').allTextContents()).slice(3, 5);
+    const p50Of = (text: string | undefined) => Number(/p50 ([\d.]+)/.exec(text ?? '')?.[1]);
+    expect(p50Of(thenBase)).toBeGreaterThan(150);
+    expect(p50Of(thenBase)).toBeLessThan(260);
+    expect(p50Of(thenNow)).toBeGreaterThan(450);
     const out = p.page.getByRole('region', { name: 'Signal output_tokens' });
     await out.getByRole('img', { name: 'output_tokens: median and 90th percentile, baseline and now' }).waitFor();
     expect(await out.getByText('breached').count()).toBe(1);

@@ -132,6 +132,11 @@ describe('drift monitors and alerts', () => {
     });
     expect(opened).toMatchObject({ monitorId: m.id, state: 'open', signals: ['output_tokens'], resolvedAt: null });
     expect(opened!.values[0]!.psi).toBeGreaterThan(0.5);
+    // The alert keeps the two windows as that evaluation measured them: answers three times as long now.
+    const { baseline, current } = opened!.values[0]! as { baseline?: { n: number; p50: number }; current?: { n: number; p50: number } };
+    expect(baseline!.n).toBeGreaterThan(0);
+    expect(current!.n).toBeGreaterThan(0);
+    expect(current!.p50).toBeGreaterThan(2 * baseline!.p50);
     const delivered = await until('the alert.opened delivery', async () => eventsOf('alert.opened')[0]);
     expect(signatureValid(delivered)).toBe(true);
     const payload = JSON.parse(delivered.body) as { type: string; data: { alert: { id: string }; monitor: { id: string } } };

@@ -189,7 +189,8 @@ const SCENARIOS: Record<string, () => Response[]> = {
 };
 
 beforeAll(async () => {
-  server = await startServer();
+  // The rollup kept up every second: what-changed reads the past hour's minutes from it, the rest from the spans.
+  server = await startServer({ env: { PROMPTLINE_ROLLUP_INTERVAL: '1s' } });
   // The prompt the alias-move scenario serves: v1, then production moved to v2 with longer answers.
   await api('POST', '/v1/prompts/wc-answer/versions', { template: 'Answer briefly: {{question}}', commitMessage: 'short answers' });
   await api('POST', '/v1/prompts/wc-answer/versions', { template: 'Answer in detail, with steps: {{question}}', commitMessage: 'detailed answers' });
@@ -210,6 +211,14 @@ beforeAll(async () => {
     const counts = await Promise.all(Object.keys(SCENARIOS).map(async (app) => (await whatChanged(app, 'error_rate')).responses));
     if (counts.reduce((a, b) => a + b, 0) === sent) break;
     if (i > 600) throw new Error(`stored ${counts.join('+')} of ${sent} responses`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Rolled up: the past hour (the scenarios share a project, so its minutes), nothing changed left over.
+  for (let i = 0; ; i++) {
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const figure = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    if (figure('promptline_rollup_minutes_total') >= 55 && figure('promptline_rollup_pending_minutes') === 0) break;
+    if (i > 300) throw new Error(`the rollup did not catch up:\n${metrics.split('\n').filter((l) => l.startsWith('promptline_rollup')).join('\n')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }, 240_000);

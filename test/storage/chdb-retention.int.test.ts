@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
-import { ClickHouseRetention, SPAN_ROW_TABLES } from '../../src/storage/clickhouse/clickhouse-retention.ts';
+import { ClickHouseRetention, RETAINED_TABLES, SPAN_ROW_TABLES } from '../../src/storage/clickhouse/clickhouse-retention.ts';
 import { migrate, MIGRATIONS } from '../../src/storage/clickhouse/migrations.ts';
 import { newTraceId } from '../helpers/factories.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
@@ -54,7 +54,7 @@ describe('span retention on the ClickHouse engine in-process (chdb)', () => {
 
   it("expires a project's old rows in every table, and no other project's", async () => {
     await retention.applySpanRetention(new Map([['a', 3]]));
-    for (const table of SPAN_ROW_TABLES) {
+    for (const table of RETAINED_TABLES) {
       expect(await engineOf(table), table).toContain("toIntervalDay(3) WHERE ProjectId = 'a'");
       await exec.command(`ALTER TABLE ${table} MATERIALIZE TTL SETTINGS mutations_sync = 2`);
     }
@@ -71,7 +71,7 @@ describe('span retention on the ClickHouse engine in-process (chdb)', () => {
     await retention.applySpanRetention(new Map([['b', 30], ['a', 3]]));
     expect(await engineOf('otel_traces')).toMatch(/toIntervalDay\(3\) WHERE ProjectId = 'a', .*toIntervalDay\(30\) WHERE ProjectId = 'b'/);
     await retention.applySpanRetention(new Map());
-    for (const table of SPAN_ROW_TABLES) expect(await engineOf(table), table).not.toContain(' TTL ');
+    for (const table of RETAINED_TABLES) expect(await engineOf(table), table).not.toContain(' TTL ');
     await retention.applySpanRetention(new Map());
   });
 

@@ -4,7 +4,7 @@ import { ErrorBox, Facts, Loading, Page, Time, formatCount } from '../components
 import { DriftSignalChart } from '../components/drift-charts.tsx';
 import { AlertState, MonitorTarget, SignalList, alertWhatChangedPath, BaselineText, formatP, formatSeconds, metricForSignal, metricLabel } from '../components/monitors-common.tsx';
 import { decodeParam } from '../components/prompts-common.tsx';
-import type { AlertDetail, DriftSignal } from '../types.ts';
+import type { AlertDetail, DriftSignal, DriftSummary } from '../types.ts';
 
 // /alerts/:id: an alert (its state, when it was first and last seen, the signals that breached
 // with their PSI and p), and each signal its monitor watches charted against the baseline, each
@@ -21,6 +21,19 @@ export function AlertView(props: { id?: string }) {
       {d ? <AlertBody d={d} /> : null}
     </Page>
   );
+}
+
+/** A window's summary in a line: quantiles of a continuous signal, the largest shares of a categorical one; and n. */
+function summaryText(s: DriftSummary): string {
+  if ('shares' in s) {
+    const top = Object.entries(s.shares)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, share]) => `${k} ${(share * 100).toFixed(1)} %`);
+    return `${top.join(', ')} (n ${formatCount(s.n)})`;
+  }
+  const q = (x: number | null) => (x === null ? '—' : x.toFixed(x >= 100 ? 0 : 1));
+  return `p50 ${q(s.p50)}, p90 ${q(s.p90)} (n ${formatCount(s.n)})`;
 }
 
 function AlertBody({ d }: { d: AlertDetail }) {
@@ -64,6 +77,8 @@ function AlertBody({ d }: { d: AlertDetail }) {
               <th scope="col" class="num">
                 Statistic
               </th>
+              <th scope="col">Baseline then</th>
+              <th scope="col">Current then</th>
               <th scope="col">What changed</th>
             </tr>
           </thead>
@@ -74,6 +89,8 @@ function AlertBody({ d }: { d: AlertDetail }) {
                 <td class="num">{v.psi.toFixed(2)}</td>
                 <td class="num">{formatP(v.pValue)}</td>
                 <td class="num">{v.statistic.toFixed(3)}</td>
+                <td>{v.baseline ? summaryText(v.baseline) : '—'}</td>
+                <td>{v.current ? summaryText(v.current) : '—'}</td>
                 <td>
                   <a href={alertWhatChangedPath(alert, monitor, v.signal)}>what changed ({metricLabel(metricForSignal(v.signal))})</a>
                 </td>
@@ -81,7 +98,7 @@ function AlertBody({ d }: { d: AlertDetail }) {
             ))}
           </tbody>
         </table>
-        <p class="hint">The values of the latest evaluation that saw the breach.</p>
+        <p class="hint">The values of the latest evaluation that saw the breach, with the baseline and the current window as it measured them (the charts below are of now).</p>
       </section>
       <section aria-labelledby="alert-charts">
         <h2 id="alert-charts">Signals against their baseline</h2>

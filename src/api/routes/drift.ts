@@ -9,7 +9,8 @@ import { BadRequestError } from '../../common/errors.ts';
 
 const err = (description: string) => ({ description, schema: errorAnswer });
 
-const summary = z.union([z.object({ n: z.number(), p50: z.number().nullable(), p90: z.number().nullable() }), z.object({ n: z.number(), shares: z.record(z.string(), z.number()) })]);
+/** A signal in one window (drift's answers, alerts' values). */
+export const signalSummary = z.union([z.object({ n: z.number(), p50: z.number().nullable(), p90: z.number().nullable() }), z.object({ n: z.number(), shares: z.record(z.string(), z.number()) })]);
 
 export const driftAnswer = z.object({
   target: z.object({ prompt: z.string(), version: z.string().nullable(), alias: z.string().nullable() }),
@@ -25,8 +26,8 @@ export const driftAnswer = z.object({
       pValue: z.number(),
       psi: z.number(),
       drifted: z.boolean(),
-      baseline: summary,
-      current: summary,
+      baseline: signalSummary,
+      current: signalSummary,
     }),
   ),
   drifted: z.array(z.string()),

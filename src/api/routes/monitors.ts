@@ -3,7 +3,7 @@ import { alertView, monitorView } from '../../impact/monitors.ts';
 import { aliasName, promptName, versionNumber } from '../../registry/names.ts';
 import { errorAnswer, spanTime } from '../schemas.ts';
 import { route } from '../route.ts';
-import { driftAnswer } from './drift.ts';
+import { driftAnswer, signalSummary } from './drift.ts';
 
 // Monitors (a prompt version or alias watched for drift) and the alerts they open
 // (src/impact/monitors.ts). Editors make and remove monitors; readers see them and their alerts.
@@ -67,7 +67,16 @@ export const alertAnswer = z.object({
   monitorId: z.string(),
   state: z.enum(['open', 'resolved']),
   signals: z.array(z.string()),
-  values: z.array(z.object({ signal: z.string(), statistic: z.number(), pValue: z.number(), psi: z.number() })),
+  values: z.array(
+    z.object({
+      signal: z.string(),
+      statistic: z.number(),
+      pValue: z.number(),
+      psi: z.number(),
+      baseline: signalSummary.optional().describe('The baseline window as the evaluation that saw the breach measured it (quantiles or shares, and n)'),
+      current: signalSummary.optional().describe('The current window as that evaluation measured it'),
+    }),
+  ),
   firstSeen: z.string(),
   lastSeen: z.string(),
   resolvedAt: z.string().nullable(),

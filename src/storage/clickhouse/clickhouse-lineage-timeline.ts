@@ -1,22 +1,24 @@
 import type { ImpactWindow, LineageDimension, TimelineRow, TimelineScope } from '../span-analytics.ts';
 import type { ClickHouseExecutor, QueryParams } from './executor.ts';
+import { FINAL_SETTINGS, RESPONSE_MOMENTS, ROLLUP_KEY, minuteRuns, rolledUpMinutes } from './clickhouse-lineage-rollup.ts';
 
 // The lineage timeline "what changed" reads: the responses of a window by time bucket and by each
-// lineage value, with their error counts, latencies and token counts as moments. One pass over the
-// window of promptline_response_list (ordered by project and time, so a window reads only itself),
-// each span at its latest revision (FINAL), each response counted once per dimension.
+// lineage value, with their error counts, latencies and token counts as moments, each response
+// counted once per dimension. Whole minutes rolled up since they last changed are read from the
+// per-minute rollup (clickhouse-lineage-rollup.ts); the rest of the window — its open tail, its
+// partial first and last minutes, minutes changed since their roll — from promptline_response_list
+// (ordered by project and time, so a range reads only itself), each span at its latest revision
+// (FINAL). Both give rows per minute and lineage key, summed into buckets of whole minutes.
 
 /** ClickHouse DateTime64 text for a Date (UTC). */
 const chTime = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
 
-const FINAL_SETTINGS = 'SETTINGS do_not_merge_across_partitions_select_final = 1';
-
-/** Each dimension and how its value is read from a response row (an array of strings). */
+/** Each dimension and how its value is read from a row of lineage keys (an array of strings). */
 const DIMENSIONS: Record<LineageDimension, string> = {
   promptVersion: '[toString(PromptName), toString(PromptVersion)]',
   registration: '[toString(PromptRegistration)]',
   model: '[toString(ModelProvider), toString(ModelName)]',
-  datasets: "CAST(arraySort(DatasetIds), 'Array(String)')",
+  datasets: "CAST(Datasets, 'Array(String)')",
   appVersion: '[toString(AppName), toString(AppVersion)]',
 };
 
@@ -44,29 +46,63 @@ interface Row {
   outSq: number;
 }
 
-export async function lineageTimeline(exec: ClickHouseExecutor, projectId: string, scope: TimelineScope, w: ImpactWindow): Promise<TimelineRow[]> {
-  const params: QueryParams = { project: projectId, from: chTime(w.from), to: chTime(w.to), bucket: Math.max(1, Math.round(w.bucketSeconds)) };
-  const where = ['ProjectId = {project:String}', 'Timestamp >= {from:DateTime64(3)}', 'Timestamp < {to:DateTime64(3)}'];
+/** Ranges of time the response list is read for, at most this many (the rest of the gaps between them are read from the list too). */
+const MAX_LIST_RANGES = 32;
+
+/** Windows shorter than this are read from the response list alone. */
+const ROLLUP_FROM_MS = 2 * 3_600_000;
+
+export async function lineageTimeline(exec: ClickHouseExecutor, projectId: string, scope: TimelineScope, w: ImpactWindow, opts: { rollup?: boolean } = {}): Promise<TimelineRow[]> {
+  const bucket = Math.max(1, Math.round(w.bucketSeconds));
+  const params: QueryParams = { project: projectId, bucket };
+  const scopeWhere: string[] = [];
   if (scope.app !== undefined) {
-    where.push('AppName = {app:String}');
+    scopeWhere.push('AppName = {app:String}');
     params.app = scope.app;
   }
   if (scope.prompt !== undefined) {
-    where.push('PromptName = {prompt:String}');
+    scopeWhere.push('PromptName = {prompt:String}');
     params.prompt = scope.prompt;
   }
-  const rows = await exec.query<Row>(
-    `SELECT toUInt32(toStartOfInterval(Timestamp, toIntervalSecond({bucket:UInt32}))) AS b, d.1 AS dim, d.2 AS val,
-       count() AS n, countIf(StatusCode = 'Error') AS errors,
-       count() AS latN, sum(Duration / 1e6) AS latSum, sum(pow(Duration / 1e6, 2)) AS latSq,
-       countIf(InputTokens >= 0) AS inN, sumIf(toFloat64(InputTokens), InputTokens >= 0) AS inSum, sumIf(pow(toFloat64(InputTokens), 2), InputTokens >= 0) AS inSq,
-       countIf(OutputTokens >= 0) AS outN, sumIf(toFloat64(OutputTokens), OutputTokens >= 0) AS outSum, sumIf(pow(toFloat64(OutputTokens), 2), OutputTokens >= 0) AS outSq
-     FROM (
-       SELECT Timestamp, StatusCode, Duration, InputTokens, OutputTokens, PromptName, PromptVersion, PromptRegistration, ModelProvider, ModelName, DatasetIds, AppName, AppVersion
+  // Whole minutes rolled up since their last change come from the rollup when buckets are whole minutes; the rest from the list.
+  const useRollup = (opts.rollup ?? true) && bucket % 60 === 0 && w.to.getTime() - w.from.getTime() >= ROLLUP_FROM_MS;
+  const rolled = useRollup ? await rolledUpMinutes(exec, projectId, w.from, w.to) : [];
+  const { listRanges, rollupRuns } = splitWindow(w.from, w.to, rolled);
+  const parts: string[] = [];
+  if (rollupRuns.length > 0) {
+    const runs = rollupRuns.map(([a, b], i) => {
+      params[`ra${i}`] = a;
+      params[`rb${i}`] = b;
+      return `(Minute >= toDateTime({ra${i}:UInt32}) AND Minute < toDateTime({rb${i}:UInt32}))`;
+    });
+    params.rollFrom = rollupRuns[0]![0];
+    params.rollTo = rollupRuns.at(-1)![1];
+    parts.push(`SELECT Minute, ${ROLLUP_KEY}, Datasets, n, errors, latN, latSum, latSq, inN, inSum, inSq, outN, outSum, outSq
+       FROM promptline_lineage_minute
+       WHERE ProjectId = {project:String} AND (${runs.join(' OR ')}) ${scopeWhere.map((c) => `AND ${c}`).join(' ')}
+         AND (Minute, Generation) IN (
+           SELECT Minute, max(Generation) FROM promptline_lineage_minute_state
+           WHERE ProjectId = {project:String} AND Minute >= toDateTime({rollFrom:UInt32}) AND Minute < toDateTime({rollTo:UInt32}) GROUP BY Minute)`);
+  }
+  if (listRanges.length > 0) {
+    const ranges = listRanges.map(([a, b], i) => {
+      params[`la${i}`] = chTime(a);
+      params[`lb${i}`] = chTime(b);
+      return `(Timestamp >= {la${i}:DateTime64(3)} AND Timestamp < {lb${i}:DateTime64(3)})`;
+    });
+    parts.push(`SELECT toStartOfMinute(Timestamp) AS Minute, ${ROLLUP_KEY}, CAST(arraySort(DatasetIds), 'Array(LowCardinality(String))') AS Datasets, ${RESPONSE_MOMENTS}
        FROM promptline_response_list FINAL
-       WHERE ${where.join(' AND ')} AND Excluded = 0
-       ${FINAL_SETTINGS}
-     )
+       WHERE ProjectId = {project:String} AND (${ranges.join(' OR ')}) ${scopeWhere.map((c) => `AND ${c}`).join(' ')} AND Excluded = 0
+       GROUP BY Minute, ${ROLLUP_KEY}, Datasets
+       SETTINGS ${FINAL_SETTINGS}`);
+  }
+  if (parts.length === 0) return [];
+  // Per minute and lineage key (the rollup's rows, the list's rows in the same shape), then per bucket and lineage value.
+  const rows = await exec.query<Row>(
+    `SELECT toUInt32(toStartOfInterval(Minute, toIntervalSecond({bucket:UInt32}))) AS b, d.1 AS dim, d.2 AS val,
+       sum(n) AS n, sum(errors) AS errors, sum(latN) AS latN, sum(latSum) AS latSum, sum(latSq) AS latSq,
+       sum(inN) AS inN, sum(inSum) AS inSum, sum(inSq) AS inSq, sum(outN) AS outN, sum(outSum) AS outSum, sum(outSq) AS outSq
+     FROM (${parts.join('\n       UNION ALL\n       ')})
      ARRAY JOIN ${DIMENSION_ARRAY} AS d
      GROUP BY b, dim, val
      ORDER BY b, dim, val`,
@@ -83,4 +119,26 @@ export async function lineageTimeline(exec: ClickHouseExecutor, projectId: strin
     inputTokens: moments(r.inN, r.inSum, r.inSq),
     outputTokens: moments(r.outN, r.outSum, r.outSq),
   }));
+}
+
+/**
+ * The window as runs of rolled-up minutes (epoch seconds) and ranges of time for the list. When the
+ * list would need more than MAX_LIST_RANGES ranges, the shortest runs of rolled-up minutes between
+ * them are read from the list instead.
+ */
+export function splitWindow(from: Date, to: Date, rolled: readonly number[]): { listRanges: Array<[Date, Date]>; rollupRuns: Array<[number, number]> } {
+  let runs = minuteRuns(rolled).filter(([a, b]) => a * 1000 >= from.getTime() && b * 1000 <= to.getTime());
+  while (runs.length > MAX_LIST_RANGES) {
+    let shortest = 0;
+    for (let i = 1; i < runs.length; i++) if (runs[i]![1] - runs[i]![0] < runs[shortest]![1] - runs[shortest]![0]) shortest = i;
+    runs = runs.filter((_, i) => i !== shortest);
+  }
+  const listRanges: Array<[Date, Date]> = [];
+  let at = from.getTime();
+  for (const [a, b] of runs) {
+    if (a * 1000 > at) listRanges.push([new Date(at), new Date(a * 1000)]);
+    at = b * 1000;
+  }
+  if (to.getTime() > at) listRanges.push([new Date(at), to]);
+  return { listRanges, rollupRuns: runs };
 }

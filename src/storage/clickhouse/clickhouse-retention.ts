@@ -2,6 +2,7 @@ import { PROJECT_NAME } from '../../domain/governance.ts';
 import { MAX_SPAN_DAYS } from '../../domain/retention.ts';
 import type { SpanRetentionStore, TraceRowsDeleted } from '../span-store.ts';
 import type { ClickHouseExecutor } from './executor.ts';
+import { markMinutesChanged, minutesOfTraces } from './clickhouse-lineage-rollup.ts';
 
 // How long the span tables keep a project's rows, and deletion requests, on ClickHouse SQL (either
 // executor). Every table that holds rows made from spans takes part: the spans, the trace-id
@@ -27,6 +28,20 @@ const SPAN_TABLES: ReadonlyArray<{ table: string; time: string }> = [
 
 /** The tables a deletion request removes rows from, in the order it does. */
 export const SPAN_ROW_TABLES: readonly string[] = SPAN_TABLES.map((t) => t.table);
+
+/**
+ * The per-minute lineage rollup and its bookkeeping (migration 7): kept as long as the spans they
+ * sum. A deletion request does not delete from them: it marks the minutes it empties as changed,
+ * so that they are read from the spans until rolled up again without the deleted traces.
+ */
+const ROLLUP_TABLES: ReadonlyArray<{ table: string; time: string }> = [
+  { table: 'promptline_lineage_minute', time: 'Minute' },
+  { table: 'promptline_lineage_minute_state', time: 'Minute' },
+  { table: 'promptline_minutes_changed', time: 'Minute' },
+];
+
+/** Every table a project's retention rule is on. */
+export const RETAINED_TABLES: readonly string[] = [...SPAN_TABLES, ...ROLLUP_TABLES].map((t) => t.table);
 
 /** Trace ids per deletion statement: `TraceId IN {list}` stays bounded. */
 const DELETE_CHUNK = 1_000;
@@ -54,9 +69,9 @@ export class ClickHouseRetention implements SpanRetentionStore {
   async applySpanRetention(rules: ReadonlyMap<string, number>): Promise<void> {
     const projects = [...rules.keys()].sort();
     const current = new Map(
-      (await this.exec.query<{ name: string; engine_full: string }>('SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN {tables:Array(String)}', { tables: SPAN_ROW_TABLES })).map((r) => [r.name, r.engine_full]),
+      (await this.exec.query<{ name: string; engine_full: string }>('SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN {tables:Array(String)}', { tables: RETAINED_TABLES })).map((r) => [r.name, r.engine_full]),
     );
-    for (const { table, time } of SPAN_TABLES) {
+    for (const { table, time } of [...SPAN_TABLES, ...ROLLUP_TABLES]) {
       const engine = current.get(table) ?? '';
       if (projects.length === 0) {
         if (ttlOf(engine) !== null) await this.exec.command(`ALTER TABLE ${table} REMOVE TTL`);
@@ -92,6 +107,8 @@ export class ClickHouseRetention implements SpanRetentionStore {
     const deleted = new Map<string, number>(SPAN_ROW_TABLES.map((t) => [t, 0]));
     for (let i = 0; i < traceIds.length; i += DELETE_CHUNK) {
       const params = { project: projectId, traceIds: traceIds.slice(i, i + DELETE_CHUNK) };
+      // The rollup's minutes of these traces are marked after their rows are gone (a roll between would count them again).
+      const minutes = await minutesOfTraces(this.exec, projectId, params.traceIds);
       for (const table of SPAN_ROW_TABLES) {
         const where = 'ProjectId = {project:String} AND TraceId IN {traceIds:Array(String)}';
         const [row] = await this.exec.query<{ n: string }>(`SELECT count() AS n FROM ${table} WHERE ${where}`, params);
@@ -100,6 +117,7 @@ export class ClickHouseRetention implements SpanRetentionStore {
         await this.exec.command(`ALTER TABLE ${table} DELETE WHERE ${where} SETTINGS mutations_sync = 2`, params);
         deleted.set(table, deleted.get(table)! + n);
       }
+      await markMinutesChanged(this.exec, projectId, minutes);
     }
     return deleted;
   }

@@ -6,6 +6,7 @@ import type {
   ImpactFilter,
   ImpactItem,
   ImpactWindow,
+  LineageRollupRound,
   SignalBin,
   SignalTarget,
   SpanAnalytics,
@@ -19,6 +20,7 @@ import { ClickHouseResponseList } from './clickhouse-response-list.ts';
 import { toIso } from './clickhouse-span-store.ts';
 import { nanosToDateTime64 } from './span-rows.ts';
 import { lineageTimeline } from './clickhouse-lineage-timeline.ts';
+import { rollLineageMinutes } from './clickhouse-lineage-rollup.ts';
 import { evaluationHistograms, signalHistograms, targetTimes } from './clickhouse-signals.ts';
 
 // Impact, evaluations and comparisons in ClickHouse SQL.
@@ -389,6 +391,10 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
 
   lineageTimeline(projectId: string, scope: TimelineScope, window: ImpactWindow): Promise<TimelineRow[]> {
     return lineageTimeline(this.exec, projectId, scope, window);
+  }
+
+  rollUpLineage(now: Date): Promise<LineageRollupRound> {
+    return rollLineageMinutes(this.exec, now);
   }
 
   signalHistograms(projectId: string, target: SignalTarget, window: { from: Date; to: Date }): Promise<SignalBin[]> {

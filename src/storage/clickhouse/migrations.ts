@@ -286,6 +286,64 @@ export const MIGRATIONS: Migration[] = [
       // Responses stored before keep -1 (not known): what changed and drift count only responses that report tokens.
     ],
   },
+  {
+    version: 7,
+    name: 'a per-minute rollup of the response list by lineage value, kept by a scheduled query, and the minutes that changed since',
+    statements: [
+      // Responses a minute by every lineage value, with the moments what-changed reads. A minute is
+      // rolled up again whole when any of its rows changes (a late span, a lineage revision, a
+      // deletion): each roll is a generation, and only a minute's newest generation is read. Rows of a
+      // generation replace the same key's older ones at merges; a key an older generation alone had is
+      // left out by the generation filter and deleted by the roll that superseded it.
+      `CREATE TABLE IF NOT EXISTS promptline_lineage_minute (
+        ProjectId LowCardinality(String),
+        Minute DateTime CODEC(Delta, ZSTD(1)),
+        Generation UInt64,
+        AppName LowCardinality(String),
+        AppVersion LowCardinality(String),
+        PromptName LowCardinality(String),
+        PromptVersion LowCardinality(String),
+        PromptAlias LowCardinality(String),
+        PromptRegistration LowCardinality(String),
+        ModelProvider LowCardinality(String),
+        ModelName LowCardinality(String),
+        Datasets Array(LowCardinality(String)),
+        n UInt64, errors UInt64,
+        latN UInt64, latSum Float64, latSq Float64,
+        inN UInt64, inSum Float64, inSq Float64,
+        outN UInt64, outSum Float64, outSq Float64
+      ) ENGINE = ReplacingMergeTree(Generation)
+      PARTITION BY toDate(Minute)
+      ORDER BY (ProjectId, Minute, AppName, AppVersion, PromptName, PromptVersion, PromptAlias, PromptRegistration, ModelProvider, ModelName, Datasets)`,
+      // A minute's newest generation (in ms since the epoch: when the roll began to read).
+      `CREATE TABLE IF NOT EXISTS promptline_lineage_minute_state (
+        ProjectId LowCardinality(String),
+        Minute DateTime,
+        Generation UInt64
+      ) ENGINE = ReplacingMergeTree(Generation)
+      PARTITION BY toYYYYMM(Minute)
+      ORDER BY (ProjectId, Minute)`,
+      // When a minute's rows last changed (ms since the epoch): every insert into the response list
+      // marks its minutes; a deletion request marks the minutes it empties.
+      `CREATE TABLE IF NOT EXISTS promptline_minutes_changed (
+        ProjectId LowCardinality(String),
+        Minute DateTime,
+        ChangedAt UInt64
+      ) ENGINE = ReplacingMergeTree(ChangedAt)
+      PARTITION BY toYYYYMM(Minute)
+      ORDER BY (ProjectId, Minute)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS promptline_minutes_changed_mv TO promptline_minutes_changed AS
+      SELECT ProjectId, toStartOfMinute(Timestamp) AS Minute, max(toUInt64(toUnixTimestamp64Milli(now64(3)))) AS ChangedAt
+      FROM promptline_response_list
+      GROUP BY ProjectId, Minute`,
+      // What was stored before is to be rolled up: every minute of it is marked (after the view exists, so that no insert is missed).
+      `INSERT INTO promptline_minutes_changed
+      SELECT ProjectId, toStartOfMinute(Timestamp) AS Minute, toUInt64(toUnixTimestamp64Milli(now64(3))) AS ChangedAt
+      FROM promptline_response_list
+      GROUP BY ProjectId, Minute
+      SETTINGS throw_on_max_partitions_per_insert_block = 0`,
+    ],
+  },
 ];
 
 const LEDGER = `CREATE TABLE IF NOT EXISTS promptline_schema_migrations (
