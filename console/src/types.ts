@@ -401,6 +401,8 @@ export interface ProposalView extends Proposal {
   diff: RegistryDiff | null;
   diffError: string | null;
   policy: AliasPolicy | null;
+  /** What the next merge step would check now; null once merged or closed. */
+  nextStep: { step: number; steps: number; checks: GateResult[]; aliasMoved: boolean } | null;
 }
 
 export interface ProposalList {

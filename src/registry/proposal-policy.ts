@@ -65,10 +65,10 @@ export async function checkEvaluation(analytics: SpanAnalytics, projectId: strin
   if (gate.minScore !== null && score < gate.minScore) return { gate: label, ok: false, detail: `${label}: mean ${fixed(score)} < ${fixed(gate.minScore)} (run ${latest.runId})` };
   const parts = [`mean ${fixed(score)}${gate.minScore !== null ? ` ≥ ${fixed(gate.minScore)}` : ''} (run ${latest.runId}, ${plural(latest.results, 'result')})`];
   if (gate.noRegression && current !== null && current !== candidate) {
-    // The scores of each version by this scorer (every dataset: the span store keeps them per version).
-    const [a, b] = await Promise.all([analytics.versionStats(projectId, name, String(current), ALL_TIME(now)), analytics.versionStats(projectId, name, String(candidate), ALL_TIME(now))]);
-    const xa = a.scores.find((s) => s.scorer === gate.scorer)?.values ?? [];
-    const xb = b.scores.find((s) => s.scorer === gate.scorer)?.values ?? [];
+    // Each version's scores by this scorer on the gate's dataset, and on no other: a version's
+    // results on an easier or harder dataset say nothing of this one.
+    const scoresOf = (version: number) => analytics.evaluationScores(projectId, name, String(version), gate.scorer, gate.dataset, ALL_TIME(now));
+    const [xa, xb] = await Promise.all([scoresOf(current), scoresOf(candidate)]);
     const r = compareMeans(xa, xb);
     if (!r) return { gate: label, ok: false, detail: `${label}: too few results to compare v${candidate} (${xb.length}) with v${current} (${xa.length}): at least 2 each` };
     const detail = `mean ${fixed(mean(xb)!)} vs ${fixed(mean(xa)!)} of v${current}, confidence ${fixed(r.confidence)}`;

@@ -35,6 +35,8 @@ export interface ProposalView {
   diff: VersionDiff | null;
   diffError: string | null;
   policy: AliasPolicy | null;
+  /** What the next merge step would check now (null once merged or closed), and whether the alias moved since the proposal last saw it. */
+  nextStep: { step: number; steps: number; checks: GateResult[]; aliasMoved: boolean } | null;
 }
 
 export interface MergeResult {
@@ -130,7 +132,14 @@ export class ProposalService {
         diffError = err.message;
       }
     }
-    return { proposal, current, diff, diffError, policy: await this.policyFor(projectId, proposal.request.alias) };
+    const policy = await this.policyFor(projectId, proposal.request.alias);
+    let nextStep: ProposalView['nextStep'] = null;
+    if (proposal.state !== 'merged' && proposal.state !== 'closed') {
+      const step = proposal.stepsDone + 1;
+      const checks = await checkPolicy(this.deps.analytics, projectId, { proposal, policy, step, currentVersion: versionOfTarget(proposal.fromTarget), now: this.clock.now() });
+      nextStep = { step, steps: stepsOf(proposal), checks, aliasMoved: (state?.since.seq ?? 0) !== proposal.aliasSeq };
+    }
+    return { proposal, current, diff, diffError, policy, nextStep };
   }
 
   async review(projectId: string, who: Principal, name: string, id: string, kind: ReviewKind, message: string): Promise<Proposal> {

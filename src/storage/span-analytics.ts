@@ -173,6 +173,8 @@ export interface SpanAnalytics extends ResponseList {
   evaluationsFor(projectId: string, filter: ImpactFilter, window: ImpactWindow): Promise<EvaluationSummary[]>;
   evaluationsOfResponse(projectId: string, traceId: string, spanId: string, responseId: string): Promise<EvaluationRow[]>;
   versionStats(projectId: string, name: string, version: string, window: ImpactWindow): Promise<VersionStats>;
+  /** The scores one scorer gave a prompt version's results on one dataset, in the window (each result at its latest revision). */
+  evaluationScores(projectId: string, name: string, version: string, scorer: string, dataset: string, window: { from: Date; to: Date }): Promise<number[]>;
   /** The scope's responses in the window by time bucket and lineage value (every dimension), oldest first. */
   lineageTimeline(projectId: string, scope: TimelineScope, window: ImpactWindow): Promise<TimelineRow[]>;
   /** Rolls up the minutes of every project that changed since their last roll (a scheduled round; what-changed reads the rest from the spans). */

@@ -129,6 +129,8 @@ describe('proposals', () => {
     await p.page.getByRole('button', { name: 'Approve' }).click();
     await poll(() => stateBadge(p).textContent()).toBe('approved');
     await p.page.getByRole('list', { name: 'Approvals' }).getByText(/erin \(engineer\)/).waitFor();
+    // Before any merge, the page shows what a merge would check now.
+    await poll(() => p.page.getByRole('list', { name: 'Checks now' }).textContent()).toBe('failed needs 2 approvals from edit or admin, has 1');
     // Only an admin may override a policy.
     expect(await p.page.getByRole('checkbox', { name: /Override the policy/ }).count()).toBe(0);
 

@@ -57,7 +57,7 @@ describe.each(backends)('review and promote on $backend', ({ env }) => {
 
   beforeAll(async () => {
     let instanceAdmin: string;
-    ({ server, admin: instanceAdmin } = await startServerWithAdmin({ env: { ...env, PROMPTLINE_PROTECTED_ALIASES: 'production,stable' } }));
+    ({ server, admin: instanceAdmin } = await startServerWithAdmin({ env: { ...env, PROMPTLINE_PROTECTED_ALIASES: 'production,stable,guarded' } }));
     ADMIN = (await ok(instanceAdmin, 'POST', '/v1/keys', { role: 'admin', project: `proposals-${tag}`, name: `admin ${tag}` }, 201)).key;
     const roles: Array<[string, string]> = [
       ['proposer', 'proposer'],
@@ -77,8 +77,11 @@ describe.each(backends)('review and promote on $backend', ({ env }) => {
     await newPrompt(`report-${tag}`, ['production']);
     await newPrompt(`race-${tag}`, ['staging']);
     await newPrompt(`cli-${tag}`, ['staging']);
+    await newPrompt(`noreg-${tag}`, ['guarded']);
     // production: two approvals from edit or admin, and helpfulness on golden-v3 of at least 0.8.
     await ok(ADMIN, 'PUT', '/v1/alias-policies/production', { approvals: { count: 2, roles: ['edit', 'admin'] }, evaluations: [{ dataset: 'golden-v3', scorer: 'helpfulness', minScore: 0.8 }] });
+    // guarded: one approval, and helpfulness on golden-v3 no worse than the version it replaces.
+    await ok(ADMIN, 'PUT', '/v1/alias-policies/guarded', { approvals: { count: 1, roles: ['edit'] }, evaluations: [{ dataset: 'golden-v3', scorer: 'helpfulness', noRegression: true }] });
     // stable: one approval, and a staged split that serves 3 responses of the candidate a step.
     await ok(ADMIN, 'PUT', '/v1/alias-policies/stable', { approvals: { count: 1, roles: ['edit'] }, rollout: { minResponses: 3 } });
   }, 180_000);
@@ -162,6 +165,35 @@ describe.each(backends)('review and promote on $backend', ({ env }) => {
     // Rollback stays instant and needs no proposal.
     const back = await ok(ADMIN, 'POST', `/v1/prompts/${name}/aliases/production/rollback`, { reason: 'undo the override' });
     expect(back).toMatchObject({ rollback: true, to: { version: p.candidate.version } });
+  });
+
+  it("refuses a candidate that scores significantly worse than the alias's version on the gate's dataset, whatever the other datasets say; merges one that does not", async () => {
+    const name = `noreg-${tag}`;
+    // v1, on guarded: high on golden-v3, low on an unrelated set (mixed, the two would average 0.61).
+    await evaluate(name, 1, 'v1-golden', [0.9, 0.91, 0.92, 0.93, 0.9, 0.91]);
+    await evaluate(name, 1, 'v1-other', [0.3, 0.31, 0.29, 0.3, 0.31, 0.3], 'smalltalk-v1');
+    const worse = await propose(keys.proposer!, name, { alias: 'guarded' });
+    await review(keys.reviewer!, name, worse.id, 'approve');
+    await evaluate(name, worse.candidate.version, 'worse-golden', [0.6, 0.61, 0.62, 0.6, 0.61, 0.62]);
+    const refused = await merge(keys.reviewer!, name, worse.id);
+    expect(refused.status, refused.text).toBe(422);
+    expect(refused.body.error.message).toContain('evaluation helpfulness on dataset golden-v3: a significant regression against v1 (mean 0.61 vs 0.91 of v1');
+    // The proposal says beforehand what a merge would check, as the merge judges it.
+    const open = await ok(keys.reader!, 'GET', `/v1/prompts/${name}/proposals/${worse.id}`);
+    expect(open.state).toBe('approved');
+    expect(open.nextStep).toMatchObject({ step: 1, steps: 1, aliasMoved: false });
+    expect(open.nextStep.checks.map((c: { gate: string; ok: boolean }) => `${c.gate}:${c.ok}`)).toEqual(['approvals:true', 'evaluation helpfulness on dataset golden-v3:false']);
+
+    const same = await propose(keys.proposer!, name, { alias: 'guarded' });
+    await review(keys.reviewer!, name, same.id, 'approve');
+    await evaluate(name, same.candidate.version, 'same-golden', [0.9, 0.92, 0.91, 0.93, 0.91, 0.9]);
+    const merged = await merge(keys.reviewer!, name, same.id);
+    expect(merged.status, merged.text).toBe(200);
+    // guarded moved under the first proposal: it says so, and its merge is refused 409.
+    expect((await ok(keys.reader!, 'GET', `/v1/prompts/${name}/proposals/${worse.id}`)).nextStep.aliasMoved).toBe(true);
+    const gate = merged.body.checks.find((c: { gate: string }) => c.gate === 'evaluation helpfulness on dataset golden-v3');
+    expect(gate).toMatchObject({ ok: true });
+    expect(gate.detail).toMatch(/no significant regression against v1 \(mean 0\.91 vs 0\.91 of v1, confidence /);
   });
 
   it('records an admin override of a policy that does not hold, on the move, the proposal and in the audit log', async () => {

@@ -141,14 +141,25 @@ function PolicySection(props: { p: ProposalAnswer; lastChecks: GateResult[] | nu
     <section class="panel" aria-labelledby="policy-title">
       <h3 id="policy-title">Policy of {p.request.alias}</h3>
       {policy ? <PolicyRules policy={policy} p={p} /> : <p>No policy: a merge needs one approval (and, for a protected alias, the promote right).</p>}
+      {p.nextStep ? (
+        <>
+          <h3>
+            What a merge {p.nextStep.steps > 1 ? `of step ${p.nextStep.step} of ${p.nextStep.steps} ` : ''}would check now
+          </h3>
+          <Checks checks={p.nextStep.checks} label="Checks now" />
+          {p.nextStep.aliasMoved ? (
+            <p class="notice" role="status">
+              {p.request.alias} moved since this proposal last saw it: a merge will be refused. Close it and propose against the new target.
+            </p>
+          ) : null}
+        </>
+      ) : null}
       {props.lastChecks ? (
         <>
           <h3>Checks at the last merge step</h3>
-          <Checks checks={props.lastChecks} />
+          <Checks checks={props.lastChecks} label="Checks at the last merge step" />
         </>
-      ) : (
-        <p class="hint">Evaluations and rollout are checked when merging: a refused merge says what is missing.</p>
-      )}
+      ) : null}
     </section>
   );
 }
@@ -177,9 +188,9 @@ function PolicyRules(props: { policy: AliasPolicy; p: Proposal }) {
   );
 }
 
-function Checks(props: { checks: GateResult[] }) {
+function Checks(props: { checks: GateResult[]; label?: string }) {
   return (
-    <ul class="checks" aria-label="Checks">
+    <ul class="checks" aria-label={props.label ?? 'Checks'}>
       {props.checks.map((c, i) => (
         <li key={i}>
           <span class={`badge ${c.ok ? 'ok' : 'error'}`}>{c.ok ? 'passed' : 'failed'}</span> {c.detail}

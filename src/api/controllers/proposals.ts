@@ -59,6 +59,15 @@ export const proposalViewAnswer = proposalAnswer.extend({
   diff: diffAnswer.nullable().describe('The candidate against the version the alias points to now (for a split: the version that is not the candidate).'),
   diffError: z.string().nullable(),
   policy: policyAnswer.nullable().describe('The policy of the alias, when it is protected and has one.'),
+  nextStep: z
+    .object({
+      step: z.number().int(),
+      steps: z.number().int(),
+      checks: z.array(gateResult).describe('What a merge of this step would check, evaluated now: approvals, evaluation gates with their scores, the rollout minimum'),
+      aliasMoved: z.boolean().describe('The alias moved since the proposal last saw it: a merge would be refused 409'),
+    })
+    .nullable()
+    .describe('The next merge step, null once merged or closed.'),
 });
 
 export const proposalListAnswer = z.object({ name: z.string(), proposals: z.array(proposalAnswer) });
@@ -104,5 +113,5 @@ export function proposalOut(p: Proposal) {
 }
 
 export function proposalViewOut(v: ProposalView) {
-  return { ...proposalOut(v.proposal), current: v.current, diff: v.diff, diffError: v.diffError, policy: v.policy ? policyOut(v.policy) : null };
+  return { ...proposalOut(v.proposal), current: v.current, diff: v.diff, diffError: v.diffError, policy: v.policy ? policyOut(v.policy) : null, nextStep: v.nextStep };
 }

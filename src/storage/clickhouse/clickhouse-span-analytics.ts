@@ -389,6 +389,18 @@ export class ClickHouseSpanAnalytics implements SpanAnalytics {
     };
   }
 
+  async evaluationScores(projectId: string, name: string, version: string, scorer: string, dataset: string, w: { from: Date; to: Date }): Promise<number[]> {
+    const [row] = await this.exec.query<{ values: number[] }>(
+      `SELECT groupArray(100000)(assumeNotNull(Score)) AS values
+       FROM promptline_evaluations FINAL
+       WHERE ProjectId = {project:String} AND PromptName = {name:String} AND PromptVersion = {version:String}
+         AND Scorer = {scorer:String} AND DatasetId = {dataset:String}
+         AND Score IS NOT NULL AND Timestamp >= {from:DateTime64(3)} AND Timestamp < {to:DateTime64(3)}`,
+      { project: projectId, name, version, scorer, dataset, from: chTime(w.from), to: chTime(w.to) },
+    );
+    return (row?.values ?? []).map(Number);
+  }
+
   lineageTimeline(projectId: string, scope: TimelineScope, window: ImpactWindow): Promise<TimelineRow[]> {
     return lineageTimeline(this.exec, projectId, scope, window);
   }
