@@ -172,6 +172,27 @@ describe('failed authentications', () => {
     await expect(auth.authenticate(`Bearer ${generateKey().key}`, 'a')).rejects.toBeInstanceOf(UnavailableError);
   });
 
+  it('hash a valid key once in the process, though its record is read again every two seconds; a revocation elsewhere still counts within them', async () => {
+    const clock = new ManualClock();
+    const keys = new KeysInMemory();
+    const { auth, calls } = counted(keys, clock);
+    const key = await storedKey(keys, clock, null);
+    const { id } = (await keys.listKeys('default'))[0]!;
+    for (let i = 0; i < 5; i++) {
+      expect((await auth.authenticate(`Bearer ${key}`, 'a')).keyId).toBe(id);
+      clock.advance(2_000);
+    }
+    expect(calls).toHaveLength(1);
+    // Another key string under the same id is hashed, and refused.
+    await expect(auth.authenticate(`Bearer ${key.slice(0, -4)}AAAA`, 'a')).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(calls).toHaveLength(2);
+    // Revoked by another process: within two seconds, and without a hash.
+    await keys.revokeKey(id, clock.now(), 'admin');
+    clock.advance(2_000);
+    await expect(auth.authenticate(`Bearer ${key}`, 'a')).rejects.toThrow(/revoked/);
+    expect(calls).toHaveLength(2);
+  });
+
   it('past the budget of an address, answer 429 with a retry time and hash nothing; other addresses and verified keys go on', async () => {
     const clock = new ManualClock();
     const keys = new KeysInMemory();
