@@ -19,7 +19,7 @@ const requests = await exec.query<{ run: string; seq: string; n: string }>(
 );
 const [totals] = await exec.query<{ rows: string; spans: string }>(`SELECT count() AS rows, uniqExact(TraceId, SpanId) AS spans FROM ${from}`);
 const responses =
-  kind === 'promptline' ? Number((await exec.query<{ n: string }>(`SELECT uniqExact(ResponseId) AS n FROM promptline_responses`))[0]?.n ?? 0) : 0;
+  kind === 'promptline' ? Number((await exec.query<{ n: string }>(`SELECT uniqExact(ResponseId) AS n FROM promptline_response_lineage`))[0]?.n ?? 0) : 0;
 const [parts] = await exec.query<{ n: string }>(`SELECT count() AS n FROM system.parts WHERE active AND table = 'otel_traces'`);
 await exec.close();
 console.log(

@@ -58,7 +58,7 @@ describe('span retention on the ClickHouse engine in-process (chdb)', () => {
       expect(await engineOf(table), table).toContain("toIntervalDay(3) WHERE ProjectId = 'a'");
       await exec.command(`ALTER TABLE ${table} MATERIALIZE TTL SETTINGS mutations_sync = 2`);
     }
-    for (const table of ['otel_traces', 'otel_traces_trace_id_ts', 'promptline_responses', 'promptline_response_traces']) {
+    for (const table of ['otel_traces', 'otel_traces_trace_id_ts', 'promptline_response_lineage', 'promptline_response_traces']) {
       const left = await exec.query<{ TraceId: string }>(`SELECT DISTINCT TraceId FROM ${table} ORDER BY TraceId`);
       expect(left.map((r) => r.TraceId).sort(), table).toEqual([newA, oldB].sort());
     }
@@ -89,7 +89,7 @@ describe('span retention on the ClickHouse engine in-process (chdb)', () => {
     const deleted = await retention.deleteTraces('a', [shared]);
     expect([...deleted.keys()]).toEqual(SPAN_ROW_TABLES);
     expect(deleted.get('otel_traces')).toBe(1);
-    expect(deleted.get('promptline_responses')).toBe(1);
+    expect(deleted.get('promptline_response_lineage')).toBe(1);
     expect(deleted.get('promptline_evaluations')).toBe(0);
     for (const table of SPAN_ROW_TABLES) {
       const rows = await exec.query<{ ProjectId: string }>(`SELECT ProjectId FROM ${table} WHERE TraceId = {t:String}`, { t: shared });

@@ -6,8 +6,8 @@ import { markMinutesChanged, minutesOfTraces } from './clickhouse-lineage-rollup
 
 // How long the span tables keep a project's rows, and deletion requests, on ClickHouse SQL (either
 // executor). Every table that holds rows made from spans takes part: the spans, the trace-id
-// lookup, the response index, the evaluations, the response list and the traces with a response
-// id (migration 5 gave each a project and a time).
+// lookup, the response index with its lineage, the evaluations, the response list and the traces
+// with a response id (migration 5 gave each a project and a time; migration 8 the index its lineage).
 //
 // Retention is the tables' own TTL, one rule a project: `<time> + toIntervalDay(N) WHERE ProjectId
 // = '<project>'`. ClickHouse deletes expired rows at merges (and at once in the background
@@ -20,7 +20,7 @@ const SPAN_TABLES: ReadonlyArray<{ table: string; time: string }> = [
   { table: 'otel_traces', time: 'toDateTime(Timestamp)' },
   // A trace's lookup row outlives its earliest span: the trace is known as long as any of it is kept.
   { table: 'otel_traces_trace_id_ts', time: 'End' },
-  { table: 'promptline_responses', time: 'toDateTime(Timestamp)' },
+  { table: 'promptline_response_lineage', time: 'toDateTime(Timestamp)' },
   { table: 'promptline_evaluations', time: 'toDateTime(Timestamp)' },
   { table: 'promptline_response_list', time: 'toDateTime(Timestamp)' },
   { table: 'promptline_response_traces', time: 'toDateTime(Timestamp)' },

@@ -328,28 +328,17 @@ export class ClickHouseSpanStore implements SpanSink, SpanQueries {
   }
 
   /**
-   * Two primary-key reads: the response index (ordered by response id) names the spans, then
-   * otel_traces is read by (ProjectId, TraceId, SpanId). One query with a subquery is many times
-   * slower under FINAL. Every revision of a span has the same trace, span and response id, so the
-   * bloom filters on them find them all, and FINAL needs no exact-mode expansion: without it, the
-   * read is one granule; with it, one granule of every part (a day's partition each), 5× slower.
+   * One primary-key read of the response index, which carries each response's lineage at its
+   * latest revision (migration 8): ordered by (ProjectId, ResponseId), unpartitioned, so a lookup
+   * reads one granule of each of its few parts, whatever otel_traces holds.
    */
   async findByResponseId(projectId: string, responseId: string): Promise<SpanLineage[]> {
-    const refs = await this.exec.query<{ TraceId: string; SpanId: string }>(
-      `SELECT DISTINCT TraceId, SpanId FROM promptline_responses
+    const rows = await this.exec.query<LineageRow>(
+      `SELECT ${LINEAGE_SELECT} FROM promptline_response_lineage FINAL
        WHERE ProjectId = {project:String} AND ResponseId = {responseId:String}
+       ORDER BY Timestamp
        LIMIT 1000`,
       { project: projectId, responseId },
-    );
-    if (refs.length === 0) return [];
-    const rows = await this.exec.query<LineageRow>(
-      `SELECT ${LINEAGE_SELECT} FROM otel_traces FINAL
-       WHERE ProjectId = {project:String}
-         AND TraceId IN {traceIds:Array(String)} AND SpanId IN {spanIds:Array(String)}
-         AND ResponseId = {responseId:String}
-       ORDER BY Timestamp
-       SETTINGS use_skip_indexes_if_final_exact_mode = 0`,
-      { project: projectId, responseId, traceIds: [...new Set(refs.map((r) => r.TraceId))], spanIds: [...new Set(refs.map((r) => r.SpanId))] },
     );
     return rows.map(toSpanLineage);
   }

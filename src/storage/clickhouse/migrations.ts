@@ -344,6 +344,57 @@ export const MIGRATIONS: Migration[] = [
       SETTINGS throw_on_max_partitions_per_insert_block = 0`,
     ],
   },
+  {
+    version: 8,
+    name: 'the response index carries the lineage: provenance by response id is one read of a narrow table',
+    statements: [
+      // Each model call with a response id, with its lineage, at its latest revision (a late
+      // parent's revision replaces the row at merges; readers use FINAL). Ordered by response id:
+      // one granule a part answers a lookup. It replaces promptline_responses (id -> span only),
+      // after which provenance read otel_traces again by trace and span id under FINAL.
+      `CREATE TABLE IF NOT EXISTS promptline_response_lineage (
+        ProjectId LowCardinality(String),
+        ResponseId String CODEC(ZSTD(1)),
+        TraceId String CODEC(ZSTD(1)),
+        SpanId String CODEC(ZSTD(1)),
+        ParentSpanId String CODEC(ZSTD(1)),
+        SpanName LowCardinality(String) CODEC(ZSTD(1)),
+        ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+        Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+        Duration UInt64 CODEC(ZSTD(1)),
+        PromptName LowCardinality(String) CODEC(ZSTD(1)),
+        PromptVersion LowCardinality(String) CODEC(ZSTD(1)),
+        PromptAlias LowCardinality(String) CODEC(ZSTD(1)),
+        PromptTemplateHash String CODEC(ZSTD(1)),
+        PromptSpanId String CODEC(ZSTD(1)),
+        PromptRegistration LowCardinality(String) CODEC(ZSTD(1)),
+        ModelProvider LowCardinality(String) CODEC(ZSTD(1)),
+        ModelName LowCardinality(String) CODEC(ZSTD(1)),
+        DatasetIds Array(LowCardinality(String)) CODEC(ZSTD(1)),
+        AppName LowCardinality(String) CODEC(ZSTD(1)),
+        AppVersion LowCardinality(String) CODEC(ZSTD(1)),
+        ConversationId String CODEC(ZSTD(1)),
+        LineageOwnMask UInt8,
+        LineageRevision UInt32
+      ) ENGINE = ReplacingMergeTree(LineageRevision)
+      ORDER BY (ProjectId, ResponseId, TraceId, SpanId)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS promptline_response_lineage_mv TO promptline_response_lineage AS
+      SELECT ProjectId, ResponseId, TraceId, SpanId, ParentSpanId, SpanName, ServiceName, Timestamp, Duration,
+        PromptName, PromptVersion, PromptAlias, PromptTemplateHash, PromptSpanId, PromptRegistration, ModelProvider, ModelName,
+        DatasetIds, AppName, AppVersion, ConversationId, LineageOwnMask, LineageRevision
+      FROM otel_traces
+      WHERE ResponseId != ''`,
+      // What was stored before, every revision (the table keeps the latest).
+      `INSERT INTO promptline_response_lineage
+      SELECT ProjectId, ResponseId, TraceId, SpanId, ParentSpanId, SpanName, ServiceName, Timestamp, Duration,
+        PromptName, PromptVersion, PromptAlias, PromptTemplateHash, PromptSpanId, PromptRegistration, ModelProvider, ModelName,
+        DatasetIds, AppName, AppVersion, ConversationId, LineageOwnMask, LineageRevision
+      FROM otel_traces
+      WHERE ResponseId != ''`,
+      'DROP VIEW IF EXISTS promptline_responses_mv',
+      'DROP TABLE IF EXISTS promptline_responses',
+    ],
+  },
 ];
 
 const LEDGER = `CREATE TABLE IF NOT EXISTS promptline_schema_migrations (
