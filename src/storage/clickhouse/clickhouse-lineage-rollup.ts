@@ -34,14 +34,20 @@ export const RESPONSE_MOMENTS = `count() AS n, countIf(StatusCode = 'Error') AS 
        countIf(InputTokens >= 0) AS inN, sumIf(toFloat64(InputTokens), InputTokens >= 0) AS inSum, sumIf(pow(toFloat64(InputTokens), 2), InputTokens >= 0) AS inSq,
        countIf(OutputTokens >= 0) AS outN, sumIf(toFloat64(OutputTokens), OutputTokens >= 0) AS outSum, sumIf(pow(toFloat64(OutputTokens), 2), OutputTokens >= 0) AS outSq`;
 
-/** The lineage columns of a rollup row, and how each is read from a response-list row. */
+/** The lineage columns of a rollup row (ROLLUP_KEY and Datasets), and how each is read from a response-list row (LIST_KEY). */
 export const ROLLUP_KEY = 'AppName, AppVersion, PromptName, PromptVersion, PromptAlias, PromptRegistration, ModelProvider, ModelName';
-const LIST_KEY = `${ROLLUP_KEY}, CAST(arraySort(DatasetIds), 'Array(LowCardinality(String))') AS Datasets`;
+export const LIST_KEY = `${ROLLUP_KEY}, CAST(arraySort(DatasetIds), 'Array(LowCardinality(String))') AS Datasets`;
 
 export const FINAL_SETTINGS = 'do_not_merge_across_partitions_select_final = 1';
 
 /** 64-bit numbers arrive as JSON strings. */
 type Count = number | string;
+
+/** The closed minutes (`c`) changed since their newest generation (`s.g`, 0 when none), by project. */
+const UNROLLED = `FROM (SELECT ProjectId, Minute, max(ChangedAt) AS ChangedAt FROM promptline_minutes_changed WHERE Minute < {closed:DateTime} GROUP BY ProjectId, Minute) AS c
+     LEFT JOIN (SELECT ProjectId, Minute, max(Generation) AS g FROM promptline_lineage_minute_state WHERE Minute < {closed:DateTime} GROUP BY ProjectId, Minute) AS s
+       ON c.ProjectId = s.ProjectId AND c.Minute = s.Minute
+     WHERE s.g < c.ChangedAt + {margin:UInt64}`;
 
 /** Runs of consecutive minutes (epoch seconds, each a multiple of 60), as [first, end). */
 export function minuteRuns(minutes: readonly number[], maxLength = Number.POSITIVE_INFINITY): Array<[number, number]> {
@@ -64,10 +70,7 @@ export async function rollLineageMinutes(exec: ClickHouseExecutor, now: Date, ma
   const changed = await exec.query<{ p: string; m: Count; g: Count; total: Count }>(
     `SELECT p, m, g, total FROM (
      SELECT c.ProjectId AS p, toUInt32(c.Minute) AS m, s.g AS g, c.ChangedAt + {margin:UInt64} <= {settled:UInt64} AS settled, count() OVER () AS total
-     FROM (SELECT ProjectId, Minute, max(ChangedAt) AS ChangedAt FROM promptline_minutes_changed WHERE Minute < {closed:DateTime} GROUP BY ProjectId, Minute) AS c
-     LEFT JOIN (SELECT ProjectId, Minute, max(Generation) AS g FROM promptline_lineage_minute_state WHERE Minute < {closed:DateTime} GROUP BY ProjectId, Minute) AS s
-       ON c.ProjectId = s.ProjectId AND c.Minute = s.Minute
-     WHERE s.g < c.ChangedAt + {margin:UInt64})
+     ${UNROLLED})
      WHERE settled
      ORDER BY m, p
      LIMIT {limit:UInt32}
@@ -128,10 +131,7 @@ export async function rollLineageMinutes(exec: ClickHouseExecutor, now: Date, ma
 async function pendingMinutes(exec: ClickHouseExecutor, closed: string): Promise<number> {
   const [row] = await exec.query<{ n: Count }>(
     `SELECT count() AS n
-     FROM (SELECT ProjectId, Minute, max(ChangedAt) AS ChangedAt FROM promptline_minutes_changed WHERE Minute < {closed:DateTime} GROUP BY ProjectId, Minute) AS c
-     LEFT JOIN (SELECT ProjectId, Minute, max(Generation) AS g FROM promptline_lineage_minute_state WHERE Minute < {closed:DateTime} GROUP BY ProjectId, Minute) AS s
-       ON c.ProjectId = s.ProjectId AND c.Minute = s.Minute
-     WHERE s.g < c.ChangedAt + {margin:UInt64}
+     ${UNROLLED}
      SETTINGS join_use_nulls = 0`,
     { closed, margin: CHANGE_MARGIN_MS },
   );

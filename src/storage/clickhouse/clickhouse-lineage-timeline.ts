@@ -1,6 +1,6 @@
 import type { ImpactWindow, LineageDimension, TimelineRow, TimelineScope } from '../span-analytics.ts';
 import type { ClickHouseExecutor, QueryParams } from './executor.ts';
-import { FINAL_SETTINGS, RESPONSE_MOMENTS, ROLLUP_KEY, minuteRuns, rolledUpMinutes } from './clickhouse-lineage-rollup.ts';
+import { FINAL_SETTINGS, LIST_KEY, RESPONSE_MOMENTS, ROLLUP_KEY, minuteRuns, rolledUpMinutes } from './clickhouse-lineage-rollup.ts';
 
 // The lineage timeline "what changed" reads: the responses of a window by time bucket and by each
 // lineage value, with their error counts, latencies and token counts as moments, each response
@@ -90,7 +90,7 @@ export async function lineageTimeline(exec: ClickHouseExecutor, projectId: strin
       params[`lb${i}`] = chTime(b);
       return `(Timestamp >= {la${i}:DateTime64(3)} AND Timestamp < {lb${i}:DateTime64(3)})`;
     });
-    parts.push(`SELECT toStartOfMinute(Timestamp) AS Minute, ${ROLLUP_KEY}, CAST(arraySort(DatasetIds), 'Array(LowCardinality(String))') AS Datasets, ${RESPONSE_MOMENTS}
+    parts.push(`SELECT toStartOfMinute(Timestamp) AS Minute, ${LIST_KEY}, ${RESPONSE_MOMENTS}
        FROM promptline_response_list FINAL
        WHERE ProjectId = {project:String} AND (${ranges.join(' OR ')}) ${scopeWhere.map((c) => `AND ${c}`).join(' ')} AND Excluded = 0
        GROUP BY Minute, ${ROLLUP_KEY}, Datasets
