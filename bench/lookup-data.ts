@@ -139,13 +139,35 @@ if (import.meta.main) {
     if (i >= 20) provenance.push(performance.now() - s0);
   }
   const analytics = new ClickHouseSpanAnalytics(exec);
+  // The month's minutes rolled up, as a running server's rollup rounds would have done as it went
+  // (PROMPTLINE_ROLLUP_INTERVAL): impact and what-changed read closed minutes from the rollup.
+  const r0 = performance.now();
+  let rolledMinutes = 0;
+  for (;;) {
+    const round = await analytics.rollUpLineage(new Date());
+    rolledMinutes += round.minutes;
+    if (round.pending === 0 || round.minutes === 0) break;
+  }
+  const rollSeconds = +((performance.now() - r0) / 1000).toFixed(1);
   const window = { from: new Date(LOOKUP_SHAPE.baseMs - 86_400_000), to: new Date(LOOKUP_SHAPE.baseMs + (LOOKUP_SHAPE.days + 1) * 86_400_000), bucketSeconds: 3600 };
   const filter = { kind: 'promptVersion' as const, name: LOOKUP_SHAPE.prompt, version: String(LOOKUP_SHAPE.impactVersion) };
   const impact: number[] = [];
   for (let i = 0; i < 12; i++) {
     const s0 = performance.now();
-    await Promise.all([analytics.impactFacts('default', filter, window), analytics.impactItems('default', filter, window, { limit: 51, after: null }), analytics.evaluationsFor('default', filter, window)]);
+    // As the impact service asks: the facts, then the first page from the histogram's newest buckets, beside the evaluations.
+    await Promise.all([
+      analytics.impactFacts('default', filter, window).then((f) => analytics.impactItems('default', filter, window, { limit: 51, after: null }, f.histogram)),
+      analytics.evaluationsFor('default', filter, window),
+    ]);
     if (i >= 2) impact.push(performance.now() - s0);
+  }
+  // The console's list of responses filtered by the same prompt version, first page (GET /v1/responses).
+  const list: number[] = [];
+  const listFilter = { from: window.from, to: window.to, prompt: LOOKUP_SHAPE.prompt, version: String(LOOKUP_SHAPE.impactVersion) };
+  for (let i = 0; i < 12; i++) {
+    const s0 = performance.now();
+    await analytics.listResponses('default', listFilter, { limit: 51, after: null });
+    if (i >= 2) list.push(performance.now() - s0);
   }
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
   await exec.close();
@@ -155,7 +177,9 @@ if (import.meta.main) {
       seconds,
       parts: Number(stats?.parts ?? 0),
       bytesOnDisk: Number(stats?.bytes ?? 0),
-      store: { provenanceP50: pct(provenance, 0.5), provenanceP99: pct(provenance, 0.99), impactP50: pct(impact, 0.5), impactMax: Math.max(...impact) },
+      rollSeconds,
+      rolledMinutes,
+      store: { provenanceP50: pct(provenance, 0.5), provenanceP99: pct(provenance, 0.99), impactP50: pct(impact, 0.5), impactMax: Math.max(...impact), listP50: pct(list, 0.5) },
     }),
   );
 }

@@ -122,9 +122,10 @@ export class ImpactService {
     const bucketSeconds = q.bucketSeconds ?? pickBucket(from, to);
     const w = { from, to, bucketSeconds };
     const after = q.cursor ? decodeCursor(q.cursor) : null;
-    const [facts, items, evaluations, out, inbound, derived] = await Promise.all([
-      this.analytics.impactFacts(projectId, filter, w),
-      this.analytics.impactItems(projectId, filter, w, { limit: q.limit + 1, after }),
+    // The first page of responses reads only the newest buckets of the histogram that hold it.
+    const factsAndItems = this.analytics.impactFacts(projectId, filter, w).then(async (f) => [f, await this.analytics.impactItems(projectId, filter, w, { limit: q.limit + 1, after }, f.histogram)] as const);
+    const [[facts, items], evaluations, out, inbound, derived] = await Promise.all([
+      factsAndItems,
       this.analytics.evaluationsFor(projectId, filter, w),
       start ? this.graph.walk(projectId, start, { direction: 'out', maxDepth: MAX_WALK, limit: 5000 }) : Promise.resolve([]),
       start ? this.graph.walk(projectId, start, { direction: 'in', maxDepth: MAX_WALK, limit: 5000 }) : Promise.resolve([]),
@@ -184,13 +185,17 @@ export class ImpactService {
       }
     }
     found.sort((a, b) => a.depth - b.depth || a.name.localeCompare(b.name) || Number(a.version) - Number(b.version));
-    return Promise.all(
-      found.map(async (d, i) => {
-        if (i >= MAX_COUNTED) return { ...d, count: null, firstSeen: null, lastSeen: null };
-        const s = await this.analytics.versionStats(projectId, d.name, d.version, w);
-        return { ...d, count: s.responses, firstSeen: s.firstSeen, lastSeen: s.lastSeen };
-      }),
-    );
+    // The nearest MAX_COUNTED, counted in one read per prompt.
+    const counted = found.slice(0, MAX_COUNTED);
+    const counts = new Map<string, { count: number; firstSeen: string | null; lastSeen: string | null }>();
+    for (const name of new Set(counted.map((d) => d.name))) {
+      const versions = [...new Set(counted.filter((d) => d.name === name).map((d) => d.version))];
+      for (const c of await this.analytics.versionCounts(projectId, name, versions, w)) counts.set(`${name}\u0000${c.version}`, c);
+    }
+    return found.map((d, i) => {
+      const c = i < MAX_COUNTED ? counts.get(`${d.name}\u0000${d.version}`) : undefined;
+      return { ...d, count: c ? c.count : null, firstSeen: c?.firstSeen ?? null, lastSeen: c?.lastSeen ?? null };
+    });
   }
 
   private async resolveTarget(projectId: string, q: ImpactQuery): Promise<{ filter: ImpactFilter; target: ImpactTarget; start: EntityRef | null; window: { from: Date; to: Date } }> {

@@ -90,6 +90,14 @@ export interface EvaluationSummary {
   lastSeen: string;
 }
 
+export interface VersionCount {
+  name: string;
+  version: string;
+  count: number;
+  firstSeen: string | null;
+  lastSeen: string | null;
+}
+
 export interface VersionStats {
   version: string;
   responses: number;
@@ -168,11 +176,14 @@ export interface LineageRollupRound {
 
 export interface SpanAnalytics extends ResponseList {
   impactFacts(projectId: string, filter: ImpactFilter, window: ImpactWindow): Promise<ImpactFacts>;
-  impactItems(projectId: string, filter: ImpactFilter, window: ImpactWindow, page: { limit: number; after: ImpactCursor | null }): Promise<ImpactItem[]>;
+  /** A page of the target's responses, newest first; with the window's histogram (from impactFacts) a first page reads only the newest buckets that hold it. */
+  impactItems(projectId: string, filter: ImpactFilter, window: ImpactWindow, page: { limit: number; after: ImpactCursor | null }, histogram?: ReadonlyArray<{ start: string; count: number }>): Promise<ImpactItem[]>;
   writeEvaluations(projectId: string, rows: readonly EvaluationRow[], token: string): Promise<void>;
   evaluationsFor(projectId: string, filter: ImpactFilter, window: ImpactWindow): Promise<EvaluationSummary[]>;
   evaluationsOfResponse(projectId: string, traceId: string, spanId: string, responseId: string): Promise<EvaluationRow[]>;
   versionStats(projectId: string, name: string, version: string, window: ImpactWindow): Promise<VersionStats>;
+  /** Responses of each of a prompt's versions in the window, with the first and last seen. */
+  versionCounts(projectId: string, name: string, versions: readonly string[], window: ImpactWindow): Promise<VersionCount[]>;
   /** The scores one scorer gave a prompt version's results on one dataset, in the window (each result at its latest revision). */
   evaluationScores(projectId: string, name: string, version: string, scorer: string, dataset: string, window: { from: Date; to: Date }): Promise<number[]>;
   /** The scope's responses in the window by time bucket and lineage value (every dimension), oldest first. */

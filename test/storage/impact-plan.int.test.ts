@@ -1,16 +1,21 @@
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanAnalytics } from '../../src/storage/clickhouse/clickhouse-span-analytics.ts';
 import { migrate } from '../../src/storage/clickhouse/migrations.ts';
+import { ClickHouseImpact } from '../../src/storage/clickhouse/clickhouse-impact.ts';
+import { CHANGE_MARGIN_MS, rolledUpRuns } from '../../src/storage/clickhouse/clickhouse-lineage-rollup.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
 
-// The impact query reads only the partitions and granules it needs: the plan of its candidate read
-// (EXPLAIN indexes = 1) shows the partition key and the skip indexes dropping most of the table.
+// An impact query reads what ingest keeps per response, not otel_traces: its counts come from the
+// per-minute lineage rollup once the minutes are rolled up, and its first page of responses reads
+// only the partitions of the newest buckets that hold the page (EXPLAIN indexes = 1 shows it).
 
 const dir = tempDataDir('impact-plan-');
 const exec = new ChdbExecutor(join(dir, 'clickhouse'));
 const analytics = new ClickHouseSpanAnalytics(exec);
+const impact = new ClickHouseImpact(exec);
 const DAY = 86_400_000;
 const base = Date.UTC(2026, 9, 1);
 
@@ -26,7 +31,7 @@ function granules(plan: string, index: string, what: 'Granules' | 'Parts' = 'Gra
   return null;
 }
 
-describe('the plan of an impact query', () => {
+describe('what an impact query reads', () => {
   beforeAll(async () => {
     await migrate(exec);
     // 400,000 spans over 10 days; prompt versions, datasets and models clustered by time as in
@@ -55,30 +60,33 @@ describe('the plan of an impact query', () => {
 
   const wholeRange = { from: new Date(base - DAY), to: new Date(base + 11 * DAY), bucketSeconds: 3600 };
 
-  it('uses the prompt skip index to read a small part of the table for one prompt version', async () => {
-    const plan = await analytics.explainResponses('default', { kind: 'promptVersion', name: 'support-answer', version: '3' }, wholeRange);
-    const [selected, total] = granules(plan, 'idx_prompt') ?? [NaN, NaN];
-    expect(selected).toBeGreaterThan(0);
-    expect(selected / total).toBeLessThan(0.25);
-  });
-
-  it('uses the dataset bloom filter for a dataset, and the model index for a model', async () => {
-    const ds = granules(await analytics.explainResponses('default', { kind: 'dataset', id: 'kb-3' }, wholeRange), 'idx_dataset');
-    expect(ds).not.toBeNull();
-    expect(ds![0] / ds![1]).toBeLessThan(0.25);
-    const model = granules(await analytics.explainResponses('default', { kind: 'model', name: 'gpt-4.1', provider: 'openai' }, wholeRange), 'idx_model');
-    expect(model).not.toBeNull();
-    expect(model![0]).toBeLessThan(model![1]);
-  });
-
-  it('prunes partitions by the time window', async () => {
-    const oneDay = { from: new Date(base + 2 * DAY), to: new Date(base + 3 * DAY), bucketSeconds: 3600 };
-    const plan = await analytics.explainResponses('default', { kind: 'promptVersion', name: 'support-answer', version: '3' }, oneDay);
-    // Daily partitions: the min-max index on Timestamp keeps the parts of the one day asked about.
+  it('reads the first page of responses from the partitions of its newest buckets only', async () => {
+    const target = { kind: 'promptVersion' as const, name: 'support-answer', version: '3' };
+    const facts = await analytics.impactFacts('default', target, wholeRange);
+    const plan = await impact.explainItems('default', target, wholeRange, facts.histogram, 51);
+    // Daily partitions: the min-max index on Timestamp keeps the part or two of the version's newest hour.
     const parts = granules(plan, 'Min-Max', 'Parts');
     expect(parts).not.toBeNull();
     expect(parts![0]).toBeLessThanOrEqual(2);
     expect(parts![1]).toBeGreaterThanOrEqual(10);
+    const page = await analytics.impactItems('default', target, wholeRange, { limit: 51, after: null }, facts.histogram);
+    expect(page).toHaveLength(51);
+    expect(page[0]!.timestamp).toBe(facts.lastSeen);
+    expect(page).toEqual(await analytics.impactItems('default', target, wholeRange, { limit: 51, after: null }));
+  });
+
+  it('counts a version from the rollup once its minutes are rolled up', async () => {
+    const target = { kind: 'promptVersion' as const, name: 'support-answer', version: '3' };
+    const before = await analytics.impactFacts('default', target, wholeRange);
+    // A minute is rolled up once its last change is CHANGE_MARGIN_MS old.
+    await setTimeout(CHANGE_MARGIN_MS + 200);
+    for (;;) {
+      const round = await analytics.rollUpLineage(new Date());
+      if (round.pending === 0 || round.minutes === 0) break;
+    }
+    expect((await rolledUpRuns(exec, 'default', wholeRange.from, wholeRange.to)).length).toBeGreaterThan(0);
+    expect(await analytics.impactFacts('default', target, wholeRange)).toEqual(before);
+    expect(await impact.impactFacts('default', target, wholeRange, { rollup: false })).toEqual(before);
   });
 
   it('answers the same responses the plan was for', async () => {

@@ -6,17 +6,18 @@ import { LineageResolver } from '../../src/ingest/lineage-resolver.ts';
 import { readOwnLineage } from '../../src/ingest/normalizer.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { lineageTimeline } from '../../src/storage/clickhouse/clickhouse-lineage-timeline.ts';
-import { CHANGE_MARGIN_MS, rolledUpMinutes } from '../../src/storage/clickhouse/clickhouse-lineage-rollup.ts';
+import { CHANGE_MARGIN_MS, minuteRuns, rolledUpMinutes, rolledUpRuns } from '../../src/storage/clickhouse/clickhouse-lineage-rollup.ts';
+import { ClickHouseImpact } from '../../src/storage/clickhouse/clickhouse-impact.ts';
 import { ClickHouseRetention } from '../../src/storage/clickhouse/clickhouse-retention.ts';
 import { ClickHouseSpanAnalytics } from '../../src/storage/clickhouse/clickhouse-span-analytics.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
 import { migrate, MIGRATIONS } from '../../src/storage/clickhouse/migrations.ts';
-import type { TimelineRow } from '../../src/storage/span-analytics.ts';
+import type { ImpactFilter, TimelineRow } from '../../src/storage/span-analytics.ts';
 import { createSpan, newTraceId } from '../helpers/factories.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
 
-// The per-minute lineage rollup that what-changed reads over long windows, on the engine: what it
-// answers is what the response list alone answers — for a store written before the rollup existed,
+// The per-minute lineage rollup that what-changed and impact read over long windows, on the engine:
+// what they answer is what the response list alone answers — for a store written before the rollup existed,
 // after a late parent revises the lineage of spans in minutes already rolled up, and after a
 // deletion request — and the minutes it answers from are the ones rolled up since they last changed.
 
@@ -93,7 +94,34 @@ describe('the per-minute lineage rollup', () => {
       if (round.pending === 0 || round.minutes === 0) return rounds;
     }
   };
-  const rolled = () => rolledUpMinutes(exec, PROJECT, WINDOW.from, WINDOW.to);
+  const rolled = async () => {
+    const minutes = await rolledUpMinutes(exec, PROJECT, WINDOW.from, WINDOW.to);
+    // The engine finds the same runs of minutes as the minutes themselves make.
+    expect(await rolledUpRuns(exec, PROJECT, WINDOW.from, WINDOW.to)).toEqual(minuteRuns(minutes));
+    return minutes;
+  };
+  /** Impact of each target, through the rollup where it may, equal to the list's alone (counts, histogram, apps, versions, models, datasets, first and last seen). */
+  const TARGETS: ImpactFilter[] = [
+    { kind: 'promptVersion', name: 'answer', version: '2' },
+    { kind: 'promptVersion', name: 'late-prompt', version: '9' },
+    { kind: 'dataset', id: 'kb-1' },
+    { kind: 'model', name: 'gpt-4o-2024-11-20', provider: 'openai' },
+    { kind: 'appVersion', name: 'triage-bot', version: '1.0.0' },
+    { kind: 'aliasMove', name: 'answer', alias: 'production', versions: ['1'], from: new Date(NOW - 3 * HOUR + 7_000), to: new Date(NOW - HOUR - 13_000) },
+  ];
+  const impactAgrees = async () => {
+    const listAlone = new ClickHouseImpact(exec);
+    for (const t of TARGETS) {
+      for (const bucketSeconds of [600, 3600]) {
+        const w = { ...WINDOW, bucketSeconds };
+        const reference = await listAlone.impactFacts(PROJECT, t, w, { rollup: false });
+        expect(await analytics.impactFacts(PROJECT, t, w), `${t.kind} by ${bucketSeconds} s`).toEqual(reference);
+        // The first page read from the newest buckets only is the page read from the whole window.
+        const page = { limit: 7, after: null };
+        expect(await analytics.impactItems(PROJECT, t, w, page, reference.histogram)).toEqual(await analytics.impactItems(PROJECT, t, w, page));
+      }
+    }
+  };
 
   beforeAll(async () => {
     exec = new ChdbExecutor(join(dir, 'clickhouse'));
@@ -127,6 +155,7 @@ describe('the per-minute lineage rollup', () => {
     expect(await answered()).toEqual(reference);
     expect(await answered({ app: 'triage-bot' })).toEqual(await fromList({ app: 'triage-bot' }));
     expect(await answered({ prompt: 'answer' })).toEqual(await fromList({ prompt: 'answer' }));
+    await impactAgrees();
     // A round with nothing changed rolls nothing up.
     expect(await analytics.rollUpLineage(new Date())).toEqual({ minutes: 0, pending: 0 });
   });
@@ -151,6 +180,7 @@ describe('the per-minute lineage rollup', () => {
     await rollAll();
     expect(await rolled()).toContain(minute);
     expect(await answered()).toEqual(revised);
+    await impactAgrees();
     // The key the roll from before had alone (the children without a prompt) is gone from the rollup.
     const stale = await exec.query<{ n: string }>(
       `SELECT count() AS n FROM promptline_lineage_minute WHERE ProjectId = {p:String} AND Minute = toDateTime({m:UInt32})
@@ -176,5 +206,6 @@ describe('the per-minute lineage rollup', () => {
     await rollAll();
     expect(await rolled()).toContain(Math.floor(at / MINUTE) * 60);
     expect(await answered()).toEqual(after);
+    await impactAgrees();
   });
 });

@@ -32,7 +32,11 @@ export const chMinute = (d: Date) => d.toISOString().slice(0, 19).replace('T', '
 export const RESPONSE_MOMENTS = `count() AS n, countIf(StatusCode = 'Error') AS errors,
        count() AS latN, sum(Duration / 1e6) AS latSum, sum(pow(Duration / 1e6, 2)) AS latSq,
        countIf(InputTokens >= 0) AS inN, sumIf(toFloat64(InputTokens), InputTokens >= 0) AS inSum, sumIf(pow(toFloat64(InputTokens), 2), InputTokens >= 0) AS inSq,
-       countIf(OutputTokens >= 0) AS outN, sumIf(toFloat64(OutputTokens), OutputTokens >= 0) AS outSum, sumIf(pow(toFloat64(OutputTokens), 2), OutputTokens >= 0) AS outSq`;
+       countIf(OutputTokens >= 0) AS outN, sumIf(toFloat64(OutputTokens), OutputTokens >= 0) AS outSum, sumIf(pow(toFloat64(OutputTokens), 2), OutputTokens >= 0) AS outSq,
+       min(Timestamp) AS first, max(Timestamp) AS last`;
+
+/** The same moments as columns of a rollup row (migration 7; first and last since migration 9). */
+export const ROLLUP_MOMENTS = 'n, errors, latN, latSum, latSq, inN, inSum, inSq, outN, outSum, outSq, first, last';
 
 /** The lineage columns of a rollup row (ROLLUP_KEY and Datasets), and how each is read from a response-list row (LIST_KEY). */
 export const ROLLUP_KEY = 'AppName, AppVersion, PromptName, PromptVersion, PromptAlias, PromptRegistration, ModelProvider, ModelName';
@@ -91,7 +95,7 @@ export async function rollLineageMinutes(exec: ClickHouseExecutor, now: Date, ma
       const generation = Date.now();
       const range = { project, from: chMinute(new Date(first * 1000)), to: chMinute(new Date(end * 1000)), generation };
       await exec.command(
-        `INSERT INTO promptline_lineage_minute
+        `INSERT INTO promptline_lineage_minute (ProjectId, Minute, Generation, ${ROLLUP_KEY}, Datasets, ${ROLLUP_MOMENTS})
          SELECT ProjectId, toStartOfMinute(Timestamp) AS Minute, {generation:UInt64} AS Generation, ${LIST_KEY}, ${RESPONSE_MOMENTS}
          FROM promptline_response_list FINAL
          WHERE ProjectId = {project:String} AND Timestamp >= {from:DateTime} AND Timestamp < {to:DateTime} AND Excluded = 0
@@ -138,22 +142,39 @@ async function pendingMinutes(exec: ClickHouseExecutor, closed: string): Promise
   return Number(row?.n ?? 0);
 }
 
-/** Of the whole minutes in [from, to), those a read may take from the rollup (epoch seconds). */
-export async function rolledUpMinutes(exec: ClickHouseExecutor, projectId: string, from: Date, to: Date): Promise<number[]> {
-  const first = Math.ceil(from.getTime() / MINUTE_MS) * 60;
-  const end = Math.floor(to.getTime() / MINUTE_MS) * 60;
-  if (end <= first) return [];
-  const rows = await exec.query<{ m: Count }>(
-    `SELECT toUInt32(s.Minute) AS m
+/** The minutes of a project in [{from}, {to}) that a read may take from the rollup: rolled up since they last changed. */
+const ROLLED_UP = `SELECT toUInt32(s.Minute) AS m
      FROM (SELECT Minute, max(Generation) AS g FROM promptline_lineage_minute_state WHERE ProjectId = {project:String} AND Minute >= {from:DateTime} AND Minute < {to:DateTime} GROUP BY Minute) AS s
      LEFT JOIN (SELECT Minute, max(ChangedAt) AS c FROM promptline_minutes_changed WHERE ProjectId = {project:String} AND Minute >= {from:DateTime} AND Minute < {to:DateTime} GROUP BY Minute) AS c
        ON s.Minute = c.Minute
-     WHERE s.g >= c.c + {margin:UInt64}
-     ORDER BY m
-     SETTINGS join_use_nulls = 0`,
-    { project: projectId, from: chMinute(new Date(first * 1000)), to: chMinute(new Date(end * 1000)), margin: CHANGE_MARGIN_MS },
-  );
+     WHERE s.g >= c.c + {margin:UInt64}`;
+
+function wholeMinutes(projectId: string, from: Date, to: Date) {
+  const first = Math.ceil(from.getTime() / MINUTE_MS) * 60;
+  const end = Math.floor(to.getTime() / MINUTE_MS) * 60;
+  return end <= first ? null : { project: projectId, from: chMinute(new Date(first * 1000)), to: chMinute(new Date(end * 1000)), margin: CHANGE_MARGIN_MS };
+}
+
+/** Of the whole minutes in [from, to), those a read may take from the rollup (epoch seconds). */
+export async function rolledUpMinutes(exec: ClickHouseExecutor, projectId: string, from: Date, to: Date): Promise<number[]> {
+  const params = wholeMinutes(projectId, from, to);
+  if (!params) return [];
+  const rows = await exec.query<{ m: Count }>(`${ROLLED_UP} ORDER BY m SETTINGS join_use_nulls = 0`, params);
   return rows.map((r) => Number(r.m));
+}
+
+/** The same minutes as runs of consecutive ones, [first, end) in epoch seconds, found by the engine (a week is ten thousand minutes, but few runs). */
+export async function rolledUpRuns(exec: ClickHouseExecutor, projectId: string, from: Date, to: Date): Promise<Array<[number, number]>> {
+  const params = wholeMinutes(projectId, from, to);
+  if (!params) return [];
+  const rows = await exec.query<{ a: Count; b: Count }>(
+    `SELECT min(m) AS a, max(m) + 60 AS b
+     FROM (SELECT m, toInt64(m) - 60 * toInt64(row_number() OVER (ORDER BY m)) AS run FROM (${ROLLED_UP}))
+     GROUP BY run ORDER BY a
+     SETTINGS join_use_nulls = 0`,
+    params,
+  );
+  return rows.map((r) => [Number(r.a), Number(r.b)]);
 }
 
 /** The minutes (epoch seconds) the given traces' responses fall in: a deletion request reads them before it deletes. */

@@ -395,6 +395,27 @@ export const MIGRATIONS: Migration[] = [
       'DROP TABLE IF EXISTS promptline_responses',
     ],
   },
+  {
+    version: 9,
+    name: 'impact from the per-minute rollup and the response list: the rollup keeps each key\'s first and last response, and otel_traces drops the skip indexes only impact read',
+    statements: [
+      `ALTER TABLE promptline_lineage_minute
+        ADD COLUMN IF NOT EXISTS first DateTime64(9) DEFAULT toDateTime64(Minute, 9) CODEC(Delta, ZSTD(1)),
+        ADD COLUMN IF NOT EXISTS last DateTime64(9) DEFAULT toDateTime64(Minute, 9) CODEC(Delta, ZSTD(1))`,
+      // Minutes rolled up before have no first and last: each is marked changed, so that reads take
+      // it from the response list until the next rounds roll it up again.
+      `INSERT INTO promptline_minutes_changed
+      SELECT ProjectId, Minute, toUInt64(toUnixTimestamp64Milli(now64(3))) FROM promptline_lineage_minute_state GROUP BY ProjectId, Minute
+      SETTINGS throw_on_max_partitions_per_insert_block = 0`,
+      // Impact and version statistics no longer read otel_traces by lineage value or response id
+      // (provenance reads promptline_response_lineage since migration 8): these indexes cost every
+      // insert and served no query. The exporter's own indexes and the span-id filter stay.
+      // One statement: each drop is a pass over every part (about 10 s at 10 M spans here).
+      `ALTER TABLE otel_traces
+        DROP INDEX IF EXISTS idx_prompt, DROP INDEX IF EXISTS idx_dataset, DROP INDEX IF EXISTS idx_model,
+        DROP INDEX IF EXISTS idx_app, DROP INDEX IF EXISTS idx_alias, DROP INDEX IF EXISTS idx_response_id`,
+    ],
+  },
 ];
 
 const LEDGER = `CREATE TABLE IF NOT EXISTS promptline_schema_migrations (
