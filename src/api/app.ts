@@ -49,7 +49,7 @@ export function createApp(deps: AppDeps): Express {
     ...deps,
     impact,
     report: { spans: deps.spans, analytics: deps.analytics, registry: deps.registryService, proposals: deps.proposals, impact, version: deps.version },
-    receiveTraces: createOtlpReceiver({ spool: deps.spool, logger: deps.logger, projectOf: (req) => principalOf(req.res!).project, inFlight: deps.receiverInFlight ?? new InFlightBytes(deps.receiverMaxInFlightBytes), spanTimeWindow: deps.spanTimeWindow, metrics }),
+    receiveTraces: createOtlpReceiver({ spool: deps.spool, logger: deps.logger, projectOf: (req) => principalOf(req.res!).project, requestIdOf, inFlight: deps.receiverInFlight ?? new InFlightBytes(deps.receiverMaxInFlightBytes), spanTimeWindow: deps.spanTimeWindow, metrics }),
     protectedAliasSet: new Set(deps.protectedAliases),
     openapi: buildOpenApiDocument(deps.version, ROUTES),
     metrics,
@@ -105,7 +105,7 @@ function answerError(logger: Logger, err: unknown, req: Request, res: Response):
     if (err.status >= 500) logger.warn('request failed', { method: req.method, path: req.path, error: err });
     // OTLP exporters read failures as a google.rpc.Status in the request's own encoding.
     if (routeOf(res)?.otlpErrors) {
-      sendOtlpFailure(res, otlpEncodingOf(req.headers['content-type']), err.status, err.message);
+      sendOtlpFailure(res, otlpEncodingOf(req.headers['content-type']), err.status, err.message, requestId);
       return;
     }
     res.status(err.status).json({ error: { code: err.code, message: err.message, requestId } });

@@ -96,15 +96,23 @@ export const errorAnswer = z.object({ error: z.object({ code: z.string(), messag
 
 export const healthAnswer = z.object({ status: z.literal('ok') });
 
+/** What a project keeps how long, in words (retentionSummary, src/domain/retention.ts): its spans for its retention, the rest for ever. */
+export const retentionKept = z.object({
+  spans: z.string().describe("The project's spans and every row made from them (the response index and list, evaluations, trace lookups, the per-minute lineage rollup): 'unlimited' or e.g. '30 days'."),
+  registry: z.literal('forever').describe('Prompt versions.'),
+  aliases: z.literal('forever').describe('Aliases and every move of them.'),
+  proposals: z.literal('forever').describe('Proposals, their reviews and transitions.'),
+  keys: z.literal('forever').describe('API key records (hashes only), revoked ones too.'),
+  audit: z.literal('forever').describe('The audit log.'),
+  lineageGraph: z.literal('forever').describe('The lineage graph: prompts, versions, models, datasets and apps (it holds no span).'),
+});
+
 // Only an instance admin sees the details (backends, store errors, spool and writer figures):
 // they describe the whole installation, not the caller's project.
 export const readyAnswer = z.object({
   status: z.enum(['ready', 'degraded']),
   stores: z.record(z.string(), z.object({ backend: z.string().optional(), ok: z.boolean(), error: z.string().optional() })),
-  retention: z
-    .object({ spans: z.string().describe("'unlimited' or e.g. '30 days'"), registry: z.literal('forever'), audit: z.literal('forever') })
-    .optional()
-    .describe("What the caller's project keeps how long (the project X-Promptline-Project names, for an instance admin)."),
+  retention: retentionKept.optional().describe("What the caller's project keeps how long (the project X-Promptline-Project names, for an instance admin)."),
   spool: z.object({ pendingBytes: z.number(), pendingRecords: z.number(), maxBytes: z.number(), segments: z.number(), tornRecords: z.number() }).optional(),
   writer: z.object({
     queuedRecords: z.number(),

@@ -10,8 +10,8 @@ const RETENTION_USAGE = `Usage:
   promptline retention --unlimited     keep them as long as the store does (the default)
 
 Spans, and every row made from them, expire N days after they started; ClickHouse deletes them at
-merges, in the background. The registry, aliases and the audit log never expire. Each change is in
-the audit log.
+merges, in the background. The registry, aliases, proposals, keys, the audit log and the lineage
+graph never expire. Each change is in the audit log.
 
 ${COMMON_FLAGS_HELP}`;
 
@@ -30,8 +30,14 @@ interface RetentionAnswer {
   spanDays: number | null;
   changedAt: string | null;
   changedBy: string | null;
-  kept: { spans: string; registry: string; audit: string };
+  /** `spans`: how long; every other entry names what is kept for ever. */
+  kept: { spans: string } & Record<string, string>;
 }
+
+/** The names of what the server keeps for ever, in words, where the name alone is not (registry, aliases, proposals, keys). */
+const KEPT_WORDS: Record<string, string> = { audit: 'audit log', lineageGraph: 'lineage graph' };
+
+const inWords = (names: string[]) => (names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]!}`);
 
 export async function retentionCommand(args: string[]): Promise<void> {
   const { values, positionals: pos } = parse(args, { days: { type: 'string' }, unlimited: { type: 'boolean' } }, RETENTION_USAGE);
@@ -50,7 +56,10 @@ export async function retentionCommand(args: string[]): Promise<void> {
   }
   if (values.json) return printJson(answer);
   const changed = answer.changedAt ? `  (set ${answer.changedAt} by ${answer.changedBy ?? '?'})` : '';
-  return print(`project ${answer.project}: spans ${answer.kept.spans}${changed}; registry and audit log ${answer.kept.registry}`);
+  const forever = Object.entries(answer.kept)
+    .filter(([name, how]) => name !== 'spans' && how === 'forever')
+    .map(([name]) => KEPT_WORDS[name] ?? name);
+  return print(`project ${answer.project}: spans ${answer.kept.spans}${changed}; kept forever: ${inWords(forever)}`);
 }
 
 export async function deleteCommand(args: string[]): Promise<void> {

@@ -2,10 +2,11 @@ import { Metadata, Server, ServerCredentials, ServerInterceptingCall, status, ty
 import { PromptlineError, UnavailableError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { IngestMetrics } from '../common/metrics.ts';
+import { inRequest, requestIdFor } from '../common/request-context.ts';
 import { ForbiddenError, isLoopbackHost } from '../governance/access.ts';
 import { intakeExport, refusalReasonOf, type InFlightBytes } from './intake.ts';
 import { OTLP_LIMITS } from './otlp/limits.ts';
-import { encodeGrpcStatusDetails, encodeProtobufExportResponse, grpcCodeOf } from './otlp/otlp-answers.ts';
+import { encodeGrpcStatusDetails, encodeProtobufExportResponse, grpcCodeOf, withRequestId } from './otlp/otlp-answers.ts';
 import type { SpanTimeWindow } from './otlp/span-rules.ts';
 import type { Spool } from './spool.ts';
 
@@ -24,9 +25,16 @@ import type { Spool } from './spool.ts';
 // the stream, and refuses the call there. The request is not decoded by grpc-js: the method's
 // deserializer hands over the message bytes as they came, and those bytes go to the spool as an
 // OTLP/HTTP protobuf body does.
+//
+// Every call has a request id, as an HTTP request does: the client's own `x-request-id` metadata
+// when it is a plain token, else a new one. It comes back in the `x-request-id` trailer of every
+// answer the receiver gives, in the message of every failure (google.rpc.Status has no field for
+// it), and in every line logged while serving the call (`reqId`). A message grpc-js refuses itself
+// (over 20 MiB) is answered by grpc-js, without it.
 
 const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 const PROJECT_METADATA = 'x-promptline-project';
+const REQUEST_ID_METADATA = 'x-request-id';
 const identity = (b: Buffer): Buffer => b;
 
 const TRACE_SERVICE: ServiceDefinition = {
@@ -76,9 +84,16 @@ export interface GrpcReceiver {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** A call that passed the check of its metadata: where its spans go, its request id, and when it began. */
+interface AdmittedCall {
+  project: string;
+  requestId: string;
+  startedMs: number;
+}
+
 /** Starts the OTLP/gRPC receiver on host:port. */
 export async function startGrpcReceiver(deps: GrpcReceiverDeps, host: string, port: number): Promise<GrpcReceiver> {
-  const admitted = new WeakMap<Metadata, string>();
+  const admitted = new WeakMap<Metadata, AdmittedCall>();
   const server = new Server({
     // The 20 MiB limit of OTLP/HTTP: grpc-js answers RESOURCE_EXHAUSTED past it, for the length on
     // the wire and for the length a compressed message inflates to (it stops inflating there).
@@ -113,24 +128,39 @@ export async function startGrpcReceiver(deps: GrpcReceiverDeps, host: string, po
  * once the metadata has passed here): a loopback :authority while authentication is off, the key
  * and project (authorize), and the in-flight budget's admission — in the order the HTTP API checks
  * them. A refused call is answered at once; an admitted one reaches the handler with its project
- * (kept by its metadata, the object the handler receives as call.metadata).
+ * and request id (kept by its metadata, the object the handler receives as call.metadata).
  */
-function checkBeforeReading(deps: GrpcReceiverDeps, admitted: WeakMap<Metadata, string>): ServerInterceptor {
+function checkBeforeReading(deps: GrpcReceiverDeps, admitted: WeakMap<Metadata, AdmittedCall>): ServerInterceptor {
   return (_method, call) =>
     new ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, pass) => {
-            checkCall(deps, metadata, call).then(
+            const startedMs = performance.now();
+            const requestId = requestIdOf(metadata);
+            inRequest(requestId, () => checkCall(deps, metadata, call)).then(
               (project) => {
-                admitted.set(metadata, project);
+                admitted.set(metadata, { project, requestId, startedMs });
                 pass(metadata);
               },
-              (err: unknown) => call.sendStatus(failureOf(err, deps)),
+              (err: unknown) => call.sendStatus(inRequest(requestId, () => failureOf(err, deps, requestId, startedMs))),
             );
           },
         }),
     });
+}
+
+/** The call's request id: its `x-request-id` metadata when that is one plain token (as over HTTP), else a new one. */
+function requestIdOf(metadata: Metadata): string {
+  const sent = metadata.get(REQUEST_ID_METADATA).filter((v): v is string => typeof v === 'string');
+  return requestIdFor(sent.length === 1 ? sent[0] : undefined);
+}
+
+/** The trailers every answer carries: the call's request id. */
+function trailersOf(requestId: string): Metadata {
+  const metadata = new Metadata();
+  metadata.set(REQUEST_ID_METADATA, requestId);
+  return metadata;
 }
 
 async function checkCall(deps: GrpcReceiverDeps, metadata: Metadata, call: ServerInterceptingCallInterface): Promise<string> {
@@ -147,43 +177,63 @@ async function checkCall(deps: GrpcReceiverDeps, metadata: Metadata, call: Serve
   return project;
 }
 
-function exportHandler(deps: GrpcReceiverDeps, admitted: WeakMap<Metadata, string>): (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => void {
+function exportHandler(deps: GrpcReceiverDeps, admitted: WeakMap<Metadata, AdmittedCall>): (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => void {
   const intake = { spool: deps.spool, spanTimeWindow: deps.spanTimeWindow, now: deps.now ?? Date.now, metrics: deps.metrics, transport: 'grpc' as const };
   return (call, callback) => {
     // The message, read whole by grpc-js, is held of the budget until it is in the spool.
     const budget = deps.inFlight.hold();
+    const admission = admitted.get(call.metadata);
+    const requestId = admission?.requestId ?? requestIdFor(undefined);
+    const startedMs = admission?.startedMs ?? performance.now();
     const answer = async (): Promise<Buffer> => {
       budget.take(call.request.length);
-      const projectId = admitted.get(call.metadata);
-      if (projectId === undefined) throw new Error('a call reached the handler without passing the check of its metadata');
-      const { rejected, message } = await intakeExport(intake, 'protobuf', call.request, projectId);
+      if (admission === undefined) throw new Error('a call reached the handler without passing the check of its metadata');
+      const { rejected, message } = await intakeExport(intake, 'protobuf', call.request, admission.project);
       return Buffer.from(encodeProtobufExportResponse(rejected, message));
     };
-    answer().then(
+    inRequest(requestId, answer).then(
       (response) => {
         budget.release();
-        callback(null, response);
+        inRequest(requestId, () => logAnswered(deps.logger, status.OK, 200, startedMs));
+        callback(null, response, trailersOf(requestId));
       },
       (err: unknown) => {
         budget.release();
-        callback(failureOf(err, deps));
+        callback(inRequest(requestId, () => failureOf(err, deps, requestId, startedMs)));
       },
     );
   };
 }
 
-/** A failed export as gRPC answers it (and counts it): the code of the same map as OTLP/HTTP, and the google.rpc.Status in grpc-status-details-bin. */
-function failureOf(err: unknown, { logger, metrics }: { logger: Logger; metrics?: IngestMetrics }): { code: status; details: string; metadata: Metadata } {
+/**
+ * One line a call once it is answered, as over HTTP: a refusal the client must change something
+ * for (a 4xx over HTTP: bad data, a key, a size) at info, the rest at debug (an exporter's batches,
+ * and its retries of a full spool, would fill the log).
+ */
+function logAnswered(logger: Logger, code: status, httpStatus: number, startedMs: number): void {
+  const fields = { rpc: EXPORT_PATH, grpcStatus: status[code], ms: Math.round((performance.now() - startedMs) * 10) / 10 };
+  if (httpStatus >= 400 && httpStatus < 500) logger.info('request refused', fields);
+  else logger.debug('request served', fields);
+}
+
+/**
+ * A failed export as gRPC answers it (and counts and logs it): the code of the same map as OTLP/HTTP,
+ * the message with the call's request id, the google.rpc.Status in grpc-status-details-bin, and
+ * the request id in the x-request-id trailer. Called in the call's request context.
+ */
+function failureOf(err: unknown, { logger, metrics }: { logger: Logger; metrics?: IngestMetrics }, requestId: string, startedMs: number): { code: status; details: string; metadata: Metadata } {
   metrics?.requestRefused('grpc', refusalReasonOf(err));
   const known = err instanceof PromptlineError && err.operational;
   const httpStatus = known ? err.status : 500;
-  const message = known ? err.message : 'internal error while receiving spans';
+  const message = withRequestId(known ? err.message : 'internal error while receiving spans', requestId);
   if (!known) logger.error('grpc receiver: unexpected failure', { error: err as Error });
   const retryAfter = err instanceof UnavailableError ? err.retryAfterSeconds : undefined;
   const code = grpcCodeOf(httpStatus, retryAfter);
-  const metadata = new Metadata();
+  const metadata = trailersOf(requestId);
   metadata.set('grpc-status-details-bin', Buffer.from(encodeGrpcStatusDetails(code, message, retryAfter)));
-  return { code: grpcStatusOf(code), details: message, metadata };
+  const grpcCode = grpcStatusOf(code);
+  logAnswered(logger, grpcCode, httpStatus, startedMs);
+  return { code: grpcCode, details: message, metadata };
 }
 
 /** The grpc-js status of a google.rpc.Code: the same numbers, looked up by name. */

@@ -24,6 +24,8 @@ export interface ReceiverDeps {
   logger: Logger;
   /** The project a request's spans belong to. */
   projectOf: (req: Request) => string;
+  /** The id the API gave the request (its X-Request-Id): a failure's message names it. */
+  requestIdOf: (res: Response) => string;
   /** Request bytes (raw and decompressed) held at once before new requests get 429; shared with the gRPC receiver. */
   inFlight: InFlightBytes;
   /** How far before and after its receipt a span may start (span-rules.ts); the writer judges the spooled request by the same time. */
@@ -58,7 +60,7 @@ export function createOtlpReceiver(deps: ReceiverDeps): (req: Request, res: Resp
       sendOtlpSuccess(res, encoding, rejected, message);
     } catch (err) {
       deps.metrics?.requestRefused('http', refusalReasonOf(err));
-      sendFailure(req, res, encoding, err, deps.logger);
+      sendFailure(req, res, encoding, err, deps);
     } finally {
       budget.release();
     }
@@ -156,7 +158,7 @@ async function decompress(raw: Buffer, contentEncoding: string): Promise<Buffer>
   }
 }
 
-function sendFailure(req: Request, res: Response, encoding: OtlpEncoding | undefined, err: unknown, logger: Logger): void {
+function sendFailure(req: Request, res: Response, encoding: OtlpEncoding | undefined, err: unknown, { logger, requestIdOf }: Pick<ReceiverDeps, 'logger' | 'requestIdOf'>): void {
   const known = err instanceof PromptlineError && err.operational;
   const status = known ? err.status : 500;
   const message = known ? err.message : 'internal error while receiving spans';
@@ -170,5 +172,5 @@ function sendFailure(req: Request, res: Response, encoding: OtlpEncoding | undef
     res.setHeader('Connection', 'close');
     drainThenClose(req);
   }
-  sendOtlpFailure(res, encoding, status, message);
+  sendOtlpFailure(res, encoding, status, message, requestIdOf(res));
 }

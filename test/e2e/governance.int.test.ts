@@ -262,7 +262,7 @@ describe.each(backends)('governance on $backend', ({ backend, env }) => {
       const r = await call(key, 'GET', '/readyz');
       expect(r.status, caller).toBe(200);
       // What the caller's own project keeps, and nothing of the installation's.
-      expect(r.body, caller).toEqual({ status: 'ready', stores: { spans: { ok: true }, graph: { ok: true }, registry: { ok: true } }, retention: { spans: expect.any(String), registry: 'forever', audit: 'forever' } });
+      expect(r.body, caller).toEqual({ status: 'ready', stores: { spans: { ok: true }, graph: { ok: true }, registry: { ok: true } }, retention: { spans: expect.any(String), registry: 'forever', aliases: 'forever', proposals: 'forever', keys: 'forever', audit: 'forever', lineageGraph: 'forever' } });
       expect(readyAnswer.safeParse(r.body).success, caller).toBe(true);
     }
     const full = await call(ADMIN, 'GET', '/readyz');

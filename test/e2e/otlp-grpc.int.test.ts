@@ -22,7 +22,7 @@ const failed = (a: GrpcExportAnswer) => {
 };
 
 async function stillServing(client: RawGrpcExporter, metadata: Record<string, string> = {}): Promise<void> {
-  expect(await client.export(toProtobuf(exportRequest([llmCall().span])), metadata)).toEqual({ ok: true, rejectedSpans: 0, errorMessage: '' });
+  expect(await client.export(toProtobuf(exportRequest([llmCall().span])), metadata)).toEqual({ ok: true, rejectedSpans: 0, errorMessage: '', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
 }
 
 describe('OTLP/gRPC with authentication off (loopback)', () => {
@@ -213,11 +213,14 @@ describe('OTLP/gRPC with keys', () => {
 
   it('stores spans in the key\'s own project: x-promptline-project naming another is refused with the code of the HTTP answer', async () => {
     const body = toProtobuf(exportRequest([llmCall().span]));
-    const a = failed(await client.export(body, { authorization: `Bearer ${ingestKey}`, 'x-promptline-project': 'someone-else' }));
-    const http = await fetch(`${s.server.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${ingestKey}`, 'x-promptline-project': 'someone-else' }, body });
+    // The same request id both ways: the message, which names it, is then the same too.
+    const a = failed(await client.export(body, { authorization: `Bearer ${ingestKey}`, 'x-promptline-project': 'someone-else', 'x-request-id': 'other-project-1' }));
+    const http = await fetch(`${s.server.url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${ingestKey}`, 'x-promptline-project': 'someone-else', 'x-request-id': 'other-project-1' }, body });
     expect(http.status).toBe(403);
     expect(a.code).toBe(rpcCodeOf(http.status));
     expect(a.code).toBe(status.PERMISSION_DENIED);
+    expect(a.message).toMatch(/ \(request id other-project-1\)$/);
+    expect(a.requestId).toBe('other-project-1');
     expect(a.message).toBe(decodeProtobufStatus(new Uint8Array(await http.arrayBuffer())).message);
     // Two values are no project name (HTTP joins a repeated header the same way): INVALID_ARGUMENT.
     expect(failed(await client.export(body, { authorization: `Bearer ${ingestKey}`, 'x-promptline-project': ['default', 'default'] })).code).toBe(status.INVALID_ARGUMENT);
@@ -261,7 +264,8 @@ describe('OTLP/gRPC when it must be retried later', () => {
     // The first request takes the one token of the key's bucket and finds the spool full.
     const full = failed(await client.export(big));
     expect(full.code).toBe(status.UNAVAILABLE);
-    expect(full.message).toMatch(/the spool is full/);
+    expect(full.message).toMatch(/the spool is full.* \(request id [0-9a-f-]{36}\)$/);
+    expect(full.message).toContain(`(request id ${full.requestId!})`);
     expect(full.details).toEqual({ code: status.UNAVAILABLE, message: full.message, retryDelaySeconds: 5, detailTypes: [RETRY_INFO] });
     // Ten more at once: the bucket refills one token a second, so most of them are over the rate.
     const answers = await Promise.all(Array.from({ length: 10 }, () => client.export(big)));

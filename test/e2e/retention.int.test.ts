@@ -102,9 +102,10 @@ describe('span retention and deletion requests', () => {
     if (server) removeDir(server.dataDir);
   });
 
-  it('keeps spans unlimited by default, the registry and audit log forever, and says so in readyz', async () => {
-    expect((await call(keys.readA!, 'GET', '/v1/retention')).body).toMatchObject({ project: A, spanDays: null, changedAt: null, kept: { spans: 'unlimited', registry: 'forever', audit: 'forever' } });
-    expect((await call(keys.readA!, 'GET', '/readyz')).body.retention).toEqual({ spans: 'unlimited', registry: 'forever', audit: 'forever' });
+  it('keeps spans unlimited by default, the registry, aliases, proposals, keys, audit log and lineage graph forever, and says so in readyz', async () => {
+    const kept = { spans: 'unlimited', registry: 'forever', aliases: 'forever', proposals: 'forever', keys: 'forever', audit: 'forever', lineageGraph: 'forever' };
+    expect((await call(keys.readA!, 'GET', '/v1/retention')).body).toEqual({ project: A, spanDays: null, changedAt: null, changedBy: null, kept });
+    expect((await call(keys.readA!, 'GET', '/readyz')).body.retention).toEqual(kept);
   });
 
   it('lets only an admin of the project set its retention, audits the change, and tells no other project', async () => {
@@ -181,6 +182,7 @@ describe('span retention and deletion requests', () => {
     const show = await runCli(server.url, keys.readA!, ['retention']);
     expect(show.code, show.out).toBe(0);
     expect(show.out).toContain(`project ${A}: spans 3 days`);
+    expect(show.out).toContain('; kept forever: registry, aliases, proposals, keys, audit log and lineage graph\n');
     expect((await runCli(server.url, keys.readA!, ['retention', '--days', '7'])).code).toBe(1);
     expect((await runCli(server.url, keys.adminA!, ['retention', '--days', 'soon'])).code).toBe(2);
     expect((await runCli(server.url, keys.adminA!, ['delete', 'trace', 'xyz'])).code).toBe(2);

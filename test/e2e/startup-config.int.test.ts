@@ -1,23 +1,32 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { accessSync, chmodSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { neo4jFromEnv } from '../helpers/neo4j.ts';
 import { freePort, removeDir, tempDataDir } from '../helpers/server.ts';
 
-// Bad configuration stops `promptline serve` with one clear line and a non-zero exit, not a stack trace.
+// Bad configuration stops `promptline serve` with one clear line and exit code 1, not a stack
+// trace; a signal stops it with 0, a second signal while it stops with 130 (README: exit codes).
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-async function serve(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const dataDir = tempDataDir('promptline-config-');
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--conditions=@promptline/source', join(ROOT, 'src/cli.ts'), 'serve'], {
+/** The user `nobody`: a start as another user than the data directory's owner (the tests run as root). */
+const NOBODY = { uid: 65534, gid: 65534 };
+
+function spawnServe(env: Record<string, string>, dataDir: string, port: number, grpcPort: number, as?: typeof NOBODY): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--conditions=@promptline/source', join(ROOT, 'src/cli.ts'), 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, NEO4J_URL: '', NEO4J_USER: '', NEO4J_PASSWORD: '', CLICKHOUSE_URL: '', PORT: String(port), PROMPTLINE_GRPC_PORT: String(await freePort()), PROMPTLINE_DATA_DIR: dataDir, ...env },
+    env: { ...process.env, NEO4J_URL: '', NEO4J_USER: '', NEO4J_PASSWORD: '', CLICKHOUSE_URL: '', PORT: String(port), PROMPTLINE_GRPC_PORT: String(grpcPort), PROMPTLINE_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
+}
+
+async function serve(env: Record<string, string>, as?: typeof NOBODY): Promise<{ code: number | null; output: string }> {
+  const dataDir = tempDataDir('promptline-config-');
+  const child = spawnServe(env, dataDir, await freePort(), await freePort(), as);
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -60,6 +69,30 @@ describe('promptline serve refuses bad configuration clearly', () => {
     expectOneClearLine(r.output, /PROMPTLINE_DATA_DIR: .*package\.json\/data is under a file, not a directory; choose a directory this user can write/);
   });
 
+  // As root every directory is writable: the start is made as `nobody`, on a directory of root's
+  // closed to everyone else (0700) inside one anyone may pass through, so the kernel refuses it.
+  const asRoot = process.getuid?.() === 0;
+  it.skipIf(!asRoot)(`names PROMPTLINE_DATA_DIR when this user may not write the data directory (EACCES)${asRoot ? '' : ' (skipped: needs root, to start the server as another user)'}`, async () => {
+    const parent = tempDataDir('promptline-eacces-');
+    try {
+      chmodSync(parent, 0o755);
+      const dataDir = join(parent, 'roots-only');
+      mkdirSync(dataDir, { mode: 0o700 });
+      expect({ uid: statSync(dataDir).uid, mode: statSync(dataDir).mode & 0o777 }).toEqual({ uid: 0, mode: 0o700 });
+      // nobody reads the checkout and its Node (every directory on the way is 0755, every file 0644 or 0755).
+      for (const path of [ROOT, join(ROOT, 'src/cli.ts'), process.execPath]) accessSync(path, fsConstants.R_OK);
+      const r = await serve({ PROMPTLINE_DATA_DIR: dataDir }, NOBODY);
+      expect(r.code, r.output).toBe(1);
+      const line = `promptline: PROMPTLINE_DATA_DIR: ${dataDir} is not writable by this user; choose a directory this user can write`;
+      expectOneClearLine(r.output, /is not writable by this user/);
+      expect(r.output.split('\n')).toContain(line);
+      // Refused before anything was made in it.
+      expect(existsSync(join(dataDir, 'promptline.lock'))).toBe(false);
+    } finally {
+      removeDir(parent);
+    }
+  });
+
   it('finds a busy port before it makes anything in the data directory', async () => {
     const taken = createServer();
     const port = await new Promise<number>((resolve) => taken.listen(0, '127.0.0.1', () => resolve((taken.address() as AddressInfo).port)));
@@ -100,4 +133,51 @@ describe('promptline serve refuses bad configuration clearly', () => {
     expect(r.code).toBe(1);
     expectOneClearLine(r.output, /^promptline: Neo4j at bolt:\/\/\S+ refused the credentials of user "neo4j": check NEO4J_USER and NEO4J_PASSWORD$/m);
   });
+});
+
+describe('promptline serve exits with the documented code when it is stopped', () => {
+  /** Starts a server (authentication off, so an upload needs no key) and waits until it is ready. */
+  async function started(dataDir: string) {
+    const port = await freePort();
+    const child = spawnServe({ PROMPTLINE_DEV_NO_AUTH: '1', HOST: '127.0.0.1' }, dataDir, port, await freePort());
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    const waitFor = async (text: string) => {
+      for (let i = 0; i < 1200 && !output.includes(text); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(output, `waiting for ${JSON.stringify(text)}`).toContain(text);
+    };
+    await waitFor('ready in');
+    return { child, port, exited, waitFor, output: () => output };
+  }
+
+  it('0 once a signal has stopped it; 130 on a second signal while it is still stopping', async () => {
+    const dataDir = tempDataDir('promptline-exit-');
+    try {
+      const first = await started(dataDir);
+      first.child.kill('SIGTERM');
+      expect(await first.exited, first.output()).toBe(0);
+      expect(first.output()).toMatch(/SIGTERM: stopping\n[\s\S]*the stores have everything[\s\S]*\nstopped\n/);
+
+      // An upload that never finishes keeps the stop waiting (up to 10 s) for the requests in flight.
+      const second = await started(dataDir);
+      const upload = connect({ host: '127.0.0.1', port: second.port });
+      upload.on('error', () => {});
+      await new Promise<void>((r) => upload.once('connect', () => r()));
+      upload.write('POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{"resourceSpans":[');
+      try {
+        second.child.kill('SIGINT');
+        await second.waitFor('finishing those in flight');
+        second.child.kill('SIGINT');
+        expect(await second.exited, second.output()).toBe(130);
+        expect(second.output()).toContain('SIGINT again: exiting now; what was acknowledged stays in the spool');
+        expect(second.output()).not.toContain('\nstopped\n');
+      } finally {
+        upload.destroy();
+      }
+    } finally {
+      removeDir(dataDir);
+    }
+  }, 120_000);
 });

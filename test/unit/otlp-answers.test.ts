@@ -56,11 +56,11 @@ const bodies = {
   json: { contentType: 'application/json', body: JSON.stringify(request) },
 };
 
-async function failure(encoding: keyof typeof bodies, key: string | null, contentType = bodies[encoding].contentType) {
-  const res = await postRaw(url, bodies[encoding].body, { 'content-type': contentType, ...(key ? { authorization: `Bearer ${key}` } : {}) });
+async function failure(encoding: keyof typeof bodies, key: string | null, contentType = bodies[encoding].contentType, requestId?: string) {
+  const res = await postRaw(url, bodies[encoding].body, { 'content-type': contentType, ...(key ? { authorization: `Bearer ${key}` } : {}), ...(requestId ? { 'x-request-id': requestId } : {}) });
   const raw = new Uint8Array(await res.arrayBuffer());
   const status = encoding === 'protobuf' && res.headers.get('content-type') === 'application/x-protobuf' ? decodeProtobufStatus(raw) : (JSON.parse(Buffer.from(raw).toString('utf8')) as { code: number; message: string });
-  return { http: res.status, contentType: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), code: status.code, message: status.message };
+  return { http: res.status, contentType: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), requestId: res.headers.get('x-request-id'), code: status.code, message: status.message };
 }
 
 describe('the google.rpc.Code of a failed export', () => {
@@ -76,8 +76,17 @@ describe('the google.rpc.Code of a failed export', () => {
       expect(await failure(encoding, null)).toMatchObject({ http: 401, contentType, code: 16 });
       expect(await failure(encoding, 'read')).toMatchObject({ http: 403, contentType, code: 7 });
       // 503 before the receiver and in it (the spool): one code, both retryable.
-      expect(await failure(encoding, 'not-ready')).toEqual({ http: 503, contentType, retryAfter: '2', code: 14, message: 'keys cannot be checked yet' });
-      expect(await failure(encoding, 'ingest')).toEqual({ http: 503, contentType, retryAfter: '3', code: 14, message: 'the spool is full' });
+      expect(await failure(encoding, 'not-ready', bodies[encoding].contentType, 'lb-77.1')).toEqual({ http: 503, contentType, retryAfter: '2', requestId: 'lb-77.1', code: 14, message: 'keys cannot be checked yet (request id lb-77.1)' });
+      expect(await failure(encoding, 'ingest', bodies[encoding].contentType, 'lb-77.2')).toEqual({ http: 503, contentType, retryAfter: '3', requestId: 'lb-77.2', code: 14, message: 'the spool is full (request id lb-77.2)' });
+    });
+
+    it(`names the request id of the X-Request-Id header in the Status message, before the receiver and in it (${encoding})`, async () => {
+      // google.rpc.Status has no field for it: the message carries the id the header and the log give.
+      for (const key of [null, 'read', 'ingest']) {
+        const answer = await failure(encoding, key);
+        expect(answer.requestId).toMatch(/^[0-9a-f-]{36}$/);
+        expect(answer.message).toMatch(new RegExp(`\\S \\(request id ${answer.requestId}\\)$`));
+      }
     });
   }
 

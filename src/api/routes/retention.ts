@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { MAX_SPAN_DAYS } from '../../domain/retention.ts';
-import { errorAnswer, traceParams } from '../schemas.ts';
+import { errorAnswer, retentionKept, traceParams } from '../schemas.ts';
 import { route } from '../route.ts';
 
 // What is kept how long, and deletion requests. Both act on the caller's project (for an instance
-// admin, the one X-Promptline-Project names); the registry, aliases and the audit log never expire.
+// admin, the one X-Promptline-Project names); the registry, aliases, proposals, keys, the audit log
+// and the lineage graph never expire.
 
 const err = (description: string) => ({ description, schema: errorAnswer });
 
@@ -13,7 +14,7 @@ const retentionAnswer = z.object({
   spanDays: z.number().int().nullable().describe("Days a span (and every row made from it) is kept after its start time; null: unlimited."),
   changedAt: z.string().nullable().describe('When it was last set; null: never (unlimited).'),
   changedBy: z.string().nullable(),
-  kept: z.object({ spans: z.string(), registry: z.literal('forever'), audit: z.literal('forever') }).describe('What is kept how long, in words.'),
+  kept: retentionKept.describe('What is kept how long, in words.'),
 });
 
 const retentionBody = z

@@ -46,9 +46,17 @@ const RPC_CODE_BY_HTTP_STATUS = new Map<number, number>([
 /** The google.rpc.Code that a failed export answered with `httpStatus` carries. */
 export const rpcCodeOf = (httpStatus: number): number => RPC_CODE_BY_HTTP_STATUS.get(httpStatus) ?? RPC_INTERNAL;
 
-/** Answers a failed export: `httpStatus` with a google.rpc.Status, in the request's encoding (JSON when unknown). */
-export function sendOtlpFailure(res: Response, encoding: OtlpEncoding | undefined, httpStatus: number, message: string): void {
+/**
+ * A failure's message with the request's id in it. google.rpc.Status has no field for the id (the
+ * API's other errors carry it as error.requestId), so an exporter that logs the message logs the id
+ * the server's log names the request by (reqId) and the X-Request-Id header (gRPC: the trailer) says.
+ */
+export const withRequestId = (message: string, requestId: string): string => `${message} (request id ${requestId})`;
+
+/** Answers a failed export: `httpStatus` with a google.rpc.Status naming the request id, in the request's encoding (JSON when unknown). */
+export function sendOtlpFailure(res: Response, encoding: OtlpEncoding | undefined, httpStatus: number, failure: string, requestId: string): void {
   const code = rpcCodeOf(httpStatus);
+  const message = withRequestId(failure, requestId);
   res.status(httpStatus);
   if (encoding === 'protobuf') res.type(PROTOBUF_CONTENT_TYPE).send(Buffer.from(encodeProtobufStatus(code, message)));
   else res.type('application/json').send(JSON.stringify({ code, message }));
