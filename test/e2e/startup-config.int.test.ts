@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { accessSync, chmodSync, constants as fsConstants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,21 +12,25 @@ import { freePort, removeDir, tempDataDir } from '../helpers/server.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** The user `nobody`: a start as another user than the data directory's owner (the tests run as root). */
-const NOBODY = { uid: 65534, gid: 65534 };
+/**
+ * Root without the capabilities that let it pass file permissions (util-linux setpriv): the kernel
+ * then checks the data directory's mode as for any user, while the checkout, wherever it is, stays
+ * readable (root owns it). The tests run as root.
+ */
+const WITHOUT_PERMISSION_OVERRIDE = ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--'];
 
-function spawnServe(env: Record<string, string>, dataDir: string, port: number, grpcPort: number, as?: typeof NOBODY): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, ['--conditions=@promptline/source', join(ROOT, 'src/cli.ts'), 'serve'], {
+function spawnServe(env: Record<string, string>, dataDir: string, port: number, grpcPort: number, prefix: readonly string[] = []): ChildProcessByStdio<null, Readable, Readable> {
+  const command = [...prefix, process.execPath, '--conditions=@promptline/source', join(ROOT, 'src/cli.ts'), 'serve'];
+  return spawn(command[0]!, command.slice(1), {
     cwd: ROOT,
     env: { ...process.env, NEO4J_URL: '', NEO4J_USER: '', NEO4J_PASSWORD: '', CLICKHOUSE_URL: '', PORT: String(port), PROMPTLINE_GRPC_PORT: String(grpcPort), PROMPTLINE_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...as,
   });
 }
 
-async function serve(env: Record<string, string>, as?: typeof NOBODY): Promise<{ code: number | null; output: string }> {
+async function serve(env: Record<string, string>, prefix: readonly string[] = []): Promise<{ code: number | null; output: string }> {
   const dataDir = tempDataDir('promptline-config-');
-  const child = spawnServe(env, dataDir, await freePort(), await freePort(), as);
+  const child = spawnServe(env, dataDir, await freePort(), await freePort(), prefix);
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -69,25 +73,23 @@ describe('promptline serve refuses bad configuration clearly', () => {
     expectOneClearLine(r.output, /PROMPTLINE_DATA_DIR: .*package\.json\/data is under a file, not a directory; choose a directory this user can write/);
   });
 
-  // As root every directory is writable: the start is made as `nobody`, on a directory of root's
-  // closed to everyone else (0700) inside one anyone may pass through, so the kernel refuses it.
+  // As root every directory is writable: the start is made by root without the capabilities that
+  // override file permissions, on a directory of another user's (nobody) closed to everyone else.
   const asRoot = process.getuid?.() === 0;
-  it.skipIf(!asRoot)(`names PROMPTLINE_DATA_DIR when this user may not write the data directory (EACCES)${asRoot ? '' : ' (skipped: needs root, to start the server as another user)'}`, async () => {
+  it.skipIf(!asRoot)(`names PROMPTLINE_DATA_DIR when this user may not write the data directory (EACCES)${asRoot ? '' : ' (skipped: needs root, to drop its capabilities)'}`, async () => {
     const parent = tempDataDir('promptline-eacces-');
     try {
-      chmodSync(parent, 0o755);
-      const dataDir = join(parent, 'roots-only');
+      const dataDir = join(parent, 'nobodys');
       mkdirSync(dataDir, { mode: 0o700 });
-      expect({ uid: statSync(dataDir).uid, mode: statSync(dataDir).mode & 0o777 }).toEqual({ uid: 0, mode: 0o700 });
-      // nobody reads the checkout and its Node (every directory on the way is 0755, every file 0644 or 0755).
-      for (const path of [ROOT, join(ROOT, 'src/cli.ts'), process.execPath]) accessSync(path, fsConstants.R_OK);
-      const r = await serve({ PROMPTLINE_DATA_DIR: dataDir }, NOBODY);
+      chownSync(dataDir, 65534, 65534);
+      expect({ uid: statSync(dataDir).uid, mode: statSync(dataDir).mode & 0o777 }).toEqual({ uid: 65534, mode: 0o700 });
+      const r = await serve({ PROMPTLINE_DATA_DIR: dataDir }, WITHOUT_PERMISSION_OVERRIDE);
       expect(r.code, r.output).toBe(1);
       const line = `promptline: PROMPTLINE_DATA_DIR: ${dataDir} is not writable by this user; choose a directory this user can write`;
       expectOneClearLine(r.output, /is not writable by this user/);
       expect(r.output.split('\n')).toContain(line);
       // Refused before anything was made in it.
-      expect(existsSync(join(dataDir, 'promptline.lock'))).toBe(false);
+      expect(readdirSync(dataDir)).toEqual([]);
     } finally {
       removeDir(parent);
     }
