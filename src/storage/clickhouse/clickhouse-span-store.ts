@@ -3,7 +3,7 @@ import type { ResolvedLineage } from '../../domain/lineage.ts';
 import type { PingResult } from '../lifecycle.ts';
 import type { SpanLineage, SpanQueries, SpanSink, StagedSpans, StoredRegistration, StoredSpanDetail } from '../span-store.ts';
 import type { ClickHouseExecutor } from './executor.ts';
-import { migrate } from './migrations.ts';
+import { migrate, RESPONSE_LINEAGE_FIELDS } from './migrations.ts';
 import { encodeSpanRowsSliced, nanosToDateTime64, SPAN_COLUMNS, SPAN_ROWS_FORMAT } from './span-rows.ts';
 
 // The span store on ClickHouse SQL, for any executor (the in-process engine or a server).
@@ -79,6 +79,26 @@ function toSpanLineage(r: LineageRow): SpanLineage {
     lineage: lineageOf(r),
     registration: registrationOf(r),
   };
+}
+
+/** A row of the response index: the key columns, and the rest packed in `Lineage` (migration 10). */
+interface PackedLineageRow {
+  TraceId: string;
+  SpanId: string;
+  ResponseId: string;
+  Ts: string;
+  StartMs: string;
+  LineageRevision: number;
+  Lineage: string;
+}
+
+function unpackLineage(r: PackedLineageRow): LineageRow {
+  const values = JSON.parse(r.Lineage) as unknown[];
+  const row: Record<string, unknown> = { TraceId: r.TraceId, SpanId: r.SpanId, ResponseId: r.ResponseId, Ts: r.Ts, StartMs: r.StartMs, LineageRevision: r.LineageRevision };
+  RESPONSE_LINEAGE_FIELDS.forEach(([name], i) => {
+    row[name] = values[i];
+  });
+  return row as unknown as LineageRow;
 }
 
 const toMap = (o: Record<string, string>): Map<string, string> => new Map(Object.entries(o));
@@ -330,17 +350,20 @@ export class ClickHouseSpanStore implements SpanSink, SpanQueries {
   /**
    * One primary-key read of the response index, which carries each response's lineage at its
    * latest revision (migration 8): ordered by (ProjectId, ResponseId), unpartitioned, so a lookup
-   * reads one granule of each of its few parts, whatever otel_traces holds.
+   * reads one granule of each of its few parts, whatever otel_traces holds; and of each granule
+   * seven columns, the lineage it answers with being packed in one (migration 10).
    */
   async findByResponseId(projectId: string, responseId: string): Promise<SpanLineage[]> {
-    const rows = await this.exec.query<LineageRow>(
-      `SELECT ${LINEAGE_SELECT} FROM promptline_response_lineage FINAL
+    const rows = await this.exec.query<PackedLineageRow>(
+      `SELECT TraceId, SpanId, ResponseId, toString(Timestamp) AS Ts, toString(toUnixTimestamp64Milli(Timestamp)) AS StartMs,
+         LineageRevision, Lineage
+       FROM promptline_response_lineage FINAL
        WHERE ProjectId = {project:String} AND ResponseId = {responseId:String}
        ORDER BY Timestamp
        LIMIT 1000`,
       { project: projectId, responseId },
     );
-    return rows.map(toSpanLineage);
+    return rows.map((r) => toSpanLineage(unpackLineage(r)));
   }
 
   async findBySpanId(projectId: string, spanId: string): Promise<SpanLineage[]> {
