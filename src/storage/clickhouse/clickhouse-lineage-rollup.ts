@@ -25,6 +25,14 @@ const RANGE_MINUTES = 1_440;
 
 const MINUTE_MS = 60_000;
 
+/**
+ * Responses in the minutes between two runs of changed minutes up to which the runs are rolled in
+ * one statement (the minutes between rolled again, unchanged): a statement's fixed cost (a part
+ * written to each of two tables) is worth about this many rows read. Without it, sparse traffic
+ * (a response every few minutes) stored before the rollup existed took two statements a minute.
+ */
+const GAP_RESPONSES = 20_000;
+
 /** ClickHouse DateTime text (seconds) for a Date (UTC). */
 export const chMinute = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');
 
@@ -65,6 +73,46 @@ export function minuteRuns(minutes: readonly number[], maxLength = Number.POSITI
 }
 
 /**
+ * Runs of changed minutes joined across the minutes between them while those hold at most
+ * `budget` responses in all (`responsesIn(first, end)`) and a run spans at most `maxLength` minutes.
+ */
+export function joinRuns(runs: ReadonlyArray<[number, number]>, responsesIn: (first: number, end: number) => number, maxLength: number, budget = GAP_RESPONSES): Array<[number, number]> {
+  const joined: Array<[number, number]> = [];
+  for (const [first, end] of runs) {
+    const last = joined.at(-1);
+    if (last && (end - last[0]) / 60 <= maxLength && responsesIn(last[1], first) <= budget) last[1] = end;
+    else joined.push([first, end]);
+  }
+  return joined;
+}
+
+/** Runs grouped where each begins less than `gapSeconds` after the one before it ends. */
+function stretches(runs: ReadonlyArray<[number, number]>, gapSeconds: number): Array<Array<[number, number]>> {
+  const out: Array<Array<[number, number]>> = [];
+  for (const run of runs) {
+    const last = out.at(-1);
+    if (last && run[0] - last.at(-1)![1] < gapSeconds) last.push(run);
+    else out.push([run]);
+  }
+  return out;
+}
+
+/**
+ * Responses a project's rolled-up minutes in [first, end) hold (an upper bound: every generation
+ * not yet merged away counts), by minute (epoch seconds); minutes never rolled up hold none that
+ * a roll has not seen changed.
+ */
+async function rolledResponses(exec: ClickHouseExecutor, project: string, first: number, end: number): Promise<Map<number, number>> {
+  const rows = await exec.query<{ m: Count; n: Count }>(
+    `SELECT toUInt32(Minute) AS m, sum(n) AS n FROM promptline_lineage_minute
+     WHERE ProjectId = {project:String} AND Minute >= toDateTime({first:UInt32}) AND Minute < toDateTime({end:UInt32})
+     GROUP BY Minute`,
+    { project, first, end },
+  );
+  return new Map(rows.map((r) => [Number(r.m), Number(r.n)]));
+}
+
+/**
  * Rolls up changed minutes, oldest first, up to `maxMinutes`: each run of consecutive minutes of a
  * project in one statement. Returns what it rolled and how many changed minutes are left.
  */
@@ -90,7 +138,25 @@ export async function rollLineageMinutes(exec: ClickHouseExecutor, now: Date, ma
   }
   let rolled = 0;
   for (const [project, { minutes, rolledBefore }] of byProject) {
-    for (const [first, end] of minuteRuns(minutes, RANGE_MINUTES)) {
+    // Runs close together are rolled as one, the unchanged minutes between them again (those
+    // rolled before count as such, so that keys they no longer have are deleted below). Only runs
+    // less than a statement's range apart can join: the rollup is read for those stretches only.
+    const runs: Array<[number, number]> = [];
+    for (const stretch of stretches(minuteRuns(minutes, RANGE_MINUTES), RANGE_MINUTES * 60)) {
+      if (stretch.length === 1) {
+        runs.push(stretch[0]!);
+        continue;
+      }
+      const between = await rolledResponses(exec, project, stretch[0]![0], stretch.at(-1)![1]);
+      for (const m of between.keys()) rolledBefore.add(m);
+      const responsesIn = (a: number, b: number) => {
+        let n = 0;
+        for (let m = a; m < b && n <= GAP_RESPONSES; m += 60) n += between.get(m) ?? 0;
+        return n;
+      };
+      runs.push(...joinRuns(stretch, responsesIn, RANGE_MINUTES));
+    }
+    for (const [first, end] of runs) {
       // The generation is taken before the read: a change marked after it makes the minute changed again.
       const generation = Date.now();
       const range = { project, from: chMinute(new Date(first * 1000)), to: chMinute(new Date(end * 1000)), generation };
@@ -124,8 +190,8 @@ export async function rollLineageMinutes(exec: ClickHouseExecutor, now: Date, ma
         );
         if (Number(left?.n ?? 0) > 0) await exec.command(`ALTER TABLE promptline_lineage_minute DELETE WHERE ${inRange} AND Generation < {generation:UInt64}`, range);
       }
-      rolled += (end - first) / 60;
     }
+    rolled += minutes.length;
   }
   // When no minute was settled, no row came back: the pending ones are counted apart.
   const total = changed.length > 0 ? Number(changed[0]!.total) : await pendingMinutes(exec, closed);
