@@ -13,9 +13,11 @@
 //
 //   npx node bench/lookup-data.ts DATA_DIR SPANS  → {"spans":…, "seconds":…, "parts":…, "bytesOnDisk":…, "store":{…}}
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { EdgeCollector } from '../src/ingest/graph-edges.ts';
 import type { ResolvedLineage } from '../src/domain/lineage.ts';
 import { ChdbExecutor } from '../src/storage/clickhouse/chdb-executor.ts';
+import { CHANGE_MARGIN_MS } from '../src/storage/clickhouse/clickhouse-lineage-rollup.ts';
 import { ClickHouseSpanAnalytics } from '../src/storage/clickhouse/clickhouse-span-analytics.ts';
 import { ClickHouseSpanStore } from '../src/storage/clickhouse/clickhouse-span-store.ts';
 import { SqliteLineageGraph } from '../src/storage/sqlite/sqlite-lineage-graph.ts';
@@ -141,6 +143,8 @@ if (import.meta.main) {
   const analytics = new ClickHouseSpanAnalytics(exec);
   // The month's minutes rolled up, as a running server's rollup rounds would have done as it went
   // (PROMPTLINE_ROLLUP_INTERVAL): impact and what-changed read closed minutes from the rollup.
+  // A minute is rolled up once its last change is CHANGE_MARGIN_MS old (the inserts above have just marked them all).
+  await setTimeout(CHANGE_MARGIN_MS + 500);
   const r0 = performance.now();
   let rolledMinutes = 0;
   for (;;) {

@@ -429,15 +429,18 @@ async function lookups(spans: number): Promise<LookupResult> {
       responses = body.responses?.count ?? 0;
       if (i >= 2) impactTimes.push(ms);
     }
+    // The generated month (the list's default window is the last 7 days).
+    const listWindow = { from: new Date(LOOKUP_SHAPE.baseMs - 86_400_000).toISOString(), to: new Date(LOOKUP_SHAPE.baseMs + (LOOKUP_SHAPE.days + 1) * 86_400_000).toISOString() };
     const listTimes: number[] = [];
     let listed = 0;
     for (let i = 0; i < runs + 2; i++) {
       const s0 = performance.now();
-      const res = await fetch(`${server.url}/v1/responses?prompt=${LOOKUP_SHAPE.prompt}&version=${LOOKUP_SHAPE.impactVersion}&limit=50`, { headers });
+      const res = await fetch(`${server.url}/v1/responses?prompt=${LOOKUP_SHAPE.prompt}&version=${LOOKUP_SHAPE.impactVersion}&limit=50&from=${listWindow.from}&to=${listWindow.to}`, { headers });
       const body = (await res.json()) as { items?: unknown[] };
       const ms = performance.now() - s0;
       if (!res.ok) throw new Error(`the response list answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
       listed = body.items?.length ?? 0;
+      if (listed !== 50) throw new Error(`the response list gave ${listed} items, not a full page of 50`);
       if (i >= 2) listTimes.push(ms);
     }
     const result: LookupResult = {
@@ -679,7 +682,7 @@ spans over 30 days — prompt version on the root, model calls with response ids
 with the lineage graph's edges in SQLite; then \`promptline serve\` on that directory, queried over HTTP with a key. Provenance:
 ${one?.provenance.samples ?? 0} random response ids, one at a time, after 20 warm-up calls (each answer checked for the right
 prompt version). Impact: \`GET /v1/impact?prompt=${LOOKUP_SHAPE.prompt}&version=${LOOKUP_SHAPE.impactVersion}\` (4 % of the traffic), ${one?.impact.runs ?? 0} runs after 2 warm-up runs.
-List: \`GET /v1/responses?prompt=${LOOKUP_SHAPE.prompt}&version=${LOOKUP_SHAPE.impactVersion}&limit=50\`, the console's list filtered by that version, as many runs.
+List: \`GET /v1/responses?prompt=${LOOKUP_SHAPE.prompt}&version=${LOOKUP_SHAPE.impactVersion}&limit=50&from=…&to=…\` over the generated month, the console's list filtered by that version (each answer a full page), as many runs.
 Parts are as the inserts left them (not merged by hand). After generating, the month's minutes are rolled up into the per-minute
 lineage rollup, as a running server's rounds (every \`PROMPTLINE_ROLLUP_INTERVAL\`) would have done as the traffic came:
 ${lookupResults.map((l) => `${k(l.rolledMinutes)} minutes in ${l.rollSeconds} s at ${k(l.spans)} spans`).join('; ')}.
@@ -713,10 +716,12 @@ ${table(['spans', 'generated in', 'parts', 'on disk', 'provenance (API) p50 / p9
 - **Memory (RSS max ${k(maxRss)} MiB):** about 300 MiB is the engine's library and state at rest, a few hundred MiB the JavaScript heap
   (a batch being prepared while another is written, the trace cache of the lineage resolver), and the rest the engine's memory
   for writing a part: a buffer per column and index, some hundreds of MiB for a moment per insert, which its allocator keeps
-  until the collector asks it to give pages back (above 896 MiB, at most every 5 s).
+  until the collector asks it to give pages back (above 896 MiB, at most every 5 s). It grows with the batch: a process that only
+  inserts these spans reaches ~0.9 GiB with 2,500-span batches and ~1.5 GiB with the writer's 20,000 (\`npm run bench:insert\`,
+  "What the engine spends to store a span" below), while smaller batches cost up to 60 % more CPU a span.
 - **Provenance (p99 ${r1((big ?? one!).provenance.p99)} ms through the API at ${k((big ?? one!).spans)} spans, ${r1((big ?? one!).store.provenanceP99)} ms on the store):** one primary-key read of
-  promptline_response_lineage, the response index that carries each response's lineage at its latest revision (migration 8), and
-  a key check that pays scrypt once in a server's life while the key's record is unchanged (src/governance/access.ts). What is left
+  promptline_response_lineage, the response index that carries each response's lineage at its latest revision (migration 8),
+  packed in one column so that a lookup reads seven columns of a granule, not twenty-three (migration 10), and a key check that pays scrypt once in a server's life while the key's record is unchanged (src/governance/access.ts). What is left
   in the tail is the engine's per-part work (the index has a part or a few; every part's primary key is checked) and HTTP.
 - **Impact (p50 ${r0((big ?? one!).impact.p50)} ms at ${k((big ?? one!).spans)} spans):** counts, the histogram and the affected apps,
   versions, models and datasets come from the per-minute lineage rollup (src/storage/clickhouse/clickhouse-impact.ts): a read of
@@ -725,7 +730,7 @@ ${table(['spans', 'generated in', 'parts', 'on disk', 'provenance (API) p50 / p9
   histogram buckets that hold it. The conversations grow with the target's responses: a model used by every response of a month
   costs more than one prompt version.
 
-## How the hot path was made faster (this change)
+## How the hot path was made faster (the first performance work)
 
 Measured with \`--cpu-prof\` on the server and per-thread CPU from /proc, on this machine, before the changes below: one
 10,000-span request took ~560 ms of writer time on one thread (decode 140 ms in the receiver, JSON row encoding ~175 ms, the
