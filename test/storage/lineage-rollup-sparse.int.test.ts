@@ -6,7 +6,7 @@ import { LineageResolver } from '../../src/ingest/lineage-resolver.ts';
 import { readOwnLineage } from '../../src/ingest/normalizer.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { lineageTimeline } from '../../src/storage/clickhouse/clickhouse-lineage-timeline.ts';
-import { CHANGE_MARGIN_MS, joinRuns, rolledUpMinutes } from '../../src/storage/clickhouse/clickhouse-lineage-rollup.ts';
+import { CHANGE_MARGIN_MS, joinRuns, rolledUpRuns } from '../../src/storage/clickhouse/clickhouse-lineage-rollup.ts';
 import { ClickHouseSpanAnalytics } from '../../src/storage/clickhouse/clickhouse-span-analytics.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
 import type { ClickHouseExecutor } from '../../src/storage/clickhouse/executor.ts';
@@ -55,7 +55,9 @@ describe('joining runs of changed minutes', () => {
   it('joins across minutes with few responses, within the longest run, and not across a busy minute', () => {
     const runs: Array<[number, number]> = [[0, 60], [60 * 4, 60 * 5], [60 * 8, 60 * 9], [60 * 11, 60 * 12], [60 * 30, 60 * 31]];
     expect(joinRuns(runs, responsesIn, 1_440)).toEqual([[0, 60 * 9], [60 * 11, 60 * 31]]);
-    expect(joinRuns(runs, responsesIn, 19)).toEqual([[0, 60 * 9], [60 * 11, 60 * 12], [60 * 30, 60 * 31]]);
+    // Too long to join: the next run takes the quiet minutes before it, so that what is rolled up stays one stretch.
+    expect(joinRuns(runs, responsesIn, 19)).toEqual([[0, 60 * 9], [60 * 11, 60 * 12], [60 * 12, 60 * 31]]);
+    expect(joinRuns(runs, responsesIn, 18)).toEqual([[0, 60 * 9], [60 * 11, 60 * 12], [60 * 30, 60 * 31]]);
     expect(joinRuns(runs, responsesIn, 1_440, 9)).toEqual([[0, 60], [60 * 4, 60 * 9], [60 * 11, 60 * 31]]);
   });
 });
@@ -113,8 +115,10 @@ describe('the per-minute lineage rollup on sparse traffic', () => {
     // Two inserts a statement range (a day) and a query or two, not two inserts per minute with a response.
     expect(statements).toBeLessThanOrEqual(4 * (DAYS + 1));
     expect(canonical(await analytics.lineageTimeline(PROJECT, {}, WINDOW))).toEqual(reference);
-    const rolled = await rolledUpMinutes(exec, PROJECT, WINDOW.from, WINDOW.to);
-    expect(rolled.length).toBeGreaterThan(DAYS * 1_400);
+    // Rolled up as one stretch, from the first response's minute to the last one's.
+    const runs = await rolledUpRuns(exec, PROJECT, WINDOW.from, WINDOW.to);
+    expect(runs).toHaveLength(1);
+    expect((runs[0]![1] - runs[0]![0]) / 60).toBeGreaterThan(DAYS * 1_430);
   });
 
   it('rolls a late change to an old minute again beside new ones, and still answers as the list does', async () => {

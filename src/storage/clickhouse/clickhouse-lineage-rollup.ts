@@ -75,13 +75,24 @@ export function minuteRuns(minutes: readonly number[], maxLength = Number.POSITI
 /**
  * Runs of changed minutes joined across the minutes between them while those hold at most
  * `budget` responses in all (`responsesIn(first, end)`) and a run spans at most `maxLength` minutes.
+ * Where only the length parts two runs, the second begins where the first ends (when it can), so
+ * that the minutes rolled up stay one stretch: reads then take it in one range, not one a day.
  */
 export function joinRuns(runs: ReadonlyArray<[number, number]>, responsesIn: (first: number, end: number) => number, maxLength: number, budget = GAP_RESPONSES): Array<[number, number]> {
   const joined: Array<[number, number]> = [];
   for (const [first, end] of runs) {
     const last = joined.at(-1);
-    if (last && (end - last[0]) / 60 <= maxLength && responsesIn(last[1], first) <= budget) last[1] = end;
-    else joined.push([first, end]);
+    if (last && responsesIn(last[1], first) <= budget) {
+      if ((end - last[0]) / 60 <= maxLength) {
+        last[1] = end;
+        continue;
+      }
+      if ((end - last[1]) / 60 <= maxLength) {
+        joined.push([last[1], end]);
+        continue;
+      }
+    }
+    joined.push([first, end]);
   }
   return joined;
 }
