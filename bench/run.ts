@@ -83,6 +83,8 @@ function threadCpu(pid: number): Map<string, number> {
 
 function threadGroup(name: string): string {
   if (name === 'MainThread' || name === 'node') return 'JavaScript main thread';
+  // The writer's worker thread (src/ingest/writer/prepare-worker.ts), named so; Linux keeps 15 characters.
+  if (name.startsWith('promptline-pre')) return "writer's preparation thread (decoding, lineage, row encoding)";
   if (name.startsWith('V8Worker') || name.startsWith('V8 ')) return 'V8 helpers (GC, compiler)';
   if (name.startsWith('libuv-worker')) return 'libuv pool (chdb insert and query calls, fsync)';
   if (name.startsWith('MergeMutate') || name.startsWith('BgSchPool') || name.startsWith('BgMBSchPool') || name.startsWith('Merge')) return 'ClickHouse merges and background';

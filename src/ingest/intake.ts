@@ -101,8 +101,8 @@ export interface IntakeResult {
 /**
  * Checks a (decompressed) export body and appends it to the spool; resolves once it is durable.
  * Protobuf is checked, not decoded: the scan refuses what the writer could not decode and counts
- * what it will refuse, and the writer decodes the spooled bytes once. JSON is decoded here and
- * handed to the writer decoded. A malformed body is a BadRequestError.
+ * what it will refuse, and the writer decodes the spooled bytes once. JSON is decoded here, to
+ * count what it refuses, and handed to the writer as bytes too. A malformed body is a BadRequestError.
  */
 export async function intakeExport(deps: IntakeDeps, encoding: OtlpEncoding, body: Buffer, projectId: string): Promise<IntakeResult> {
   let checked: { spans: number; rejected: number; rejectionReasons: string[]; attachment: WriterAttachment };
@@ -114,7 +114,7 @@ export async function intakeExport(deps: IntakeDeps, encoding: OtlpEncoding, bod
       checked = { ...scan, attachment: { projectId, raw: body, spans: scan.spans, receivedAtMs } };
     } else {
       const decoded: DecodedExport = decodeJsonExport(body, window);
-      checked = { spans: decoded.spans.length, rejected: decoded.rejected, rejectionReasons: decoded.rejectionReasons, attachment: { projectId, export: decoded } };
+      checked = { spans: decoded.spans.length, rejected: decoded.rejected, rejectionReasons: decoded.rejectionReasons, attachment: { projectId, raw: body, spans: decoded.spans.length, receivedAtMs, kind: 'json' } };
     }
   } catch (err) {
     if (err instanceof MalformedRequestError) throw new BadRequestError(err.message);

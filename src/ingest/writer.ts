@@ -7,12 +7,12 @@ import type { SpanSink } from '../storage/span-store.ts';
 import type { SpanTimeWindow } from './otlp/span-rules.ts';
 import type { Spool, SpoolPosition } from './spool.ts';
 import { BatchPipeline } from './writer/batch-pipeline.ts';
-import { BatchPreparer } from './writer/batch-preparer.ts';
 import { Checkpoint } from './writer/checkpoint.ts';
 import { DeadLetterFolder } from './writer/dead-letters.ts';
 import { RecordReader } from './writer/record-reader.ts';
 import { RefusedRecords } from './writer/refused-records.ts';
-import { RegistrationMarker, type ClassifyPrompt } from './writer/registration.ts';
+import { PreparationThread } from './writer/prepare-client.ts';
+import type { ClassifyPrompt } from './writer/registration.ts';
 import { DEFAULT_BACKOFF, StoreRetry, type Backoff } from './writer/store-retry.ts';
 import { StoreWriteStep } from './writer/store-write.ts';
 import { WriterStopped } from './writer/write-failures.ts';
@@ -34,9 +34,7 @@ export interface WriterOptions {
   logger: Logger;
   batchMaxSpans: number;
   flushIntervalMs: number;
-  /** Decoded spans (of JSON requests) held in memory at most; beyond, records are re-read from disk. */
-  maxSpansInMemory?: number;
-  /** Bytes of checked protobuf requests held in memory at most; beyond, records are re-read from disk. */
+  /** Bytes of checked requests held in memory at most; beyond, records are re-read from disk. */
   maxBytesInMemory?: number;
   retry?: Backoff;
   /** Where records the stores refuse for good are kept, whole. */
@@ -59,6 +57,7 @@ export class SpanWriter {
   private readonly o: WriterOptions;
   private readonly queue: WriteQueue;
   private readonly pipeline: BatchPipeline;
+  private readonly preparer: PreparationThread;
   /** The last step was a settlement: a batch goes next, if one is queued. */
   private settledLast = false;
   private readonly counters = newWriterCounters();
@@ -75,21 +74,26 @@ export class SpanWriter {
     const { spool, logger, spans: sink } = opts;
     const signal = this.abandon.signal;
     const counters = this.counters;
-    this.queue = new WriteQueue({ maxSpansInMemory: opts.maxSpansInMemory ?? 50_000, maxBytesInMemory: opts.maxBytesInMemory ?? 128 * 1024 * 1024 }, () => this.wake?.());
+    this.queue = new WriteQueue({ maxBytesInMemory: opts.maxBytesInMemory ?? 128 * 1024 * 1024 }, () => this.wake?.());
     const retry = new StoreRetry({ logger, counters, backoff: opts.retry ?? DEFAULT_BACKOFF, signal, metrics: opts.metrics });
-    const preparer = new BatchPreparer({
+    const preparer = new PreparationThread({
       sink,
       retry,
-      registration: opts.classifyPrompt ? new RegistrationMarker(opts.classifyPrompt) : null,
-      collectEvaluations: opts.analytics !== undefined,
-      resolverCacheBytes: opts.resolverCacheBytes ?? 64 * 1024 * 1024,
-      maxFixupsPerBatch: opts.maxFixupsPerBatch ?? 10_000,
+      classify: opts.classifyPrompt ?? null,
+      logger,
+      options: {
+        collectEvaluations: opts.analytics !== undefined,
+        resolverCacheBytes: opts.resolverCacheBytes ?? 64 * 1024 * 1024,
+        maxFixupsPerBatch: opts.maxFixupsPerBatch ?? 10_000,
+        spanTimeWindow: opts.spanTimeWindow ?? null,
+      },
     });
+    this.preparer = preparer;
     const storeWrite = new StoreWriteStep({ sink, graph: opts.graph, analytics: opts.analytics, retry, counters, logger });
     const checkpoint = new Checkpoint({ spool, queue: this.queue });
     const deadLetters = new DeadLetterFolder({ dir: opts.deadLetterDir, spool });
     const refused = new RefusedRecords({ spoolId: spool.id, preparer, storeWrite, checkpoint, deadLetters, counters, logger, signal });
-    const reader = new RecordReader({ spool, queue: this.queue, logger, spanTimeWindow: opts.spanTimeWindow ?? null });
+    const reader = new RecordReader({ spool, queue: this.queue, logger });
     this.pipeline = new BatchPipeline({ spoolId: spool.id, queue: this.queue, batchMaxSpans: opts.batchMaxSpans, reader, preparer, storeWrite, refused, checkpoint, signal });
   }
 
@@ -127,7 +131,10 @@ export class SpanWriter {
   async stop(timeoutMs = 30_000): Promise<{ drained: boolean }> {
     this.stopping = true;
     this.wake?.();
-    if (!this.loop) return { drained: this.queue.length === 0 };
+    if (!this.loop) {
+      await this.preparer.close();
+      return { drained: this.queue.length === 0 };
+    }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
     const result = await Promise.race([this.loop.then(() => 'done' as const), timedOut]);
@@ -135,9 +142,12 @@ export class SpanWriter {
     if (result === 'timeout') {
       this.abandon.abort(new WriterStopped());
       this.wake?.();
+      // A batch being prepared ends with its thread.
+      await this.preparer.close();
       await this.loop;
       return { drained: false };
     }
+    await this.preparer.close();
     return { drained: true };
   }
 

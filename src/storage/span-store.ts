@@ -44,13 +44,30 @@ export interface StagedSpans {
   write(batchToken: string): Promise<void>;
 }
 
+/**
+ * A batch's spans encoded for the store, by its encoder module (below), on whichever thread: the
+ * rows as bytes, and what else the store's write needs to know of them, as plain data that a
+ * structured clone carries between threads.
+ */
+export interface EncodedSpans {
+  spans: number;
+  rows: Uint8Array;
+  facts: unknown;
+}
+
+/** What a span store's encoder module exports: pure work, no engine, safe in a worker thread. */
+export type SpanEncoder = (projectId: string, spans: readonly ResolvedSpan[]) => Promise<EncodedSpans>;
+
 /** What ingest needs of the span store. */
 export interface SpanSink extends StoreLifecycle {
   /**
-   * Makes a batch's spans ready to write: the CPU work of the write (encoding rows), which the
-   * writer does for the next batch while the store takes the current one. Nothing is stored until
-   * `write` is called.
+   * The URL of a module exporting `encodeSpans: SpanEncoder`: the CPU work of a write, which the
+   * writer runs in its preparation thread, for the next batch while the store takes the current one.
    */
+  readonly encoderModule: string;
+  /** Makes encoded spans ready to write. Nothing is stored until `write` is called. */
+  stageEncoded(projectId: string, encoded: EncodedSpans): StagedSpans;
+  /** Encodes on this thread and stages: stageEncoded of the encoder module's encodeSpans. */
   stageSpans(projectId: string, spans: readonly ResolvedSpan[]): Promise<StagedSpans>;
   /** Writes new revisions of stored spans whose inherited lineage changed. */
   applyFixups(projectId: string, fixups: readonly LineageFixup[], batchToken: string): Promise<void>;

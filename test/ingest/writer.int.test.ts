@@ -8,7 +8,7 @@ import { StoreError } from '../../src/common/errors.ts';
 import { silentLogger } from '../../src/common/logger.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
-import type { SpanSink, StagedSpans } from '../../src/storage/span-store.ts';
+import type { EncodedSpans, SpanSink, StagedSpans } from '../../src/storage/span-store.ts';
 import { SqliteLineageGraph } from '../../src/storage/sqlite/sqlite-lineage-graph.ts';
 import { exportRequest, jsonSpan, llmCall, spanId as newSpanId, toProtobuf, traceId as newTraceId } from '../helpers/otlp-payloads.ts';
 import { removeDir, tempDataDir } from '../helpers/server.ts';
@@ -21,6 +21,8 @@ import { removeDir, tempDataDir } from '../helpers/server.ts';
 class FaultySpanStore {
   outageLeft = 0;
   poison = '';
+  /** The encoder module the writer's preparation thread is to use instead of the store's. */
+  encoderModule = '';
   refusals = 0;
   /** The number of rows of each applyFixups call that reached the real store. */
   readonly fixupCalls: number[] = [];
@@ -31,16 +33,18 @@ class FaultySpanStore {
   wrap(): SpanSink {
     return new Proxy(this.inner, {
       get: (target, prop, receiver) => {
-        if (prop === 'stageSpans') {
-          return async (project: string, spans: Parameters<SpanSink['stageSpans']>[1]): Promise<StagedSpans> => {
-            const staged = await target.stageSpans(project, spans);
+        if (prop === 'stageEncoded') {
+          return (project: string, encoded: EncodedSpans): StagedSpans => {
+            const staged = target.stageEncoded(project, encoded);
+            // The rows as the preparation thread encoded them: a poisoned span's attribute is in its row.
+            const poisoned = this.poison !== '' && Buffer.from(encoded.rows.buffer, encoded.rows.byteOffset, encoded.rows.byteLength).includes(this.poison);
             return {
               write: async (token) => {
                 if (this.outageLeft > 0) {
                   this.outageLeft--;
                   throw new StoreError('clickhouse', 'connection refused (injected outage)', true);
                 }
-                if (this.poison && spans.some((s) => s.span.attributes.get('poison') === this.poison)) {
+                if (poisoned) {
                   this.refusals++;
                   throw new StoreError('clickhouse', 'cannot parse input (injected refusal)', false);
                 }
@@ -49,6 +53,7 @@ class FaultySpanStore {
             };
           };
         }
+        if (prop === 'encoderModule' && this.encoderModule) return this.encoderModule;
         if (prop === 'applyFixups') {
           return (project: string, fixups: Parameters<SpanSink['applyFixups']>[1], token: string) => {
             if (fixups.length > 0) this.fixupCalls.push(fixups.length);
@@ -62,10 +67,18 @@ class FaultySpanStore {
   }
 }
 
+/** A value no other span carries: the rows holding it are refused. */
+const POISON = 'injected-poison-7b1c';
+
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach(removeDir));
 
-async function setup(opts: { retry?: WriterOptions['retry']; writer?: Partial<WriterOptions> } = {}) {
+/** What the receiver hands the writer with a JSON request it spooled. */
+function jsonAttachment(body: Buffer) {
+  return { projectId: 'default', raw: body, spans: decodeJsonExport(body).spans.length, receivedAtMs: Date.now(), kind: 'json' as const };
+}
+
+async function setup(opts: { retry?: WriterOptions['retry']; writer?: Partial<WriterOptions>; encoderModule?: (dir: string) => string } = {}) {
   const dir = tempDataDir('writer-test-');
   dirs.push(dir);
   const exec = new ChdbExecutor(join(dir, 'clickhouse'));
@@ -74,6 +87,7 @@ async function setup(opts: { retry?: WriterOptions['retry']; writer?: Partial<Wr
   const graph = new SqliteLineageGraph(join(dir, 'lineage.sqlite'));
   await graph.migrate();
   const faults = new FaultySpanStore(real);
+  if (opts.encoderModule) faults.encoderModule = opts.encoderModule(dir);
   // onDurable runs only for records appended (by send, below): by then the writer is assigned.
   const spool = await Spool.open({
     dir: join(dir, 'spool'),
@@ -96,7 +110,7 @@ async function setup(opts: { retry?: WriterOptions['retry']; writer?: Partial<Wr
   writer.start();
   const send = async (spans: object[]) => {
     const body = Buffer.from(JSON.stringify(exportRequest(spans as never)));
-    await spool.append(RECORD_JSON, 'default', body, { projectId: 'default', export: decodeJsonExport(body) });
+    await spool.append(RECORD_JSON, 'default', body, jsonAttachment(body));
   };
   return { dir, exec, real, graph, spool, writer, faults, send };
 }
@@ -130,12 +144,12 @@ describe('the writer drains the spool into the stores', () => {
 
   it('sets a refused record aside whole, stores its other spans and everything after it, and moves on', async () => {
     const t = await setup();
-    t.faults.poison = 'yes';
+    t.faults.poison = POISON;
     const before = llmCall({ promptName: 'before' });
     const bad = llmCall({ promptName: 'poisoned' });
     const sibling = llmCall({ promptName: 'sibling-of-poisoned' });
     const after = llmCall({ promptName: 'after' });
-    (bad.span.attributes as Array<{ key: string; value: { stringValue: string } }>).push({ key: 'poison', value: { stringValue: 'yes' } });
+    (bad.span.attributes as Array<{ key: string; value: { stringValue: string } }>).push({ key: 'poison', value: { stringValue: POISON } });
     await t.send([before.span]);
     await t.send([bad.span, sibling.span]);
     await t.send([after.span]);
@@ -161,7 +175,7 @@ describe('the writer drains the spool into the stores', () => {
 
   it('keeps the lineage a late parent brings when its batch is split around a refused record', async () => {
     const t = await setup();
-    t.faults.poison = 'yes';
+    t.faults.poison = POISON;
     const child = llmCall({ promptName: 'child-own' });
     // The child carries no prompt; its parent, sent later, does.
     const parentId = 'aaaaaaaaaaaaaaaa';
@@ -173,14 +187,14 @@ describe('the writer drains the spool into the stores', () => {
 
     const parent = llmCall({ traceId: child.call.traceId, spanId: parentId, promptName: 'from-the-parent' });
     const bad = llmCall({ promptName: 'poisoned' });
-    (bad.span.attributes as Array<{ key: string; value: { stringValue: string } }>).push({ key: 'poison', value: { stringValue: 'yes' } });
+    (bad.span.attributes as Array<{ key: string; value: { stringValue: string } }>).push({ key: 'poison', value: { stringValue: POISON } });
     // One batch: the parent's record and a refused one.
     const body = (spans: object[]) => Buffer.from(JSON.stringify(exportRequest(spans as never)));
     const b1 = body([parent.span]);
     const b2 = body([bad.span]);
     await Promise.all([
-      t.spool.append(RECORD_JSON, 'default', b1, { projectId: 'default', export: decodeJsonExport(b1) }),
-      t.spool.append(RECORD_JSON, 'default', b2, { projectId: 'default', export: decodeJsonExport(b2) }),
+      t.spool.append(RECORD_JSON, 'default', b1, jsonAttachment(b1)),
+      t.spool.append(RECORD_JSON, 'default', b2, jsonAttachment(b2)),
     ]);
     await t.writer.whenIdle();
     expect(t.faults.refusals).toBeGreaterThan(0);
@@ -265,6 +279,23 @@ describe('the writer drains the spool into the stores', () => {
     await t.writer.whenIdle();
     expect(await t.real.findByResponseId('default', inWindow.call.responseId)).toHaveLength(1);
     expect(await t.real.findByResponseId('default', tooOld.call.responseId)).toHaveLength(0);
+    await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+  });
+
+  it('writes a batch once when its preparation thread dies under it: a new thread prepares it again', async () => {
+    const dying = new URL('../helpers/dying-encoder.ts', import.meta.url);
+    const t = await setup({ encoderModule: (dir) => `${dying.href}?marker=${encodeURIComponent(join(dir, 'died'))}` });
+    const calls = Array.from({ length: 3 }, (_, i) => llmCall({ promptName: `thread-died-${i}` }));
+    for (const c of calls) await t.send([c.span]);
+    await t.writer.whenIdle();
+    expect(existsSync(join(t.dir, 'died'))).toBe(true);
+    for (const c of calls) expect(await t.real.findByResponseId('default', c.call.responseId), c.call.promptName).toHaveLength(1);
+    const rows = await t.exec.query<{ n: string }>('SELECT count() AS n FROM otel_traces');
+    expect(Number(rows[0]?.n)).toBe(calls.length);
+    expect(t.writer.stats()).toMatchObject({ deadLettered: 0, writtenSpans: calls.length });
+    expect(t.spool.stats().pendingRecords).toBe(0);
     await t.writer.stop();
     await t.spool.close();
     await t.real.close();

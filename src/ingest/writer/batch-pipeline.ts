@@ -1,5 +1,6 @@
 import { batchToken, type BatchRecord } from './batch.ts';
-import type { BatchPreparer, PreparedBatch } from './batch-preparer.ts';
+import type { PreparedBatch } from './batch.ts';
+import type { PreparationThread } from './prepare-client.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { RecordReader } from './record-reader.ts';
 import type { RefusedRecords } from './refused-records.ts';
@@ -28,7 +29,7 @@ export class BatchPipeline {
   private readonly queue: WriteQueue;
   private readonly batchMaxSpans: number;
   private readonly reader: RecordReader;
-  private readonly preparer: BatchPreparer;
+  private readonly preparer: PreparationThread;
   private readonly storeWrite: StoreWriteStep;
   private readonly refused: RefusedRecords;
   private readonly checkpoint: Checkpoint;
@@ -41,7 +42,7 @@ export class BatchPipeline {
     queue: WriteQueue;
     batchMaxSpans: number;
     reader: RecordReader;
-    preparer: BatchPreparer;
+    preparer: PreparationThread;
     storeWrite: StoreWriteStep;
     refused: RefusedRecords;
     checkpoint: Checkpoint;
@@ -103,13 +104,11 @@ export class BatchPipeline {
 
   /** Starts reading and preparing a batch. */
   private begin(entries: QueueEntry[]): BatchInFlight {
-    const records: BatchRecord[] = entries.map((entry) => ({ entry, decoded: null }));
+    const records: BatchRecord[] = entries.map((entry) => ({ entry, payload: null, spans: null }));
     const prepared = (async () => {
-      // Record by record, letting the receiver in between: a batch decodes in a few hundred ms.
-      for (const r of records) {
-        r.decoded = this.reader.read(r.entry);
-        await yieldToEventLoop();
-      }
+      // The bytes of each record (from memory, or read back from the spool); the preparation thread decodes them.
+      for (const r of records) r.payload = this.reader.read(r.entry);
+      await yieldToEventLoop();
       return this.preparer.prepare(records, ATTEMPTS_BEFORE_REFUSAL);
     })();
     // Failures are handled where it is awaited; this keeps an unawaited rejection quiet meanwhile.

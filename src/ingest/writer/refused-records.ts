@@ -1,6 +1,6 @@
 import type { Logger } from '../../common/logger.ts';
 import { batchToken, type BatchRecord } from './batch.ts';
-import type { BatchPreparer } from './batch-preparer.ts';
+import type { PreparationThread } from './prepare-client.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import type { DeadLetterFolder } from './dead-letters.ts';
 import type { StoreWriteStep } from './store-write.ts';
@@ -13,7 +13,7 @@ import type { WriterCounters } from './writer-stats.ts';
 
 export class RefusedRecords {
   private readonly spoolId: string;
-  private readonly preparer: BatchPreparer;
+  private readonly preparer: PreparationThread;
   private readonly storeWrite: StoreWriteStep;
   private readonly checkpoint: Checkpoint;
   private readonly deadLetters: DeadLetterFolder;
@@ -23,7 +23,7 @@ export class RefusedRecords {
 
   constructor(o: {
     spoolId: string;
-    preparer: BatchPreparer;
+    preparer: PreparationThread;
     storeWrite: StoreWriteStep;
     checkpoint: Checkpoint;
     deadLetters: DeadLetterFolder;
@@ -77,9 +77,9 @@ export class RefusedRecords {
     const { position } = rec.entry;
     const file = this.deadLetters.keep(position, failure);
     let refused = 0;
-    const spans = rec.decoded?.export.spans ?? [];
-    for (let i = 0; i < spans.length; i++) {
-      const one: BatchRecord = { entry: rec.entry, decoded: { projectId: rec.decoded!.projectId, export: { spans: [spans[i]!], rejected: 0, rejectionReasons: [] } } };
+    const spans = rec.payload ? (rec.spans ?? 0) : 0;
+    for (let i = 0; i < spans; i++) {
+      const one: BatchRecord = { entry: rec.entry, payload: { ...rec.payload!, onlySpan: i }, spans: 1 };
       try {
         // The record was refused already: a span refused alone is not tried again.
         await this.store([one], `${batchToken(this.spoolId, [rec])}#${i}`, 1);
@@ -91,7 +91,7 @@ export class RefusedRecords {
     this.counters.deadLettered++;
     this.logger.error('writer: the stores refused a record; its other spans are stored and the record is kept whole in the dead-letter folder', {
       position,
-      spans: spans.length,
+      spans,
       refusedSpans: refused,
       file,
       reason: failure.message,

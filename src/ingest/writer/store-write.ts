@@ -2,7 +2,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { LineageGraph } from '../../storage/lineage-graph.ts';
 import type { SpanAnalytics } from '../../storage/span-analytics.ts';
 import type { SpanSink } from '../../storage/span-store.ts';
-import type { PreparedBatch } from './batch-preparer.ts';
+import type { PreparedBatch } from './batch.ts';
 import { STORE_CALLS, type StoreCall, type StoreRetry } from './store-retry.ts';
 import type { WriterCounters } from './writer-stats.ts';
 
@@ -42,19 +42,19 @@ export class StoreWriteStep {
       }
     };
     let first = true;
-    for (const { projectId, resolved, evaluations, edges, spans } of batch.projects) {
+    for (const { projectId, spanCount, fixups: projectFixups, evaluations, edges, spans } of batch.projects) {
       const writing = timed('spans', STORE_CALLS.writeSpans, () => spans.write(`${projectId}/${token}`));
       if (first) {
         first = false;
         spansUnderWay?.();
       }
       await writing;
-      await timed('fixups', STORE_CALLS.applyFixups, () => this.sink.applyFixups(projectId, resolved.fixups, `${projectId}/${token}/fix`));
+      await timed('fixups', STORE_CALLS.applyFixups, () => this.sink.applyFixups(projectId, projectFixups, `${projectId}/${token}/fix`));
       if (evaluations.length > 0) await timed('spans', STORE_CALLS.writeEvaluations, () => this.analytics!.writeEvaluations(projectId, evaluations, `${projectId}/${token}/eval`));
       await timed('edges', STORE_CALLS.recordEdges, () => this.graph.recordEdges(projectId, edges));
-      written += resolved.spans.length;
-      fixups += resolved.fixups.length;
-      this.counters.fixups += resolved.fixups.length;
+      written += spanCount;
+      fixups += projectFixups.length;
+      this.counters.fixups += projectFixups.length;
     }
     if (first) spansUnderWay?.();
     this.counters.writtenSpans += written;

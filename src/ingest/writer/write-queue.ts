@@ -12,10 +12,17 @@ export interface DecodedRecord {
 }
 
 /**
- * What the receiver hands over with a record once it is durable: a JSON request decoded, or a
- * protobuf request's bytes, checked (the writer decodes them when their turn comes).
+ * What the receiver hands over with a record once it is durable: the request's bytes, checked (the
+ * writer's preparation thread decodes them when their turn comes), and how many spans it holds.
  */
-export type WriterAttachment = DecodedRecord | { projectId: string; raw: Buffer; spans: number; receivedAtMs: number };
+export interface WriterAttachment {
+  projectId: string;
+  raw: Buffer;
+  spans: number;
+  receivedAtMs: number;
+  /** How the bytes are encoded; protobuf when not said. */
+  kind?: 'protobuf' | 'json';
+}
 
 export interface QueueEntry {
   position: SpoolPosition;
@@ -31,8 +38,6 @@ export interface QueueEntry {
 const BATCH_MAX_BYTES = 32 * 1024 * 1024;
 
 export interface QueueBudgets {
-  /** Decoded spans (of JSON requests) held in memory at most. */
-  maxSpansInMemory: number;
   /** Bytes of checked protobuf requests held in memory at most. */
   maxBytesInMemory: number;
 }
@@ -42,7 +47,6 @@ export class WriteQueue {
   private readonly budgets: QueueBudgets;
   private readonly onPush: () => void;
   private queuedSpans = 0;
-  private inMemorySpans = 0;
   private inMemoryBytes = 0;
   /** Entries queued and not yet settled (taken ones included), in spool order: the first is the oldest. */
   private readonly unsettled = new Set<QueueEntry>();
@@ -75,15 +79,9 @@ export class WriteQueue {
   }
 
   push(position: SpoolPosition, attachment: WriterAttachment): void {
-    if ('raw' in attachment) {
-      const keep = this.inMemoryBytes + attachment.raw.length <= this.budgets.maxBytesInMemory;
-      if (keep) this.inMemoryBytes += attachment.raw.length;
-      return this.pushEntry({ position, held: keep ? attachment : null, spanCount: attachment.spans, queuedAtMs: this.now() });
-    }
-    const spans = attachment.export.spans.length;
-    const keep = this.inMemorySpans + spans <= this.budgets.maxSpansInMemory;
-    if (keep) this.inMemorySpans += spans;
-    this.pushEntry({ position, held: keep ? attachment : null, spanCount: spans, queuedAtMs: this.now() });
+    const keep = this.inMemoryBytes + attachment.raw.length <= this.budgets.maxBytesInMemory;
+    if (keep) this.inMemoryBytes += attachment.raw.length;
+    this.pushEntry({ position, held: keep ? attachment : null, spanCount: attachment.spans, queuedAtMs: this.now() });
   }
 
   private pushEntry(e: QueueEntry): void {
@@ -121,8 +119,7 @@ export class WriteQueue {
     const held = entry.held;
     entry.held = null;
     if (!held) return null;
-    if ('raw' in held) this.inMemoryBytes -= held.raw.length;
-    else this.inMemorySpans -= entry.spanCount;
+    this.inMemoryBytes -= held.raw.length;
     return held;
   }
 

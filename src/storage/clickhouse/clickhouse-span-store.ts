@@ -1,10 +1,11 @@
 import { OWN_MODEL, type LineageFixup, type ResolvedSpan, type StoredNode } from '../../domain/stored-span.ts';
 import type { ResolvedLineage } from '../../domain/lineage.ts';
 import type { PingResult } from '../lifecycle.ts';
-import type { SpanLineage, SpanQueries, SpanSink, StagedSpans, StoredRegistration, StoredSpanDetail } from '../span-store.ts';
+import type { EncodedSpans, SpanLineage, SpanQueries, SpanSink, StagedSpans, StoredRegistration, StoredSpanDetail } from '../span-store.ts';
 import type { ClickHouseExecutor } from './executor.ts';
 import { migrate, RESPONSE_LINEAGE_FIELDS } from './migrations.ts';
-import { encodeSpanRowsSliced, nanosToDateTime64, SPAN_COLUMNS, SPAN_ROWS_FORMAT } from './span-rows.ts';
+import { encodeSpans, modelCallsFrom, type EncodedModelCalls, type ModelCalls } from './span-encoder.ts';
+import { SPAN_COLUMNS, SPAN_ROWS_FORMAT } from './span-rows.ts';
 
 // The span store on ClickHouse SQL, for any executor (the in-process engine or a server).
 // Every value is a typed query parameter.
@@ -154,43 +155,6 @@ const EXCLUDE_SETTINGS =
   'SETTINGS do_not_merge_across_partitions_select_final = 1, optimize_move_to_prewhere_if_final = 0, use_skip_indexes_if_final = 1, use_skip_indexes_if_final_exact_mode = 1';
 const IN_RESPONSE_TRACES = 'TraceId IN (SELECT TraceId FROM promptline_response_traces WHERE ProjectId = {project:String} AND TraceId IN {traces:Array(String)})';
 
-/** What a batch holds of responses and model calls, for the exclusions it may need. */
-interface ModelCalls {
-  /** Traces with a span that has a response id. */
-  responseTraces: Set<string>;
-  /** Traces with a span that named its model and has no response id. */
-  modelCallTraces: Set<string>;
-  /** Model calls whose trace has a response id in this same batch: their traces and span ids. */
-  inBatch: { traces: string[]; spans: string[] };
-  /** Their start times (DateTime64 text), for the primary key. */
-  from: string;
-  to: string;
-}
-
-function modelCallsOf(spans: readonly ResolvedSpan[]): ModelCalls {
-  const responseTraces = new Set<string>();
-  const calls: ResolvedSpan[] = [];
-  for (const r of spans) {
-    if (r.resolved.responseId) responseTraces.add(r.span.traceId);
-    else if (r.ownMask & OWN_MODEL) calls.push(r);
-  }
-  const inBatch = calls.filter((r) => responseTraces.has(r.span.traceId));
-  let lo = 0n;
-  let hi = 0n;
-  for (const [i, r] of inBatch.entries()) {
-    const t = r.span.startTimeUnixNano;
-    if (i === 0 || t < lo) lo = t;
-    if (i === 0 || t > hi) hi = t;
-  }
-  return {
-    responseTraces,
-    modelCallTraces: new Set(calls.map((r) => r.span.traceId)),
-    inBatch: { traces: [...new Set(inBatch.map((r) => r.span.traceId))], spans: inBatch.map((r) => r.span.spanId) },
-    from: nanosToDateTime64(lo),
-    to: nanosToDateTime64(hi),
-  };
-}
-
 export class ClickHouseSpanStore implements SpanSink, SpanQueries {
   readonly backend: string;
   private readonly exec: ClickHouseExecutor;
@@ -206,11 +170,18 @@ export class ClickHouseSpanStore implements SpanSink, SpanQueries {
     await migrate(this.exec);
   }
 
-  /** Encodes the rows in slices that let the event loop in: the receiver shares it. */
+  /** The module the writer's preparation thread encodes batches with (span-encoder.ts). */
+  readonly encoderModule = new URL('./span-encoder.ts', import.meta.url).href;
+
+  /** Encodes here, on the calling thread: what the writer does in its preparation thread with encoderModule. */
   async stageSpans(projectId: string, spans: readonly ResolvedSpan[]): Promise<StagedSpans> {
-    if (spans.length === 0) return NOTHING_TO_WRITE;
-    const rows = await encodeSpanRowsSliced(projectId, spans);
-    const calls = modelCallsOf(spans);
+    return this.stageEncoded(projectId, await encodeSpans(projectId, spans));
+  }
+
+  stageEncoded(projectId: string, encoded: EncodedSpans): StagedSpans {
+    if (encoded.spans === 0) return NOTHING_TO_WRITE;
+    const calls = modelCallsFrom(encoded.facts as EncodedModelCalls);
+    const rows = Buffer.from(encoded.rows.buffer, encoded.rows.byteOffset, encoded.rows.byteLength);
     return {
       write: async (batchToken) => {
         const stored = await this.storedBefore(projectId, calls);
