@@ -91,7 +91,7 @@ export const envSchema = z
     PROMPTLINE_MAX_CONNECTIONS: positiveInt.default(4096),
     PROMPTLINE_MAX_CONNECTIONS_PER_CLIENT: positiveInt.default(256),
     PROMPTLINE_IDLE_TIMEOUT_MS: positiveInt.default(60_000),
-    PROMPTLINE_BATCH_MAX_SPANS: positiveInt.default(20_000),
+    PROMPTLINE_BATCH_MAX_SPANS: positiveInt.default(10_000),
     PROMPTLINE_FLUSH_INTERVAL_MS: positiveInt.default(200),
     PROMPTLINE_MAX_SPAN_AGE: duration.default(30 * 86_400_000),
     PROMPTLINE_MAX_SPAN_FUTURE: duration.default(86_400_000),

@@ -66,7 +66,9 @@ export interface SpoolStats {
 }
 
 interface Pending {
-  buf: Buffer;
+  /** The record's header (with project and time) and its payload, written together without being copied into one buffer. */
+  parts: [Buffer, Uint8Array];
+  size: number;
   attachment: unknown;
   resolve: (p: SpoolPosition) => void;
   reject: (e: Error) => void;
@@ -219,9 +221,9 @@ export class Spool {
       return Promise.reject(new SpoolFullError(`the spool is full (${this.reserved} of ${this.opts.maxBytes} bytes pending); retry later`));
     }
     this.reserved += size;
-    const buf = encodeRecord(kind, project, payload, receivedAtMs);
+    const parts = encodeRecord(kind, project, payload, receivedAtMs);
     return new Promise<SpoolPosition>((resolve, reject) => {
-      this.pending.push({ buf, attachment, resolve, reject });
+      this.pending.push({ parts, size, attachment, resolve, reject });
       this.schedule();
     });
   }
@@ -246,11 +248,11 @@ export class Spool {
       const positions: SpoolPosition[] = [];
       let off = seg.size;
       for (const p of batch) {
-        positions.push({ segment: seg.n, offset: off, size: p.buf.length });
-        off += p.buf.length;
+        positions.push({ segment: seg.n, offset: off, size: p.size });
+        off += p.size;
       }
       try {
-        await seg.fh.writev(batch.map((p) => p.buf));
+        await seg.fh.writev(batch.flatMap((p) => p.parts));
         await seg.fh.datasync();
       } catch (err) {
         // Leave no partial record behind (a full disk): cut back to the last durable byte.
@@ -265,7 +267,7 @@ export class Spool {
         batch[i]!.resolve(positions[i]!);
       }
     } catch (err) {
-      for (const p of batch) this.reserved -= p.buf.length;
+      for (const p of batch) this.reserved -= p.size;
       const e = err as NodeJS.ErrnoException;
       const failure =
         e.code === 'ENOSPC' || e.code === 'EDQUOT'
@@ -377,17 +379,17 @@ export class Spool {
   }
 }
 
-function encodeRecord(kind: RecordKind, project: Buffer, payload: Uint8Array, receivedAtMs: number | undefined): Buffer {
+/** A record as its header and its payload (the request's bytes, not copied): the checksum runs over both. */
+function encodeRecord(kind: RecordKind, project: Buffer, payload: Uint8Array, receivedAtMs: number | undefined): [Buffer, Uint8Array] {
   const time = receivedAtMs === undefined ? 0 : TIME_BYTES;
-  const buf = Buffer.allocUnsafe(HEADER + project.length + time + payload.length);
-  buf.writeUInt32LE(time + payload.length, 0);
-  buf.writeUInt8(time ? kind + TIMED : kind, 8);
-  buf.writeUInt8(project.length, 9);
-  project.copy(buf, HEADER);
-  if (time) buf.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(receivedAtMs!))), HEADER + project.length);
-  buf.set(payload, HEADER + project.length + time);
-  buf.writeUInt32LE(crc32(buf.subarray(8)), 4);
-  return buf;
+  const head = Buffer.allocUnsafe(HEADER + project.length + time);
+  head.writeUInt32LE(time + payload.length, 0);
+  head.writeUInt8(time ? kind + TIMED : kind, 8);
+  head.writeUInt8(project.length, 9);
+  project.copy(head, HEADER);
+  if (time) head.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(receivedAtMs!))), HEADER + project.length);
+  head.writeUInt32LE(crc32(payload, crc32(head.subarray(8))), 4);
+  return [head, payload];
 }
 
 /** The record at `off`, if it is whole and its checksum holds (its kind, as on disk, is the caller's to check). */
