@@ -102,7 +102,11 @@ export class PreparationThread {
   }
 
   private send(m: ToPreparation): void {
-    if (this.closed) throw new WriterStopped();
+    if (this.closed) {
+      // After stop, what the thread would forget goes with it; a request fails as the stop does.
+      if (m.t === 'prepare' || m.t === 'settle') throw new WriterStopped();
+      return;
+    }
     const w = this.thread();
     // Held while it has work, so that a process waiting on the writer does not end under it.
     if (this.pending.size > 0) w.ref();
