@@ -121,6 +121,11 @@ async function launch(opts: ServerOptions, dataDir: string): Promise<ServerUnder
       rej(new Error(`promptline serve exited with ${code} before it was ready:\n${out}`));
     });
   });
+  // A server that ends while its test still uses it says why, in the test's output.
+  let stopping = false;
+  void exited.then((code) => {
+    if (!stopping) process.stderr.write(`promptline serve (port ${port}) exited unexpectedly with ${code}:\n${out.slice(-20_000)}\n`);
+  });
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
@@ -132,11 +137,13 @@ async function launch(opts: ServerOptions, dataDir: string): Promise<ServerUnder
     process: child,
     output: () => out,
     async stop(signal = 'SIGTERM') {
+      stopping = true;
       if (child.exitCode !== null) return child.exitCode;
       child.kill(signal);
       return exited;
     },
     async kill() {
+      stopping = true;
       if (child.exitCode !== null) return;
       child.kill('SIGKILL');
       await exited;

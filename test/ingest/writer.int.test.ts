@@ -21,6 +21,8 @@ import { removeDir, tempDataDir } from '../helpers/server.ts';
 class FaultySpanStore {
   outageLeft = 0;
   poison = '';
+  /** Stored-node lookups (the preparation's store calls) fail as in an outage while set. */
+  loadOutage = false;
   /** The encoder module the writer's preparation thread is to use instead of the store's. */
   encoderModule = '';
   refusals = 0;
@@ -54,6 +56,12 @@ class FaultySpanStore {
           };
         }
         if (prop === 'encoderModule' && this.encoderModule) return this.encoderModule;
+        if (prop === 'loadStoredNodes') {
+          return (project: string, traceIds: string[]) => {
+            if (this.loadOutage) return Promise.reject(new StoreError('clickhouse', 'connection refused (injected outage)', true));
+            return target.loadStoredNodes(project, traceIds);
+          };
+        }
         if (prop === 'applyFixups') {
           return (project: string, fixups: Parameters<SpanSink['applyFixups']>[1], token: string) => {
             if (fixups.length > 0) this.fixupCalls.push(fixups.length);
@@ -297,6 +305,41 @@ describe('the writer drains the spool into the stores', () => {
     expect(t.writer.stats()).toMatchObject({ deadLettered: 0, writtenSpans: calls.length });
     expect(t.spool.stats().pendingRecords).toBe(0);
     await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+  });
+
+  it('stores the other spans of a record whose preparation is refused (a prompt the registry will not classify), and sets the record aside', async () => {
+    const t = await setup({
+      writer: {
+        classifyPrompt: async (_project, prompt) => {
+          if (prompt.name === 'unclassifiable') throw new Error('the registry refuses this prompt (injected)');
+          return 'unregistered';
+        },
+      },
+    });
+    const bad = llmCall({ promptName: 'unclassifiable' });
+    const sibling = llmCall({ promptName: 'sibling-of-unclassifiable' });
+    const after = llmCall({ promptName: 'after-unclassifiable' });
+    await t.send([bad.span, sibling.span]);
+    await t.send([after.span]);
+    await t.writer.whenIdle();
+    for (const c of [sibling, after]) expect(await t.real.findByResponseId('default', c.call.responseId), c.call.promptName).toHaveLength(1);
+    expect(await t.real.findByResponseId('default', bad.call.responseId)).toHaveLength(0);
+    expect(t.writer.stats().deadLettered).toBe(1);
+    expect(t.spool.stats().pendingRecords).toBe(0);
+    await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+  });
+
+  it('stops within its timeout while a batch is being prepared through an outage, and leaves it in the spool', async () => {
+    const t = await setup({ retry: { initialMs: 600_000, maxMs: 600_000 } });
+    t.faults.loadOutage = true;
+    await t.send([llmCall({ promptName: 'outage-while-preparing' }).span]);
+    while (t.writer.stats().failedAttempts === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(await t.writer.stop(50)).toEqual({ drained: false });
+    expect(t.spool.stats().pendingRecords).toBe(1);
     await t.spool.close();
     await t.real.close();
   });

@@ -107,8 +107,11 @@ export class BatchPipeline {
     const records: BatchRecord[] = entries.map((entry) => ({ entry, payload: null, spans: null }));
     const prepared = (async () => {
       // The bytes of each record (from memory, or read back from the spool); the preparation thread decodes them.
-      for (const r of records) r.payload = this.reader.read(r.entry);
-      await yieldToEventLoop();
+      for (const r of records) {
+        r.payload = this.reader.read(r.entry);
+        // A record read back from the spool is a synchronous read: the receiver gets its turn between them.
+        await yieldToEventLoop();
+      }
       return this.preparer.prepare(records, ATTEMPTS_BEFORE_REFUSAL);
     })();
     // Failures are handled where it is awaited; this keeps an unawaited rejection quiet meanwhile.

@@ -11,8 +11,10 @@ export interface BatchRecord {
   entry: QueueEntry;
   /** null until the batch is read, or for good when the record could not be read back. */
   payload: RecordPayload | null;
-  /** The spans it decoded to, once prepared. */
+  /** The spans it decoded to, once the preparation thread has read it. */
   spans: number | null;
+  /** The preparation (request id) that last took its spans as stored: what `forget` names. */
+  preparedIn?: number;
 }
 
 /** A project's part of a batch, ready for the stores. */

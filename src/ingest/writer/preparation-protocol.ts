@@ -19,7 +19,7 @@ export interface PreparationOptions {
 
 /** A spooled request as the thread gets it: its bytes, to decode there. */
 export interface RecordPayload {
-  /** The record's place in the spool, which names it in `forget`. */
+  /** The record's place in the spool (segment:offset). */
   key: string;
   projectId: string;
   kind: 'protobuf' | 'json';
@@ -57,7 +57,7 @@ export class PreparationFailure extends Error {
 export type ToPreparation =
   | { t: 'prepare'; id: number; attempts: number; records: RecordPayload[] }
   | { t: 'settle'; id: number; attempts: number }
-  | { t: 'forget'; keys: string[] }
+  | { t: 'forget'; prepared: number[] }
   | { t: 'forgetTraces'; traces: Array<{ projectId: string; traceIds: string[] }> }
   | { t: 'answer'; id: number; ok: true; value: unknown }
   | { t: 'answer'; id: number; ok: false; error: { kind: FailureKind; message: string } };
@@ -66,4 +66,4 @@ export type FromPreparation =
   | { t: 'ready' }
   | { t: 'call'; id: number; op: 'load' | 'classify'; args: unknown[]; attempts: number }
   | { t: 'done'; id: number; ok: true; value: PreparedRecords | PreparedSettlement | null; unsettledTraces: number }
-  | { t: 'done'; id: number; ok: false; error: { kind: FailureKind; message: string }; unsettledTraces: number };
+  | { t: 'done'; id: number; ok: false; error: { kind: FailureKind; message: string }; unsettledTraces: number; spansPerRecord?: number[] };

@@ -16,7 +16,7 @@ import { isRefusal, PermanentWriteFailure, WriterStopped } from './write-failure
 // encoding, with their garbage, run beside it. A thread that dies is started again at the next
 // request; what it held (the resolver's cache) is a cache, read again from the store.
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
+type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; onSpans?: (spansPerRecord: number[]) => void };
 
 export class PreparationThread {
   private readonly sink: SpanSink;
@@ -46,7 +46,13 @@ export class PreparationThread {
   /** Prepares a batch; from here on the thread takes its spans as stored (until `forget`). */
   async prepare(records: BatchRecord[], attempts: number): Promise<PreparedBatch> {
     const readable = records.filter((r) => r.payload !== null);
-    const value = (await this.request({ t: 'prepare', id: 0, attempts, records: readable.map((r) => r.payload!) })) as PreparedRecords;
+    const id = ++this.nextId;
+    for (const r of records) r.preparedIn = id;
+    const value = (await this.request(
+      { t: 'prepare', id, attempts, records: readable.map((r) => r.payload!) },
+      // Refused or not, the records' span counts are known once decoded: a refused record is then stored span by span.
+      (spansPerRecord) => spansPerRecord.forEach((n, i) => (readable[i]!.spans = n)),
+    )) as PreparedRecords;
     for (const [i, n] of value.spansPerRecord.entries()) readable[i]!.spans = n;
     for (const { index, message } of value.unreadable) {
       readable[index]!.payload = null;
@@ -57,13 +63,14 @@ export class PreparationThread {
 
   /** The next settlement step (BatchPreparer.prepareSettlement); null when every trace is settled. */
   async prepareSettlement(attempts: number): Promise<{ batch: PreparedBatch; traces: PreparedSettlement['traces'] } | null> {
-    const value = (await this.request({ t: 'settle', id: 0, attempts })) as PreparedSettlement | null;
+    const value = (await this.request({ t: 'settle', id: ++this.nextId, attempts })) as PreparedSettlement | null;
     return value ? { batch: this.staged(0, value.batch), traces: value.traces } : null;
   }
 
   /** These records' spans did not reach the stores after all: the thread reads their traces back from the store when next seen. */
   forget(records: readonly BatchRecord[]): void {
-    this.send({ t: 'forget', keys: records.filter((r) => r.payload).map((r) => r.payload!.key) });
+    const prepared = [...new Set(records.map((r) => r.preparedIn).filter((p) => p !== undefined))];
+    if (prepared.length > 0) this.send({ t: 'forget', prepared });
   }
 
   /** These traces' rewrites did not reach the store. */
@@ -71,10 +78,14 @@ export class PreparationThread {
     this.send({ t: 'forgetTraces', traces });
   }
 
+  /** Ends the thread; what it was preparing fails with WriterStopped (it stays in the spool). */
   async close(): Promise<void> {
     this.closed = true;
     const w = this.worker;
     this.worker = null;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(new WriterStopped());
     if (w) await w.terminate();
   }
 
@@ -93,11 +104,10 @@ export class PreparationThread {
     };
   }
 
-  private request(m: Extract<ToPreparation, { t: 'prepare' | 'settle' }>): Promise<unknown> {
-    const id = ++this.nextId;
+  private request(m: Extract<ToPreparation, { t: 'prepare' | 'settle' }>, onSpans?: (spansPerRecord: number[]) => void): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.send({ ...m, id });
+      this.pending.set(m.id, { resolve, reject, onSpans });
+      this.send(m);
     });
   }
 
@@ -147,8 +157,9 @@ export class PreparationThread {
     this.unsettled = m.unsettledTraces;
     if (this.pending.size === 0) w.unref();
     if (!p) return;
-    if (m.ok) p.resolve(m.value);
-    else p.reject(failureOf(m.error.kind, m.error.message));
+    if (m.ok) return p.resolve(m.value);
+    if (m.spansPerRecord) p.onSpans?.(m.spansPerRecord);
+    p.reject(failureOf(m.error.kind, m.error.message));
   }
 
   /** A store call of the thread's, made through the writer's retry. */

@@ -52,9 +52,15 @@ const preparer = new BatchPreparer({
   maxFixupsPerBatch: options.maxFixupsPerBatch,
 });
 
-/** The traces of records prepared lately, by record key, for `forget`: a batch in flight is among the last few. */
-const tracesOfRecord = new Map<string, { projectId: string; traceIds: Set<string> }>();
-const REMEMBERED_RECORDS = 1024;
+/**
+ * The traces of the latest preparations, by request id, for `forget` (which names the preparation
+ * that took a record's spans as stored). At most two batches are in flight (one written, one
+ * prepared ahead), and a refused batch is taken apart only after both: the last few are enough.
+ */
+const tracesOfPrepare = new Map<number, Array<{ projectId: string; traceIds: Set<string> }>>();
+const REMEMBERED_PREPARATIONS = 16;
+/** The span counts of the records being prepared, once decoded: sent back with a failure too. */
+let decodedSpans: number[] | undefined;
 
 function decode(p: RecordPayload): DecodedRecord {
   const window = options.spanTimeWindow === null || p.receivedAtMs === null ? ANY_START : startWindowAt(p.receivedAtMs, options.spanTimeWindow);
@@ -64,10 +70,11 @@ function decode(p: RecordPayload): DecodedRecord {
   return { projectId: p.projectId, export: exp };
 }
 
-async function prepare(payloads: RecordPayload[]) {
+async function prepare(id: number, payloads: RecordPayload[]) {
   const records: Array<DecodedRecord | null> = [];
   const unreadable: Array<{ index: number; message: string }> = [];
   const spansPerRecord: number[] = [];
+  const traces: Array<{ projectId: string; traceIds: Set<string> }> = [];
   for (const [index, p] of payloads.entries()) {
     let rec: DecodedRecord | null = null;
     try {
@@ -77,23 +84,22 @@ async function prepare(payloads: RecordPayload[]) {
     }
     records.push(rec);
     spansPerRecord.push(rec?.export.spans.length ?? 0);
-    if (rec) {
-      tracesOfRecord.delete(p.key);
-      tracesOfRecord.set(p.key, { projectId: rec.projectId, traceIds: new Set(rec.export.spans.map((s) => s.traceId)) });
-      if (tracesOfRecord.size > REMEMBERED_RECORDS) tracesOfRecord.delete(tracesOfRecord.keys().next().value!);
-    }
+    if (rec) traces.push({ projectId: rec.projectId, traceIds: new Set(rec.export.spans.map((s) => s.traceId)) });
     await new Promise<void>((r) => setImmediate(r));
   }
+  decodedSpans = spansPerRecord;
+  tracesOfPrepare.set(id, traces);
+  if (tracesOfPrepare.size > REMEMBERED_PREPARATIONS) tracesOfPrepare.delete(tracesOfPrepare.keys().next().value!);
   const parts = await preparer.prepare(records);
   return { ...parts, spansPerRecord, unreadable };
 }
 
-function forget(keys: string[]): void {
-  for (const key of keys) {
-    const t = tracesOfRecord.get(key);
+function forget(prepared: number[]): void {
+  for (const id of prepared) {
+    const t = tracesOfPrepare.get(id);
     if (!t) continue;
-    tracesOfRecord.delete(key);
-    preparer.forgetTraces([t]);
+    tracesOfPrepare.delete(id);
+    preparer.forgetTraces(t);
   }
 }
 
@@ -116,12 +122,13 @@ port.on('message', (m: ToPreparation) => {
   }
   // Requests are answered in order, one at a time: a forget takes effect before the next prepare.
   queue = queue.then(async () => {
-    if (m.t === 'forget') return forget(m.keys);
+    if (m.t === 'forget') return forget(m.prepared);
     if (m.t === 'forgetTraces') return preparer.forgetTraces(m.traces);
     attempts = m.attempts;
+    decodedSpans = undefined;
     try {
       if (m.t === 'prepare') {
-        const value = await prepare(m.records);
+        const value = await prepare(m.id, m.records);
         post({ t: 'done', id: m.id, ok: true, value, unsettledTraces: preparer.unsettledTraces }, rowBuffers(value.projects));
       } else {
         const value = await preparer.prepareSettlement();
@@ -129,7 +136,7 @@ port.on('message', (m: ToPreparation) => {
       }
     } catch (err) {
       const error = err instanceof PreparationFailure ? { kind: err.kind, message: err.message } : { kind: 'refusal' as const, message: (err as Error).message };
-      post({ t: 'done', id: m.id, ok: false, error, unsettledTraces: preparer.unsettledTraces });
+      post({ t: 'done', id: m.id, ok: false, error, unsettledTraces: preparer.unsettledTraces, ...(decodedSpans ? { spansPerRecord: decodedSpans } : {}) });
     }
   });
 });
