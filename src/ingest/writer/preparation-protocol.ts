@@ -19,8 +19,6 @@ export interface PreparationOptions {
 
 /** A spooled request as the thread gets it: its bytes, to decode there. */
 export interface RecordPayload {
-  /** The record's place in the spool (segment:offset). */
-  key: string;
   projectId: string;
   kind: 'protobuf' | 'json';
   bytes: Uint8Array;
@@ -63,7 +61,6 @@ export type ToPreparation =
   | { t: 'answer'; id: number; ok: false; error: { kind: FailureKind; message: string } };
 
 export type FromPreparation =
-  | { t: 'ready' }
   | { t: 'call'; id: number; op: 'load' | 'classify'; args: unknown[]; attempts: number }
   | { t: 'done'; id: number; ok: true; value: PreparedRecords | PreparedSettlement | null; unsettledTraces: number }
   | { t: 'done'; id: number; ok: false; error: { kind: FailureKind; message: string }; unsettledTraces: number; spansPerRecord?: number[] };

@@ -147,7 +147,6 @@ export class PreparationThread {
   }
 
   private onMessage(w: Worker, m: FromPreparation): void {
-    if (m.t === 'ready') return;
     if (m.t === 'call') {
       void this.answer(w, m);
       return;

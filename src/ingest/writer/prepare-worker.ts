@@ -85,7 +85,6 @@ async function prepare(id: number, payloads: RecordPayload[]) {
     records.push(rec);
     spansPerRecord.push(rec?.export.spans.length ?? 0);
     if (rec) traces.push({ projectId: rec.projectId, traceIds: new Set(rec.export.spans.map((s) => s.traceId)) });
-    await new Promise<void>((r) => setImmediate(r));
   }
   decodedSpans = spansPerRecord;
   tracesOfPrepare.set(id, traces);
@@ -141,4 +140,3 @@ port.on('message', (m: ToPreparation) => {
   });
 });
 
-post({ t: 'ready' });

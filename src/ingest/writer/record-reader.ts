@@ -22,25 +22,20 @@ export class RecordReader {
 
   /** null: the record can no longer be read (damage on disk, logged); it is skipped. */
   read(entry: QueueEntry): RecordPayload | null {
-    const key = keyOf(entry.position);
     const held = this.queue.takeHeld(entry);
-    if (held) return { key, projectId: held.projectId, kind: held.kind ?? 'protobuf', bytes: held.raw, receivedAtMs: held.receivedAtMs };
-    return this.readBack(key, entry.position);
+    if (held) return { projectId: held.projectId, kind: held.kind ?? 'protobuf', bytes: held.raw, receivedAtMs: held.receivedAtMs };
+    return this.readBack(entry.position);
   }
 
   /** A record that was not kept in memory (or was recovered at start), from the spool. */
-  private readBack(key: string, position: SpoolPosition): RecordPayload | null {
+  private readBack(position: SpoolPosition): RecordPayload | null {
     try {
       const rec = this.spool.read(position);
-      return { key, projectId: rec.projectId, kind: rec.kind === RECORD_PROTOBUF ? 'protobuf' : 'json', bytes: rec.payload, receivedAtMs: rec.receivedAtMs };
+      return { projectId: rec.projectId, kind: rec.kind === RECORD_PROTOBUF ? 'protobuf' : 'json', bytes: rec.payload, receivedAtMs: rec.receivedAtMs };
     } catch (err) {
       // It was valid when it was accepted; an unreadable record now is damage on disk.
       this.logger.error('writer: a spooled record could not be read back and is skipped', { position, error: err as Error });
       return null;
     }
   }
-}
-
-function keyOf(p: SpoolPosition): string {
-  return `${p.segment}:${p.offset}`;
 }
