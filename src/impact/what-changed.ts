@@ -11,7 +11,7 @@ import type { LineageDimension, Moments, SpanAnalytics, TimelineRow, TimelineSco
 //
 // 1. The movement: the split of the window where the metric's before and after differ most
 //    (Welch's z over the buckets' moments); it moved if |z| >= MOVED_Z.
-// 2. The changes: every lineage value first seen after the window's first bucket, and every alias
+// 2. The changes: every lineage value first seen after the window's first bucket with responses, and every alias
 //    move in the window (which also names who moved it and why).
 // 3. How much of the movement each change explains, on its own segment of the window: from the
 //    change before it to the change after it (changes that reach a tenth of the responses bound
@@ -285,13 +285,17 @@ interface Candidate {
 
 function candidatesOf(cube: Cube, moves: readonly AliasMove[]): Candidate[] {
   const out: Candidate[] = [];
+  // The window's first bucket with any response: what is seen there was already there. The
+  // window's own first bucket may be empty (a window that starts a few seconds before the minute
+  // its first response falls in), and that must not make every value "first seen".
+  const firstWithData = cube.total.findIndex((m) => m.n > 0);
   for (const [dimension, values] of cube.values) {
     const kind = KIND_OF[dimension];
     if (!kind) continue;
     for (const [key, v] of values) {
       const first = v.byBucket.findIndex((m) => m.n > 0);
-      // Present from the window's start: not a change inside it.
-      if (first <= 0) continue;
+      // Present from the window's first responses: not a change inside it.
+      if (first <= firstWithData) continue;
       if (dimension === 'registration' && v.value[0] !== 'unregistered' && v.value[0] !== 'template_mismatch') continue;
       if (dimension === 'promptVersion' && v.value[0] === '') continue;
       out.push({ kind, dimension, at: cube.buckets[first]!, value: v.value, changedKeys: new Set([key]), description: describe(kind, v.value) });

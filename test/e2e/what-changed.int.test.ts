@@ -341,6 +341,18 @@ describe('what changed: the true cause first', () => {
     expect(a.verdict.summary).toMatch(/^no lineage change explains it: latency moved from \d+ ms to \d+ ms around /);
   });
 
+  it('a window whose first minute holds no response: what its first responses carry is not "first seen"', async () => {
+    // The window starts a second before the minute of the first response, so its first bucket is empty.
+    const firstMinute = Math.floor((t0 - 60 * MINUTE + 7_000) / MINUTE) * MINUTE;
+    const q = new URLSearchParams({ app: 'wc-none', metric: 'latency_ms', from: new Date(firstMinute - 1000).toISOString(), to: to() });
+    const a = whatChangedAnswer.parse(await api('GET', `/v1/what-changed?${q}`));
+    expect(a.series[0]!.responses).toBe(0);
+    expect(a.series[1]!.responses).toBeGreaterThan(0);
+    expect(a.movement?.moved).toBe(true);
+    expect(a.changes).toEqual([]);
+    expect(a.verdict.summary).toMatch(/^no lineage change explains it/);
+  });
+
   it('the series is there to chart: every bucket of the window with its responses and value', async () => {
     const a = await whatChanged('wc-none', 'latency_ms');
     expect(a.series.length).toBeGreaterThanOrEqual(120);
