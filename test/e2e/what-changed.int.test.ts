@@ -342,10 +342,13 @@ describe('what changed: the true cause first', () => {
   });
 
   it('a window whose first minute holds no response: what its first responses carry is not "first seen"', async () => {
-    // The window starts a second before the minute of the first response, so its first bucket is empty.
+    // The window starts a second before the minute of the first response, so its first bucket is empty;
+    // two hours exactly, so that its buckets are minutes (a longer one would have two-minute buckets).
     const firstMinute = Math.floor((t0 - 60 * MINUTE + 7_000) / MINUTE) * MINUTE;
-    const q = new URLSearchParams({ app: 'wc-none', metric: 'latency_ms', from: new Date(firstMinute - 1000).toISOString(), to: to() });
+    const start = firstMinute - 1000;
+    const q = new URLSearchParams({ app: 'wc-none', metric: 'latency_ms', from: new Date(start).toISOString(), to: new Date(start + 120 * MINUTE).toISOString() });
     const a = whatChangedAnswer.parse(await api('GET', `/v1/what-changed?${q}`));
+    expect(a.window.bucketSeconds).toBe(60);
     expect(a.series[0]!.responses).toBe(0);
     expect(a.series[1]!.responses).toBeGreaterThan(0);
     expect(a.movement?.moved).toBe(true);
