@@ -11,8 +11,8 @@ import type { LineageDimension, Moments, SpanAnalytics, TimelineRow, TimelineSco
 //
 // 1. The movement: the split of the window where the metric's before and after differ most
 //    (Welch's z over the buckets' moments); it moved if |z| >= MOVED_Z.
-// 2. The changes: every lineage value first seen after the window's first bucket with responses, and every alias
-//    move in the window (which also names who moved it and why).
+// 2. The changes: every lineage value first seen after the window's first bucket with responses,
+//    and every alias move in the window (which also names who moved it and why).
 // 3. How much of the movement each change explains, on its own segment of the window: from the
 //    change before it to the change after it (changes that reach a tenth of the responses bound
 //    segments), so that a change is weighed where it alone happened. Split at the change, the
