@@ -1,5 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { LoadConfig, LoadResult, SecondStats } from './loadgen.ts';
@@ -154,4 +154,44 @@ export function runScript<T>(script: string, args: string[], timeoutMs: number):
       }
     });
   });
+}
+
+/** CPU ms per thread group of a process, from /proc/PID/task/*\/stat. */
+export function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * 10;
+      const group = threadGroup(name);
+      out.set(group, (out.get(group) ?? 0) + ms);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+export function threadGroup(name: string): string {
+  if (name === 'MainThread' || name === 'node') return 'JavaScript main thread';
+  // The writer's worker thread (src/ingest/writer/prepare-worker.ts), named so; Linux keeps 15 characters.
+  if (name.startsWith('promptline-pre')) return "writer's preparation thread (decoding, lineage, row encoding)";
+  if (name.startsWith('V8Worker') || name.startsWith('V8 ')) return 'V8 helpers (GC, compiler)';
+  if (name.startsWith('libuv-worker')) return 'libuv pool (chdb insert and query calls, fsync)';
+  if (name.startsWith('MergeMutate') || name.startsWith('BgSchPool') || name.startsWith('BgMBSchPool') || name.startsWith('Merge')) return 'ClickHouse merges and background';
+  return 'ClickHouse insert and query pipelines';
+}
+
+export function cpuDiff(a: Map<string, number>, b: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of b) if (v - (a.get(k) ?? 0) > 0) out[k] = v - (a.get(k) ?? 0);
+  return out;
 }

@@ -18,12 +18,12 @@
 // instead of bench/ (to try the suite out). BENCH_PROFILE_DIR=DIR starts the server with
 // --cpu-prof and leaves its profile there.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { LoadConfig, LoadResult } from './loadgen.ts';
 import { LOOKUP_SHAPE } from './lookup-data.ts';
-import { cpuMsOf, ROOT, rssOf, runLoadgen, runScript, startBaseline, startPromptline, type Served } from './procs.ts';
+import { cpuDiff, cpuMsOf, ROOT, rssOf, runLoadgen, runScript, startBaseline, startPromptline, threadCpu, type Served } from './procs.ts';
 import { chart, type Phase } from './svg.ts';
 
 const FULL = process.env.BENCH_FULL === '1';
@@ -55,46 +55,6 @@ interface Sample {
   writtenSpans: number;
   queuedSpans: number;
   spoolPendingMiB: number;
-}
-
-/** CPU ms per thread group of a process, from /proc/PID/task/*\/stat. */
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = (Number(f[11]) + Number(f[12])) * 10;
-      const group = threadGroup(name);
-      out.set(group, (out.get(group) ?? 0) + ms);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
-
-function threadGroup(name: string): string {
-  if (name === 'MainThread' || name === 'node') return 'JavaScript main thread';
-  // The writer's worker thread (src/ingest/writer/prepare-worker.ts), named so; Linux keeps 15 characters.
-  if (name.startsWith('promptline-pre')) return "writer's preparation thread (decoding, lineage, row encoding)";
-  if (name.startsWith('V8Worker') || name.startsWith('V8 ')) return 'V8 helpers (GC, compiler)';
-  if (name.startsWith('libuv-worker')) return 'libuv pool (chdb insert and query calls, fsync)';
-  if (name.startsWith('MergeMutate') || name.startsWith('BgSchPool') || name.startsWith('BgMBSchPool') || name.startsWith('Merge')) return 'ClickHouse merges and background';
-  return 'ClickHouse insert and query pipelines';
-}
-
-function cpuDiff(a: Map<string, number>, b: Map<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of b) if (v - (a.get(k) ?? 0) > 0) out[k] = v - (a.get(k) ?? 0);
-  return out;
 }
 
 async function json<T>(url: string, key?: string): Promise<T> {

@@ -74,7 +74,10 @@ export class SpanWriter {
     const { spool, logger, spans: sink } = opts;
     const signal = this.abandon.signal;
     const counters = this.counters;
-    this.queue = new WriteQueue({ maxBytesInMemory: opts.maxBytesInMemory ?? 128 * 1024 * 1024 }, () => this.wake?.());
+    this.queue = new WriteQueue({ maxBytesInMemory: opts.maxBytesInMemory ?? 128 * 1024 * 1024 }, () => {
+      this.wake?.();
+      this.pipeline.queued();
+    });
     const retry = new StoreRetry({ logger, counters, backoff: opts.retry ?? DEFAULT_BACKOFF, signal, metrics: opts.metrics });
     const preparer = new PreparationThread({
       sink,

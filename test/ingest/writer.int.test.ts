@@ -28,6 +28,12 @@ class FaultySpanStore {
   refusals = 0;
   /** The number of rows of each applyFixups call that reached the real store. */
   readonly fixupCalls: number[] = [];
+  /** The spans of each span write, as it began. */
+  readonly writes: number[] = [];
+  /** While set, span writes and stored-node lookups wait for it. */
+  writeGate: Promise<void> | null = null;
+  loadGate: Promise<void> | null = null;
+  loadsWaiting = 0;
   readonly inner: SpanSink;
   constructor(inner: SpanSink) {
     this.inner = inner;
@@ -42,6 +48,8 @@ class FaultySpanStore {
             const poisoned = this.poison !== '' && Buffer.from(encoded.rows.buffer, encoded.rows.byteOffset, encoded.rows.byteLength).includes(this.poison);
             return {
               write: async (token) => {
+                this.writes.push(encoded.spans);
+                if (this.writeGate) await this.writeGate;
                 if (this.outageLeft > 0) {
                   this.outageLeft--;
                   throw new StoreError('clickhouse', 'connection refused (injected outage)', true);
@@ -57,7 +65,11 @@ class FaultySpanStore {
         }
         if (prop === 'encoderModule' && this.encoderModule) return this.encoderModule;
         if (prop === 'loadStoredNodes') {
-          return (project: string, traceIds: string[]) => {
+          return async (project: string, traceIds: string[]) => {
+            if (this.loadGate) {
+              this.loadsWaiting++;
+              await this.loadGate;
+            }
             if (this.loadOutage) return Promise.reject(new StoreError('clickhouse', 'connection refused (injected outage)', true));
             return target.loadStoredNodes(project, traceIds);
           };
@@ -124,6 +136,38 @@ async function setup(opts: { retry?: WriterOptions['retry']; writer?: Partial<Wr
 }
 
 describe('the writer drains the spool into the stores', () => {
+  it('prepares the next batch ahead of the write under way only once a whole batch waits, so a moderate rate is written in whole batches', async () => {
+    const t = await setup({ writer: { batchMaxSpans: 3 } });
+    const gate = () => {
+      let open!: () => void;
+      return { promise: new Promise<void>((r) => (open = r)), open: () => open() };
+    };
+    const calls = Array.from({ length: 4 }, (_, i) => llmCall({ promptName: `whole-batches-${i}` }));
+    // The first batch is being prepared (its stored-node lookup held) when the second record arrives.
+    const loads = gate();
+    t.faults.loadGate = loads.promise;
+    await t.send([calls[0]!.span]);
+    while (t.faults.loadsWaiting === 0) await new Promise((r) => setTimeout(r, 5));
+    await t.send([calls[1]!.span]);
+    // The first batch's write is held while two more records arrive: three are waiting, a whole batch.
+    const writes = gate();
+    t.faults.writeGate = writes.promise;
+    t.faults.loadGate = null;
+    loads.open();
+    while (t.faults.writes.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await t.send([calls[2]!.span]);
+    await t.send([calls[3]!.span]);
+    t.faults.writeGate = null;
+    writes.open();
+    await t.writer.whenIdle();
+    // Not 1, 1, 2: the record waiting when the first write began was not prepared alone.
+    expect(t.faults.writes).toEqual([1, 3]);
+    for (const c of calls) expect(await t.real.findByResponseId('default', c.call.responseId)).toHaveLength(1);
+    await t.writer.stop();
+    await t.spool.close();
+    await t.real.close();
+  });
+
   it('waits out an outage and then writes everything, with nothing set aside', async () => {
     const t = await setup();
     t.faults.outageLeft = 5;

@@ -108,6 +108,18 @@ export class WriteQueue {
     return batch;
   }
 
+  /** Whether a whole batch waits: `take(maxSpans)` would stop at its limits, not at the queue's end. */
+  holdsFullBatch(maxSpans: number): boolean {
+    let spans = 0;
+    let bytes = 0;
+    for (const [i, e] of this.entries.entries()) {
+      if (i > 0 && (spans + e.spanCount > maxSpans || bytes + e.position.size > BATCH_MAX_BYTES)) return true;
+      spans += e.spanCount;
+      bytes += e.position.size;
+    }
+    return spans >= maxSpans;
+  }
+
   /** Puts taken records back at the head, to be written again; what they held is read back from the spool then. */
   putBack(batch: QueueEntry[]): void {
     for (const e of batch) this.takeHeld(e);

@@ -164,22 +164,33 @@ export async function encodeSpanRowsSliced(projectId: string, spans: readonly Re
   return w.done();
 }
 
+/**
+ * The rows go to the engine in one buffer, which crosses to the thread that inserts it whole: its
+ * spare capacity is memory that thread's collector counts as allocated (V8 counts the bytes of
+ * buffers allocated since its last full collection towards the heap's limit), so a buffer that
+ * outgrows its first guess is grown to what the rows so far project for the batch, not doubled.
+ */
 class RowWriter {
   private buf: Buffer;
   private off = 0;
+  private added = 0;
+  private readonly rows: number;
 
   constructor(rows: number) {
+    this.rows = rows;
     this.buf = Buffer.allocUnsafe(Math.max(64 * 1024, rows * 2048));
   }
 
   add(row: string): void {
     let buf = this.buf;
     const off = this.off;
+    this.added++;
     // A UTF-16 code unit takes at most 3 bytes in UTF-8.
     if (off + row.length * 3 > buf.length) {
       const need = off + Buffer.byteLength(row, 'utf8');
       if (need > buf.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+        const projected = Math.ceil((need / this.added) * Math.max(this.rows, this.added) * 1.1);
+        const bigger = Buffer.allocUnsafe(Math.max(need + 64 * 1024, projected));
         buf.copy(bigger, 0, 0, off);
         this.buf = buf = bigger;
       }
