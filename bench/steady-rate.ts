@@ -8,6 +8,7 @@
 //
 //   npm run bench:steady -- [--rate 5000] [--seconds 15] [--rounds 2] [--trace-gc]
 //                           [--env PROMPTLINE_FLUSH_INTERVAL_MS=1000 --env PROMPTLINE_BATCH_MAX_SPANS=5000,…]
+//                           [--node-arg --heap-growing-percent=100]  (Node or V8 options for the server)
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     env: { type: 'string', multiple: true, default: [''] },
     'trace-gc': { type: 'boolean', default: false },
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const RATE = Number(values.rate);
@@ -61,7 +63,7 @@ function gcSummary(log: string) {
 
 async function measure(env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'promptline-steady-'));
-  const server = await startPromptline({ dataDir: dir, apiKey: KEY, env, nodeArgs: values['trace-gc'] ? ['--trace-gc'] : [] });
+  const server = await startPromptline({ dataDir: dir, apiKey: KEY, env, nodeArgs: [...values['node-arg'], ...(values['trace-gc'] ? ['--trace-gc'] : [])] });
   const traceFile = join(dir, 'trace-gc.log');
   const trace = createWriteStream(traceFile);
   let capture = false;
