@@ -42,9 +42,8 @@ const VARIANTS: Record<string, { what: string; sql: string[] }> = {
   'compact-parts': { what: 'otel_traces parts written Compact (one file for all columns) rather than Wide', sql: ['ALTER TABLE otel_traces MODIFY SETTING min_bytes_for_wide_part = 1073741824, min_rows_for_wide_part = 1000000000'] },
   'lz4-attributes': { what: 'span and resource attributes compressed with LZ4 rather than ZSTD(1)', sql: ["ALTER TABLE otel_traces MODIFY COLUMN SpanAttributes Map(LowCardinality(String), String) CODEC(LZ4), MODIFY COLUMN ResourceAttributes Map(LowCardinality(String), String) CODEC(LZ4)"] },
   'serial-parsing': { what: 'the rows parsed by one thread (input_format_parallel_parsing = 0)', sql: ['SET input_format_parallel_parsing = 0'] },
-  'x-compress-256k': { what: 'x', sql: ['SET max_compress_block_size = 262144'] },
-  'x-insert-threads': { what: 'x', sql: ['SET max_insert_threads = 1, max_threads = 1'] },
-  'x-mem-merge': { what: 'x', sql: ["ALTER TABLE otel_traces MODIFY SETTING merge_max_block_size = 2048"] },
+  'small-compress-blocks': { what: 'column streams compressed in blocks of 256 KiB rather than 1 MiB (max_compress_block_size)', sql: ['SET max_compress_block_size = 262144'] },
+  'one-insert-thread': { what: 'the insert and its views run by one thread (max_insert_threads = 1, max_threads = 1)', sql: ['SET max_insert_threads = 1, max_threads = 1'] },
   bare: { what: 'otel_traces alone: no view, no skip index', sql: [...VIEWS.map((v) => `DROP VIEW ${v}`), ...[...ATTRIBUTE_BLOOMS, ...OWN_INDEXES].map((i) => `ALTER TABLE otel_traces DROP INDEX ${i}`)] },
 };
 
