@@ -125,8 +125,8 @@ export class BatchPipeline {
    * The stores are busy with the batch being written: the next one is prepared meanwhile, as if the
    * current one were stored, once a whole batch waits. A part of one is left to grow until the write
    * ends: every insert has a fixed cost in the engine (a part in each table, a file per column), so
-   * a writer that kept up with a moderate rate by many small inserts spent about twice the CPU a
-   * span that one with whole batches does.
+   * a writer that kept up with a moderate rate by many small inserts spent about one and a half
+   * times the CPU a span that one with whole batches does.
    */
   private prepareAhead(): void {
     if (this.signal.aborted || this.ahead !== null || this.queue.length === 0 || this.preparer.unsettledTraces > 0) return;
