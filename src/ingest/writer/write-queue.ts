@@ -93,31 +93,24 @@ export class WriteQueue {
 
   /** The next batch: records from the head, up to `maxSpans` spans (one record at least) and BATCH_MAX_BYTES. */
   take(maxSpans: number): QueueEntry[] {
-    const batch: QueueEntry[] = [];
-    let spans = 0;
-    let bytes = 0;
-    while (
-      this.entries.length > 0 &&
-      (batch.length === 0 || (spans + this.entries[0]!.spanCount <= maxSpans && bytes + this.entries[0]!.position.size <= BATCH_MAX_BYTES))
-    ) {
-      const e = this.entries.shift()!;
-      spans += e.spanCount;
-      bytes += e.position.size;
-      batch.push(e);
-    }
-    return batch;
+    return this.entries.splice(0, this.nextBatch(maxSpans).records);
   }
 
   /** Whether a whole batch waits: `take(maxSpans)` would stop at its limits, not at the queue's end. */
   holdsFullBatch(maxSpans: number): boolean {
+    return this.nextBatch(maxSpans).whole;
+  }
+
+  /** How many records from the head the next batch holds, and whether it stops at its limits (not at the queue's end). */
+  private nextBatch(maxSpans: number): { records: number; whole: boolean } {
     let spans = 0;
     let bytes = 0;
     for (const [i, e] of this.entries.entries()) {
-      if (i > 0 && (spans + e.spanCount > maxSpans || bytes + e.position.size > BATCH_MAX_BYTES)) return true;
+      if (i > 0 && (spans + e.spanCount > maxSpans || bytes + e.position.size > BATCH_MAX_BYTES)) return { records: i, whole: true };
       spans += e.spanCount;
       bytes += e.position.size;
     }
-    return spans >= maxSpans;
+    return { records: this.entries.length, whole: spans >= maxSpans };
   }
 
   /** Puts taken records back at the head, to be written again; what they held is read back from the spool then. */
