@@ -79,22 +79,8 @@ async function serve(): Promise<void> {
   const running = await startPromptline(config, logger);
   // A heap that stays full makes the process collect garbage instead of serving: it exits instead.
   startHeapWatchdog(logger);
-  const ms = Math.round(performance.now() - started);
-  process.stdout.write(
-    `Promptline ${VERSION} listening on ${running.url}\n` +
-      `  OTLP/HTTP  POST ${running.url}/v1/traces\n` +
-      (running.grpcAddress ? `  OTLP/gRPC  ${running.grpcAddress}  (TraceService/Export)\n` : '') +
-      `  API        ${running.url}/v1/provenance  (OpenAPI: ${running.url}/openapi.json)\n` +
-      `  data       ${running.dataDir}  (spans: ${running.spans.backend}; lineage graph: ${running.graph.backend})\n` +
-      `ready in ${ms} ms\n`,
-  );
-  if (running.authDisabled) process.stdout.write('WARNING: authentication is OFF (PROMPTLINE_DEV_NO_AUTH): anyone on this machine is an admin. Local development only.\n');
-  if (running.bootstrapKey) {
-    process.stdout.write(
-      `\nFirst start: an admin API key was created for project "default". It is shown this once; store it now:\n\n  ${running.bootstrapKey}\n\n` +
-        'Send it as "Authorization: Bearer <key>"; create keys for apps and people with POST /v1/keys.\n',
-    );
-  }
+  // The stop is wired before the banner says it is ready: a supervisor may signal the moment it reads
+  // "ready", and a signal with no handler yet would kill the process without the orderly stop.
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) {
@@ -115,6 +101,22 @@ async function serve(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const ms = Math.round(performance.now() - started);
+  process.stdout.write(
+    `Promptline ${VERSION} listening on ${running.url}\n` +
+      `  OTLP/HTTP  POST ${running.url}/v1/traces\n` +
+      (running.grpcAddress ? `  OTLP/gRPC  ${running.grpcAddress}  (TraceService/Export)\n` : '') +
+      `  API        ${running.url}/v1/provenance  (OpenAPI: ${running.url}/openapi.json)\n` +
+      `  data       ${running.dataDir}  (spans: ${running.spans.backend}; lineage graph: ${running.graph.backend})\n` +
+      `ready in ${ms} ms\n`,
+  );
+  if (running.authDisabled) process.stdout.write('WARNING: authentication is OFF (PROMPTLINE_DEV_NO_AUTH): anyone on this machine is an admin. Local development only.\n');
+  if (running.bootstrapKey) {
+    process.stdout.write(
+      `\nFirst start: an admin API key was created for project "default". It is shown this once; store it now:\n\n  ${running.bootstrapKey}\n\n` +
+        'Send it as "Authorization: Bearer <key>"; create keys for apps and people with POST /v1/keys.\n',
+    );
+  }
 }
 
 /** A client command: a failure that is not a CliError is a defect, reported as one line plus its stack. */
