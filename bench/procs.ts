@@ -85,6 +85,8 @@ export async function startPromptline(opts: { dataDir: string; apiKey: string; e
     // The API is rate limited per key; the lookups below make more calls a second than the default allows.
     PROMPTLINE_RATE_LIMIT_PER_SECOND: '100000',
     PROMPTLINE_RATE_LIMIT_BURST: '100000',
+    // What bin/promptline (and so `npm start`) sets for `serve`; `--env GLIBC_TUNABLES=` measures without it.
+    GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=1048576',
     ...opts.env,
   };
   for (const k of ['NEO4J_URL', 'NEO4J_USER', 'NEO4J_PASSWORD', 'CLICKHOUSE_URL', 'PROMPTLINE_DEV_NO_AUTH']) if (!(k in env)) env[k] = '';
@@ -105,6 +107,47 @@ export function rssOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Resident memory of a process by kind of mapping, MiB, from /proc/PID/smaps. The kinds are told
+ * apart by what maps them (checked against V8's own heap figures and the engine's purge):
+ * - V8 heap pages are mapped one 256 KiB page at a time, so they are the anonymous mappings under 1 MiB;
+ * - the engine's allocator (jemalloc, inside libchdb.so) maps extents that grow past 64 MiB, a size
+ *   malloc's arenas never reach (their heaps are at most 64 MiB);
+ * - malloc's main arena is `[heap]`: buffers Node allocates on the main thread (request bodies, rows);
+ * - anonymous mappings of 1-64 MiB are malloc's other threads' arenas, blocks it maps one by one, and
+ *   thread stacks.
+ * A block malloc maps for itself over 64 MiB would count as the engine's: the split between those two
+ * is approximate, the total exact.
+ */
+export function memoryMapOf(pid: number): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  let kind = '';
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return kinds;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      const mib = (parseInt(m[2]!, 16) - parseInt(m[1]!, 16)) / 2 ** 20;
+      const name = m[3]!.trim();
+      if (name.includes('libchdb')) kind = "engine's code (libchdb.so)";
+      else if (name === '[heap]') kind = "malloc's main arena";
+      else if (name.startsWith('/')) kind = 'other mapped files';
+      else if (name) kind = 'other';
+      else if (mib < 1) kind = 'V8 heaps';
+      else if (mib > 64) kind = "engine's allocator";
+      else kind = "malloc's thread arenas, large buffers, stacks";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss && kind) kinds[kind] = (kinds[kind] ?? 0) + Number(rss[1]) / 1024;
+  }
+  return Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, Math.round(v)]));
 }
 
 /** CPU time (user + system) a process has used, ms. */

@@ -9,12 +9,13 @@
 //   npm run bench:steady -- [--rate 5000] [--seconds 15] [--rounds 2] [--trace-gc]
 //                           [--env PROMPTLINE_FLUSH_INTERVAL_MS=1000 --env PROMPTLINE_BATCH_MAX_SPANS=5000,…]
 //                           [--node-arg --heap-growing-percent=100]  (Node or V8 options for the server)
+//                           [--memory]  (the RSS peak's make-up by kind of mapping, bench/procs.ts memoryMapOf)
 import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { cpuDiff, rssOf, runLoadgen, startPromptline, threadCpu } from './procs.ts';
+import { cpuDiff, memoryMapOf, rssOf, runLoadgen, startPromptline, threadCpu } from './procs.ts';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     env: { type: 'string', multiple: true, default: [''] },
     'trace-gc': { type: 'boolean', default: false },
+    memory: { type: 'boolean', default: false },
     'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
@@ -33,9 +35,10 @@ const KEY = `steady-${Date.now().toString(36)}-admin-key-for-loopback-only`;
 /** "A=1,B=2" → { A: '1', B: '2' } */
 function envOf(spec: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const pair of spec.split(',').filter(Boolean)) {
+  // Pairs are split at a comma that starts the next NAME=, so a value may hold commas (JE_MALLOC_CONF).
+  for (const pair of spec.split(/,(?=[A-Z][A-Z0-9_]*=)/).filter(Boolean)) {
     const i = pair.indexOf('=');
-    if (i < 1 || !pair.startsWith('PROMPTLINE_')) throw new Error(`--env takes PROMPTLINE_NAME=value pairs, not ${JSON.stringify(pair)}`);
+    if (i < 1 || !/^(PROMPTLINE_|MALLOC_ARENA_MAX=|GLIBC_TUNABLES=|JE_MALLOC_CONF=)/.test(pair)) throw new Error(`--env takes PROMPTLINE_NAME=value pairs (or MALLOC_ARENA_MAX, GLIBC_TUNABLES, JE_MALLOC_CONF), not ${JSON.stringify(pair)}`);
     out[pair.slice(0, i)] = pair.slice(i + 1);
   }
   return out;
@@ -43,21 +46,24 @@ function envOf(spec: string): Record<string, string> {
 
 /** Collections per isolate from --trace-gc lines: the main thread's isolate is the one whose clock runs longest. */
 function gcSummary(log: string) {
-  const byIsolate = new Map<string, { lastMs: number; scavenges: number; scavengeMs: number; markCompacts: number; markCompactMs: number }>();
-  for (const m of log.matchAll(/\[\d+:(0x[0-9a-f]+)\] +(\d+) ms: (Scavenge|Mark-Compact)[^,]*, [^,]*, ([0-9.]+)/g)) {
-    const s = byIsolate.get(m[1]!) ?? { lastMs: 0, scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0 };
+  const byIsolate = new Map<string, { lastMs: number; scavenges: number; scavengeMs: number; markCompacts: number; markCompactMs: number; committedMaxMB: number; liveMaxMB: number }>();
+  // "[pid:isolate]  1234 ms: Scavenge 45.2 (60.1) -> 30.0 (62.3) MB, pooled: 0 MB, 1.2 / 0.0 ms …": the figures in brackets are the heap's committed size.
+  for (const m of log.matchAll(/\[\d+:(0x[0-9a-f]+)\] +(\d+) ms: (Scavenge|Mark-Compact)\D*[0-9.]+ \(([0-9.]+)\) -> ([0-9.]+) \(([0-9.]+)\) MB, [^,]*, ([0-9.]+)/g)) {
+    const s = byIsolate.get(m[1]!) ?? { lastMs: 0, scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, committedMaxMB: 0, liveMaxMB: 0 };
     s.lastMs = Math.max(s.lastMs, Number(m[2]));
+    s.committedMaxMB = Math.max(s.committedMaxMB, Number(m[4]), Number(m[6]));
     if (m[3] === 'Scavenge') {
       s.scavenges++;
-      s.scavengeMs += Number(m[4]);
+      s.scavengeMs += Number(m[7]);
     } else {
       s.markCompacts++;
-      s.markCompactMs += Number(m[4]);
+      s.markCompactMs += Number(m[7]);
+      s.liveMaxMB = Math.max(s.liveMaxMB, Number(m[5]));
     }
     byIsolate.set(m[1]!, s);
   }
   const [main, ...others] = [...byIsolate.values()].sort((a, b) => b.lastMs - a.lastMs);
-  const round = (s: typeof main) => s && { scavenges: s.scavenges, scavengeMs: Math.round(s.scavengeMs), markCompacts: s.markCompacts, markCompactMs: Math.round(s.markCompactMs) };
+  const round = (s: typeof main) => s && { scavenges: s.scavenges, scavengeMs: Math.round(s.scavengeMs), markCompacts: s.markCompacts, markCompactMs: Math.round(s.markCompactMs), heapCommittedMaxMB: Math.round(s.committedMaxMB), liveAfterMarkCompactMaxMB: Math.round(s.liveMaxMB) };
   return { main: round(main), preparation: round(others[0]) };
 }
 
@@ -87,7 +93,14 @@ async function measure(env: Record<string, string>) {
     capture = true;
     const [cpu0, written0, inserts0] = [threadCpu(server.pid), (await ready()).writtenSpans, await inserts()];
     let rssMax = 0;
-    const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssOf(server.pid))), 250);
+    let atPeak: Record<string, number> = {};
+    const sampler = setInterval(() => {
+      const rss = rssOf(server.pid);
+      if (rss <= rssMax) return;
+      rssMax = rss;
+      // Read at each new high, so what it shows is the peak's make-up (the read costs a few ms).
+      if (values.memory) atPeak = memoryMapOf(server.pid);
+    }, 250);
     const result = await runLoadgen({ ...load, durationMs: SECONDS * 1000 });
     const drainMs = await drain();
     const [cpu1, written1, inserts1] = [threadCpu(server.pid), (await ready()).writtenSpans, await inserts()];
@@ -109,6 +122,7 @@ async function measure(env: Record<string, string>) {
       spansPerInsert: Math.round(spans / (inserts1 - inserts0)),
       ackMs: { p50: Math.round(result.latencyMs.p50), p99: Math.round(result.latencyMs.p99) },
       rssMaxMiB: Math.round(rssMax / 2 ** 20),
+      ...(values.memory ? { memoryAtPeakMiB: atPeak } : {}),
       ...(values['trace-gc'] ? { gc: gcSummary(readFileSync(traceFile, 'utf8')) } : {}),
     };
   } finally {
