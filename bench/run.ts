@@ -677,13 +677,14 @@ ${table(['spans', 'generated in', 'parts', 'on disk', 'provenance (API) p50 / p9
   and their garbage, run in its preparation thread (src/ingest/writer/prepare-worker.ts), not on the receiver's event loop; what
   is left there is the engine's calls (each a hand-off to the libuv pool), the scan, the spool's checksum, and the fsync on a disk
   shared with the engine's part writes; and both cores are busy, so the event loop waits for a core at times.${ingest.latency.drainMs > 3000 || ingest.latency.drainMs < 0 ? ` At 20,000 spans/s the writer does not keep up on this machine (it needed ${r1(ingest.latency.drainMs / 1000)} s to drain after the window): the spool absorbed the difference.` : ''}
-- **Memory (RSS max ${k(maxRss)} MiB):** about 300 MiB is the engine's library and state at rest, a few hundred MiB the JavaScript heap
-  (two: the receiver's, and the preparation thread's with a batch being prepared while another is written and the trace cache of
-  the lineage resolver), and the rest the engine's memory
-  for writing a part: a buffer per column and index, some hundreds of MiB for a moment per insert, which its allocator keeps
-  until the collector asks it to give pages back (above 896 MiB, at most every 5 s). It grows with the batch: a process that only
-  inserts these spans reaches ~0.9 GiB with 2,500-span batches and ~1.5 GiB with 20,000 (\`npm run bench:insert\`,
-  "What the engine spends to store a span" below), while smaller batches cost up to 60 % more CPU a span.
+- **Memory (RSS max ${k(maxRss)} MiB):** at its peak (measured at 10,000 spans/s, "What takes the memory" below) about 200 MiB is
+  the engine's code, ~350 MiB V8's two heaps (most of it the preparation thread's: a batch of decoded spans, every attribute value a
+  string, and the lineage resolver's cache, with room to grow to twice its live size), 300-500 MiB the engine's working memory for
+  writing a batch's parts (a buffer per column and index of six tables, which its allocator keeps for a while), and the rest
+  malloc's: Node's buffers (request bodies, the writer's rows), mapped one by one and given back when freed since \`bin/promptline\`
+  fixes glibc's threshold for that. It grows with the batch: a process that only inserts these spans reaches ~0.9 GiB with
+  2,500-span batches and ~1.5 GiB with 20,000 (\`npm run bench:insert\`, "What the engine spends to store a span" below), while
+  smaller batches cost up to 60 % more CPU a span.
 - **Provenance (p99 ${r1((big ?? one!).provenance.p99)} ms through the API at ${k((big ?? one!).spans)} spans, ${r1((big ?? one!).store.provenanceP99)} ms on the store):** one primary-key read of
   promptline_response_lineage, the response index that carries each response's lineage at its latest revision (migration 8),
   packed in one column so that a lookup reads seven columns of a granule, not twenty-three (migration 10), and a key check that pays scrypt once in a server's life while the key's record is unchanged (src/governance/access.ts). What is left
