@@ -1,8 +1,30 @@
 // The span as the collector sees it after decoding either OTLP encoding. Attribute keys come
 // over the wire, so attributes are Maps, never plain objects.
 
-export type AttrValue = string | number | boolean | bigint | Uint8Array | AttrValue[] | AttrMap | null;
+export type AttrValue = string | TextBytes | number | boolean | bigint | Uint8Array | AttrValue[] | AttrMap | null;
 export type AttrMap = Map<string, AttrValue>;
+
+/**
+ * A string value kept as its UTF-8 bytes in the request body it arrived in, never made a
+ * JavaScript string: message content and other large values the collector stores but does not
+ * read. The protobuf decoder makes one only of well-formed UTF-8 within the value limit, so its
+ * text is exactly the string it stands for; the row encoder copies the bytes, escaped.
+ */
+export class TextBytes {
+  readonly body: Buffer;
+  readonly start: number;
+  readonly end: number;
+
+  constructor(body: Buffer, start: number, end: number) {
+    this.body = body;
+    this.start = start;
+    this.end = end;
+  }
+
+  toString(): string {
+    return this.body.toString('utf8', this.start, this.end);
+  }
+}
 
 export interface SpanEvent {
   timeUnixNano: bigint;
@@ -72,6 +94,7 @@ export function statusCodeName(code: number): string {
 export function attrToString(v: AttrValue): string {
   if (typeof v === 'string') return v;
   if (v === null) return '';
+  if (v instanceof TextBytes) return v.toString();
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   return JSON.stringify(attrToJson(v));
 }
@@ -79,6 +102,7 @@ export function attrToString(v: AttrValue): string {
 /** A JSON-safe form of an attribute value (bytes as base64, maps as null-prototype objects). */
 export function attrToJson(v: AttrValue): unknown {
   if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (v instanceof TextBytes) return v.toString();
   if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   if (Array.isArray(v)) return v.map(attrToJson);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { attrToString, type AttrMap, type AttrValue } from '../domain/span.ts';
+import { attrToString, TextBytes, type AttrMap, type AttrValue } from '../domain/span.ts';
 
 // Where each field of the canonical lineage record is read from, in the order of the README's
 // table: the first attribute present wins. One list per field, so adding a convention is one line.
@@ -141,6 +141,7 @@ const MAX_OUTPUT_JSON_BYTES = 1024 * 1024;
  * already JSON once more over OTLP) parsed again. Undefined when it is not JSON, or too large.
  */
 function parseJsonValue(raw: AttrValue | undefined): unknown {
+  if (raw instanceof TextBytes) raw = raw.toString();
   if (typeof raw !== 'string') return raw ?? undefined;
   let value: unknown = raw;
   for (let depth = 0; depth < 2 && typeof value === 'string'; depth++) {
@@ -226,3 +227,35 @@ export function readMlflowResponseId(attrs: AttrMap): string {
 export function templateHash(template: string): string {
   return createHash('sha256').update(template, 'utf8').digest('hex');
 }
+
+/**
+ * Every span and event attribute key the collector reads at ingest (the lists above). The protobuf
+ * decoder makes strings of these keys' values; large values of any other key stay bytes
+ * (TextBytes), copied into the stored row as they arrived. A key added to a list above is read
+ * here too (test/unit/conventions-keys.test.ts checks it).
+ */
+export const KEYS_READ_AT_INGEST: ReadonlySet<string> = new Set<string>([
+  ...PROMPT_NAME_KEYS,
+  ...PROMPT_VERSION_KEYS,
+  MLFLOW_LINKED_PROMPTS,
+  ...PROMPT_ALIAS_KEYS,
+  ...PROMPT_HASH_KEYS,
+  ...PROMPT_TEMPLATE_KEYS,
+  ...MODEL_KEYS,
+  ...PROVIDER_KEYS,
+  ...RESPONSE_ID_KEYS,
+  OPENINFERENCE_OUTPUT_KEY,
+  MLFLOW_OUTPUTS_KEY,
+  ...DATASET_KEYS,
+  APP_NAME_RESOURCE_KEY,
+  APP_VERSION_RESOURCE_KEY,
+  ...APP_NAME_KEYS,
+  ...APP_VERSION_KEYS,
+  ...CONVERSATION_KEYS,
+  EVALUATION_NAME_KEY,
+  EVALUATION_SCORE_KEY,
+  EVALUATION_LABEL_KEY,
+  ...EVALUATION_RUN_KEYS,
+  ...EVALUATION_ITEM_KEYS,
+  EVALUATED_RESPONSE_ID_KEY,
+]);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inherit, ownMaskOf } from '../../src/ingest/lineage-resolver.ts';
 import type { ResolvedSpan } from '../../src/domain/stored-span.ts';
 import { readOwnLineage } from '../../src/ingest/normalizer.ts';
-import { attrToString, type AttrValue, type DecodedSpan } from '../../src/domain/span.ts';
+import { attrToString, TextBytes, type AttrMap, type AttrValue, type DecodedSpan } from '../../src/domain/span.ts';
 import { ChdbExecutor } from '../../src/storage/clickhouse/chdb-executor.ts';
 import { ClickHouseSpanStore } from '../../src/storage/clickhouse/clickhouse-span-store.ts';
 import { encodeSpanRows, nanosToDateTime64 } from '../../src/storage/clickhouse/span-rows.ts';
@@ -122,6 +122,47 @@ describe('spans written as TabSeparated rows', () => {
     }
     expect(got.get('0000000000000001')!.timestamp).toBe('1970-01-01T00:00:00.000000000Z');
     expect(got.get('0000000000000006')!.timestamp).toBe('2262-04-11T23:47:16.854775807Z');
+  });
+
+  it('copy values kept as bytes (TextBytes) exactly as their text would be written, into rows of any size', async () => {
+    // Each hostile string padded past the decoder's threshold, as the UTF-8 bytes of one body.
+    const texts = HOSTILE.map((h, i) => `${i}:${h}|`.repeat(Math.ceil(900 / (h.length + 4))) + 'é日🙂');
+    const body = Buffer.concat([Buffer.from('prefix'), ...texts.map((t) => Buffer.from(t, 'utf8'))]);
+    let at = 6;
+    const bytes = texts.map((t) => {
+      const n = Buffer.byteLength(t, 'utf8');
+      const b = new TextBytes(body, at, at + n);
+      at += n;
+      return b;
+    });
+    const traceId = newTraceId();
+    const make = (asBytes: boolean, i: number) => {
+      const value = (k: number): AttrValue => (asBytes ? bytes[k % bytes.length]! : texts[k % texts.length]!);
+      const span = createSpan({ traceId, spanId: (i + 1).toString(16).padStart(16, '0'), startTimeUnixNano: 1_732_530_000_000_000_000n + BigInt(i), endTimeUnixNano: 1_732_530_001_000_000_000n, attrs: { 'gen_ai.request.model': 'gpt-4o', before: 'b' } });
+      span.attributes.set('gen_ai.input.messages', value(i));
+      span.attributes.set('after', "a'");
+      span.attributes.set('gen_ai.output.messages', value(i + 1));
+      span.events = [{ timeUnixNano: 5n, name: 'gen_ai.choice', attributes: new Map<string, AttrValue>([['message', value(i + 2)], ['index', 0]]) }];
+      return resolvedOf(span);
+    };
+    // More rows than the writer's first guess holds (2 KB a row), so its buffer grows on the way.
+    const count = 700;
+    const asText = Array.from({ length: count }, (_, i) => make(false, i));
+    const asBytes = Array.from({ length: count }, (_, i) => make(true, i));
+    const rows = encodeSpanRows('default', asBytes);
+    expect(rows.length).toBeGreaterThan(count * 2048);
+    expect(rows.equals(encodeSpanRows('default', asText))).toBe(true);
+    expect(rows.toString('utf8').split('\n')).toHaveLength(count + 1);
+
+    await (await store.stageSpans('default', asBytes.slice(0, HOSTILE.length))).write('text-bytes-1');
+    const got = new Map((await store.getTraceDetail('default', traceId)).map((d) => [d.spanId, d]));
+    expect(got.size).toBe(HOSTILE.length);
+    for (const r of asText.slice(0, HOSTILE.length)) {
+      const d = got.get(r.span.spanId)!;
+      const attrs = (m: AttrMap) => Object.fromEntries([...m].map(([k, v]) => [k, attrToString(v)]));
+      expect(Object.fromEntries(d.attributes)).toEqual(attrs(r.span.attributes));
+      expect(Object.fromEntries(d.events[0]!.attributes)).toEqual(attrs(r.span.events[0]!.attributes));
+    }
   });
 
   it('are one line each, whatever the strings hold', () => {

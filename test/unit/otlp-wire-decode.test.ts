@@ -8,7 +8,8 @@ import { decodeProtobufExportReference } from '../../src/ingest/otlp/decode-prot
 import { otlpRoot } from '../../src/ingest/otlp/otlp-definitions.ts';
 import { scanProtobufExport, type ScannedExport } from '../../src/ingest/otlp/scan-protobuf.ts';
 import { OTLP_LIMITS } from '../../src/ingest/otlp/limits.ts';
-import type { DecodedExport } from '../../src/domain/span.ts';
+import { TextBytes, type AttrMap, type DecodedExport } from '../../src/domain/span.ts';
+import { KEYS_READ_AT_INGEST } from '../../src/ingest/conventions.ts';
 import { buildTemplate, stamp } from '../../bench/payloads.ts';
 
 // The collector decodes OTLP/protobuf straight off the wire (src/ingest/otlp/decode-protobuf.ts).
@@ -16,7 +17,8 @@ import { buildTemplate, stamp } from '../../bench/payloads.ts';
 // but legal encodings (fields repeated, merged, out of order, unknown), every limit, and thousands
 // of mutated requests, both give the same spans — or both refuse the body with
 // MalformedRequestError. The receiver's check without decoding (scan-protobuf.ts) counts the same
-// spans and refuses the same bodies.
+// spans and refuses the same bodies. The writer's decoding, which keeps long values of keys the
+// collector does not read as bytes (TextBytes), gives the same spans once those are read as text.
 
 const ExportRequest = otlpRoot.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
 const encode = (obj: unknown) => ExportRequest.encode(ExportRequest.fromObject(obj as Record<string, unknown>)).finish();
@@ -65,11 +67,47 @@ function expectScanAgrees(body: Uint8Array, wire: Outcome, label: unknown = 'sca
   expect({ label, scan, error }).toEqual({ label, scan: { spans: wire.out.spans.length, rejected: wire.out.rejected, rejectionReasons: wire.out.rejectionReasons }, error: undefined });
 }
 
+/** How the writer decodes: long values of keys not read at ingest stay bytes of the body. */
+const decodeAsWriter = (body: Uint8Array) => decodeProtobufExport(body, undefined, KEYS_READ_AT_INGEST);
+
+/** Counts the TextBytes of span and event attributes, made text in place; the rest is left for the comparison to catch. */
+function textBytesAsText(out: DecodedExport): number {
+  let n = 0;
+  const fix = (m: AttrMap) => {
+    for (const [k, v] of m) {
+      if (!(v instanceof TextBytes)) continue;
+      m.set(k, v.toString());
+      n++;
+    }
+  };
+  for (const s of out.spans) {
+    fix(s.attributes);
+    for (const e of s.events) fix(e.attributes);
+  }
+  return n;
+}
+
+/**
+ * The writer's decoding agrees with the wire decoder's strings: the same export once its TextBytes
+ * are read as text, or the same refusal. Answers how many values were TextBytes.
+ */
+function expectWriterSame(body: Uint8Array, wire: Outcome, label: unknown = 'writer'): number {
+  const writer = attempt(decodeAsWriter, body);
+  if (!wire.ok || !writer.ok) {
+    expect({ label, wireRefused: !wire.ok, writerRefused: !writer.ok }).toEqual({ label, wireRefused: true, writerRefused: true });
+    return 0;
+  }
+  const n = textBytesAsText(writer.out);
+  if (!isDeepStrictEqual(writer.out, wire.out)) expect({ label, writer: writer.out }).toEqual({ label, writer: wire.out });
+  return n;
+}
+
 /** Both decoders agree: the same export, or both refuse with MalformedRequestError. */
 function expectSame(body: Uint8Array): DecodedExport | null {
   const ref = attempt(decodeProtobufExportReference, body);
   const wire = attempt(decodeProtobufExport, body);
   expectScanAgrees(body, wire);
+  expectWriterSame(body, wire);
   if (!ref.ok || !wire.ok) {
     expect({ ref: ref.ok || ref.error instanceof MalformedRequestError, wire: wire.ok || wire.error instanceof MalformedRequestError }).toEqual({ ref: true, wire: true });
     expect({ refRefused: !ref.ok, wireRefused: !wire.ok }).toEqual({ refRefused: true, wireRefused: true });
@@ -106,9 +144,55 @@ const rawSpan = (extra: (x: protobuf.Writer) => protobuf.Writer) =>
 describe('the wire decoder gives the spans protobufjs + convert.ts give', () => {
   it('on realistic GenAI agent traces', () => {
     const t = buildTemplate(7, 300);
-    const out = expectSame(stamp(t, Buffer.from('0011223344556677', 'hex'), 42))!;
+    const body = stamp(t, Buffer.from('0011223344556677', 'hex'), 42);
+    const out = expectSame(body)!;
     expect(out.spans).toHaveLength(t.spans);
     expect(out.rejected).toBe(0);
+    // The writer keeps the messages of the model calls as bytes: two values each.
+    const calls = out.spans.filter((s) => s.attributes.has('gen_ai.input.messages')).length;
+    expect(calls).toBeGreaterThan(100);
+    expect(expectWriterSame(body, { ok: true, out })).toBeGreaterThanOrEqual(2 * calls);
+  });
+
+  it('as the writer decodes: long values of keys it does not read stay bytes; those of keys it reads, short and malformed ones are strings', () => {
+    const long = (c: string) => `${c}"é\\\t'日本🙂`.repeat(40);
+    const json = JSON.stringify({ id: 'chatcmpl-in-output', choices: [{ message: { content: 'x'.repeat(400) } }] });
+    const bad = Buffer.concat([Buffer.from('x'.repeat(300)), Buffer.from([0xc3, 0x28])]);
+    const body = wrap([
+      rawSpan((x) => {
+        bytesField(x, 9, kv('app.payload', anyString(long('a'))));
+        bytesField(x, 9, kv('short', anyString('y'.repeat(127))));
+        bytesField(x, 9, kv('at.threshold', anyString('z'.repeat(128))));
+        bytesField(x, 9, kv('output.value', anyString(json)));
+        bytesField(x, 9, kv('gen_ai.conversation.id', anyString('c'.repeat(200))));
+        bytesField(x, 9, kv('malformed', msg((v) => bytesField(v, 1, bad))));
+        // The key after its value, as protobuf allows: a read key's value is still made a string.
+        bytesField(x, 9, msg((k) => strField(bytesField(k, 2, anyString('m'.repeat(200))), 1, 'gen_ai.request.model')));
+        bytesField(x, 9, kv('nested', msg((v) => bytesField(v, 5, msg((a) => bytesField(a, 1, anyString(long('n'))))))));
+        return bytesField(x, 11, msg((e) => bytesField(strField(e, 2, 'gen_ai.choice'), 3, kv('message', anyString(long('e'))))));
+      }),
+    ]);
+    const wire = attempt(decodeProtobufExport, body);
+    const writer = decodeAsWriter(body);
+    const attrs = writer.spans[0]!.attributes;
+    const kinds = Object.fromEntries([...attrs].map(([k, v]) => [k, v instanceof TextBytes ? 'bytes' : typeof v === 'string' ? 'string' : 'other']));
+    expect(kinds).toEqual({
+      'app.payload': 'bytes',
+      short: 'string',
+      'at.threshold': 'bytes',
+      'output.value': 'string',
+      'gen_ai.conversation.id': 'string',
+      malformed: 'string',
+      'gen_ai.request.model': 'string',
+      nested: 'other',
+    });
+    expect(writer.spans[0]!.events[0]!.attributes.get('message')).toBeInstanceOf(TextBytes);
+    expect((attrs.get('app.payload') as TextBytes).toString()).toBe(long('a'));
+    expect(expectWriterSame(body, wire)).toBe(3);
+    // A read key's value is checked against the lineage bound as before: over it, the span is refused.
+    const over = wrap([rawSpan((x) => bytesField(x, 9, msg((k) => strField(bytesField(k, 2, anyString('m'.repeat(300))), 1, 'gen_ai.request.model'))))]);
+    expect(decodeAsWriter(over)).toMatchObject({ spans: [], rejected: 1 });
+    expect(expectSame(over)!.rejected).toBe(1);
   });
 
   it('on every attribute value type, big and negative integers, and non-finite doubles', () => {
@@ -262,6 +346,7 @@ describe('the wire decoder gives the spans protobufjs + convert.ts give', () => 
       const ref = attempt(decodeProtobufExportReference, b);
       const wire = attempt(decodeProtobufExport, b);
       expectScanAgrees(b, wire, i);
+      expectWriterSame(b, wire, i);
       if (!wire.ok) expect(wire.error).toBeInstanceOf(MalformedRequestError);
       if (ref.ok && wire.ok) {
         decoded++;

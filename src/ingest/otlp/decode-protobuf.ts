@@ -46,7 +46,7 @@ function decodeEvent(w: WireReader, end: number): SpanEvent {
     const wt = tag & 7;
     if (field === 1 && wt === 1) timeUnixNano = w.fixed64(end);
     else if (field === 2 && wt === 2) name = w.limitedString(end, KEY_MAX);
-    else if (field === 3 && wt === 2) addAttribute(w, end, attributes);
+    else if (field === 3 && wt === 2) addAttribute(w, end, attributes, null, true);
     else w.skip(tag, end);
   }
   return { timeUnixNano, name, attributes };
@@ -141,7 +141,7 @@ function decodeSpan(w: WireReader, end: number, resource: SpanResource, scope: S
       case 9:
         if (wt !== 2) break;
         {
-          const refusal = addAttribute(w, end, attributes, SPAN_LINEAGE_KEYS);
+          const refusal = addAttribute(w, end, attributes, SPAN_LINEAGE_KEYS, true);
           lineage ??= refusal;
         }
         continue;
@@ -272,10 +272,13 @@ function decodeResourceSpans(w: WireReader, end: number, window: StartWindow, ou
 
 /**
  * Decodes an OTLP/protobuf ExportTraceServiceRequest body; throws MalformedRequestError when it is
- * not one. Spans starting outside `window` (span-rules.ts: startWindowAt) are refused.
+ * not one. Spans starting outside `window` (span-rules.ts: startWindowAt) are refused. With
+ * `textBytesExcept` (the writer passes conventions.KEYS_READ_AT_INGEST), long string values of span
+ * and event attributes with other keys stay bytes of `body` (TextBytes): the spans then hold on to
+ * the body, and their values read as text only through attrToString.
  */
-export function decodeProtobufExport(body: Uint8Array, window: StartWindow = ANY_START): DecodedExport {
-  const w = new WireReader(body);
+export function decodeProtobufExport(body: Uint8Array, window: StartWindow = ANY_START, textBytesExcept: ReadonlySet<string> | null = null): DecodedExport {
+  const w = new WireReader(body, textBytesExcept);
   const spans: DecodedSpan[] = [];
   const refusals: Refusals = { rejected: 0, reasons: [] };
   const end = w.buf.length;

@@ -1,4 +1,5 @@
-import type { AttrMap, AttrValue } from '../../domain/span.ts';
+import { isUtf8 } from 'node:buffer';
+import { TextBytes, type AttrMap, type AttrValue } from '../../domain/span.ts';
 import { NESTED_TOO_DEEP_MARK, OTLP_LIMITS, truncate } from './limits.ts';
 import type { WireReader } from './protobuf-wire-reader.ts';
 import { lineageRefusal, NOT_LINEAGE, storedDouble, type LineageKeys } from './span-rules.ts';
@@ -11,10 +12,17 @@ import { lineageRefusal, NOT_LINEAGE, storedDouble, type LineageKeys } from './s
 const KEY_MAX = OTLP_LIMITS.maxAttributeKeyChars;
 const VALUE_MAX = OTLP_LIMITS.maxAttributeValueChars;
 const MAX_ITEMS = OTLP_LIMITS.maxAttributesPerItem;
+/**
+ * The shortest string value kept as TextBytes. Below it a string costs less than the check and the
+ * escaped copy; above it the string, its escaped copy and its row are the decoder's and the row
+ * encoder's largest garbage.
+ */
+export const TEXT_BYTES_MIN = 128;
 
 /** The members of one AnyValue's oneof as read so far (protobufjs keeps each, and merges a repeated message). */
 interface AnyState {
   s: string | undefined;
+  text: TextBytes | undefined;
   bool: boolean | undefined;
   int: number | bigint | undefined;
   dbl: number | undefined;
@@ -25,12 +33,13 @@ interface AnyState {
   kvDeep: boolean;
 }
 
-const newState = (): AnyState => ({ s: undefined, bool: undefined, int: undefined, dbl: undefined, bytes: undefined, arr: undefined, arrDeep: false, kv: undefined, kvDeep: false });
+const newState = (): AnyState => ({ s: undefined, text: undefined, bool: undefined, int: undefined, dbl: undefined, bytes: undefined, arr: undefined, arrDeep: false, kv: undefined, kvDeep: false });
 /** One state per nesting depth, reused: values nest at most OTLP_LIMITS.maxValueDepth deep before they are cut. */
 const STATES: AnyState[] = Array.from({ length: OTLP_LIMITS.maxValueDepth + 2 }, newState);
 
 function resetState(st: AnyState): AnyState {
   st.s = undefined;
+  st.text = undefined;
   st.bool = undefined;
   st.int = undefined;
   st.dbl = undefined;
@@ -42,14 +51,38 @@ function resetState(st: AnyState): AnyState {
   return st;
 }
 
-/** Reads an AnyValue body into `st` (several bodies of one value merge, as protobuf says). */
-function readAnyValue(w: WireReader, end: number, depth: number, st: AnyState): void {
+/**
+ * A string value's bytes as TextBytes, when `textBytes` allows it and they are long enough, within
+ * the value limit (so never cut) and well-formed UTF-8 (so their text is what the string would be);
+ * else undefined, the reader where it was.
+ */
+function textBytesAt(w: WireReader, end: number): TextBytes | undefined {
+  const at = w.pos;
+  const e = w.lengthEnd(end);
+  const n = e - w.pos;
+  if (n >= TEXT_BYTES_MIN && n <= VALUE_MAX && isUtf8(w.buf.subarray(w.pos, e))) {
+    const text = new TextBytes(w.buf, w.pos, e);
+    w.pos = e;
+    return text;
+  }
+  w.pos = at;
+  return undefined;
+}
+
+/**
+ * Reads an AnyValue body into `st` (several bodies of one value merge, as protobuf says). With
+ * `textBytes`, a long string value may stay bytes (textBytesAt).
+ */
+function readAnyValue(w: WireReader, end: number, depth: number, st: AnyState, textBytes = false): void {
   while (w.pos < end) {
     const tag = w.tag(end);
     const field = tag >>> 3;
     const wt = tag & 7;
-    if (field === 1 && wt === 2) st.s = w.limitedString(end, VALUE_MAX);
-    else if (field === 2 && wt === 0) st.bool = w.uint32(end) !== 0;
+    if (field === 1 && wt === 2) {
+      const text = textBytes ? textBytesAt(w, end) : undefined;
+      st.text = text;
+      st.s = text === undefined ? w.limitedString(end, VALUE_MAX) : undefined;
+    } else if (field === 2 && wt === 0) st.bool = w.uint32(end) !== 0;
     else if (field === 3 && wt === 0) st.int = w.int64(end);
     else if (field === 4 && wt === 1) st.dbl = w.double(end);
     else if (field === 7 && wt === 2) {
@@ -87,7 +120,7 @@ function readAnyValue(w: WireReader, end: number, depth: number, st: AnyState): 
         const t = w.tag(e);
         if (t >>> 3 === 1 && (t & 7) === 2) {
           const ke = w.lengthEnd(e);
-          readKeyValue(w, ke, depth + 1, map, true, null);
+          readKeyValue(w, ke, depth + 1, map, true, null, false);
           w.pos = ke;
         } else w.skip(t, e);
       }
@@ -98,6 +131,7 @@ function readAnyValue(w: WireReader, end: number, depth: number, st: AnyState): 
 /** The value convert.ts makes of an AnyValue: the first member present, in its order. */
 function valueOf(st: AnyState): AttrValue {
   if (st.s !== undefined) return st.s;
+  if (st.text !== undefined) return st.text;
   if (st.bool !== undefined) return st.bool;
   if (st.int !== undefined) return st.int;
   if (st.dbl !== undefined) return storedDouble(st.dbl);
@@ -109,11 +143,12 @@ function valueOf(st: AnyState): AttrValue {
 
 /**
  * One KeyValue message into `map` (unless the map is full or the key is missing). Top-level
- * attributes skip an empty key; a kvlist value keeps it (as convert.ts does). With `lineageKeys`,
+ * attributes skip an empty key; a kvlist value keeps it (as convert.ts does). With `textBytes`, a
+ * long string value of a key the collector does not read (w.textBytesExcept) stays bytes. With `lineageKeys`,
  * an entry whose key is one of them is checked against the lineage bounds whether or not the map
  * takes it (as convert.ts and the scanner check every entry): the answer is why it refuses its span.
  */
-function readKeyValue(w: WireReader, end: number, depth: number, map: AttrMap, keepEmptyKey: boolean, lineageKeys: LineageKeys | null): string | null {
+function readKeyValue(w: WireReader, end: number, depth: number, map: AttrMap, keepEmptyKey: boolean, lineageKeys: LineageKeys | null, textBytes: boolean): string | null {
   let key: string | undefined;
   let st: AnyState | undefined;
   while (w.pos < end) {
@@ -124,12 +159,14 @@ function readKeyValue(w: WireReader, end: number, depth: number, map: AttrMap, k
     else if (field === 2 && wt === 2) {
       const e = w.lengthEnd(end);
       st ??= resetState(STATES[depth]!);
-      readAnyValue(w, e, depth, st);
+      readAnyValue(w, e, depth, st, textBytes);
       w.pos = e;
     } else w.skip(tag, end);
   }
   const kind = lineageKeys !== null && key !== undefined ? (lineageKeys.get(key) ?? NOT_LINEAGE) : NOT_LINEAGE;
-  const value = st ? valueOf(st) : null;
+  let value = st ? valueOf(st) : null;
+  // The key may come after its value on the wire: a value the collector reads is made a string here.
+  if (value instanceof TextBytes && (key === undefined || w.textBytesExcept!.has(key))) value = value.toString();
   const refusal = kind === NOT_LINEAGE ? null : lineageRefusal(key!, kind, value);
   if (map.size >= MAX_ITEMS) return refusal;
   if (key === undefined || key === '') {
@@ -143,11 +180,12 @@ function readKeyValue(w: WireReader, end: number, depth: number, map: AttrMap, k
 /**
  * Adds one entry of an attributes field (repeated KeyValue) that starts here; its caller walks the
  * rest of the message. Answers why the entry refuses its span when its key is one of `lineageKeys`
- * and its value is over a lineage bound, else null.
+ * and its value is over a lineage bound, else null. `textBytes` (span and event attributes) lets a
+ * long value stay bytes when the reader keeps them (WireReader.textBytesExcept).
  */
-export function addAttribute(w: WireReader, end: number, map: AttrMap, lineageKeys: LineageKeys | null = null): string | null {
+export function addAttribute(w: WireReader, end: number, map: AttrMap, lineageKeys: LineageKeys | null = null, textBytes = false): string | null {
   const e = w.lengthEnd(end);
-  const refusal = readKeyValue(w, e, 0, map, false, lineageKeys);
+  const refusal = readKeyValue(w, e, 0, map, false, lineageKeys, textBytes && w.textBytesExcept !== null);
   w.pos = e;
   return refusal;
 }

@@ -16,8 +16,14 @@ export class WireReader {
   readonly buf: Buffer;
   readonly view: DataView;
   pos = 0;
+  /**
+   * When set, large string values of span and event attributes whose keys are not in it are kept
+   * as TextBytes over this body (protobuf-wire-attributes.ts); null keeps every value a string.
+   */
+  readonly textBytesExcept: ReadonlySet<string> | null;
 
-  constructor(body: Uint8Array) {
+  constructor(body: Uint8Array, textBytesExcept: ReadonlySet<string> | null = null) {
+    this.textBytesExcept = textBytesExcept;
     this.buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SpanEncoder } from '../../storage/span-store.ts';
+import { KEYS_READ_AT_INGEST } from '../conventions.ts';
 import { decodeJsonExport } from '../otlp/decode-json.ts';
 import { decodeProtobufExport } from '../otlp/decode-protobuf.ts';
 import { ANY_START, startWindowAt } from '../otlp/span-rules.ts';
@@ -65,7 +66,8 @@ let decodedSpans: number[] | undefined;
 function decode(p: RecordPayload): DecodedRecord {
   const window = options.spanTimeWindow === null || p.receivedAtMs === null ? ANY_START : startWindowAt(p.receivedAtMs, options.spanTimeWindow);
   const bytes = Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength);
-  const exp = p.kind === 'protobuf' ? decodeProtobufExport(bytes, window) : decodeJsonExport(bytes, window);
+  // Values the collector only stores stay bytes of the request on their way into the rows.
+  const exp = p.kind === 'protobuf' ? decodeProtobufExport(bytes, window, KEYS_READ_AT_INGEST) : decodeJsonExport(bytes, window);
   if (p.onlySpan !== undefined) exp.spans = exp.spans.slice(p.onlySpan, p.onlySpan + 1);
   return { projectId: p.projectId, export: exp };
 }
