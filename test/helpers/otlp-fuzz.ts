@@ -1,6 +1,7 @@
 import { otlpRoot } from '../../src/ingest/otlp/otlp-definitions.ts';
 import { OTLP_LIMITS, TRUNCATION_MARK } from '../../src/ingest/otlp/limits.ts';
-import type { AttrMap, AttrValue, DecodedExport } from '../../src/domain/span.ts';
+import { isUtf8 } from 'node:buffer';
+import { TextBytes, type AttrMap, type AttrValue, type DecodedExport } from '../../src/domain/span.ts';
 
 // A deterministic fuzzer for OTLP export requests: realistic payloads (GenAI spans with arrays,
 // key-value lists, events and links), encoded as OTLP/JSON and OTLP/protobuf, and mutations of
@@ -768,7 +769,12 @@ export function violationsOf(out: DecodedExport): Violation[] {
   const value = (path: string, x: AttrValue, depth: number): void => {
     if (depth > OTLP_LIMITS.maxValueDepth + 1) v.push({ path, problem: `nested ${depth} deep` });
     if (typeof x === 'string') str(path, x, MAX_VALUE_CHARS);
-    else if (Array.isArray(x)) {
+    else if (x instanceof TextBytes) {
+      // Only a top-level value stays bytes, and only well-formed UTF-8 within the body.
+      if (depth > 0) v.push({ path, problem: `bytes kept ${depth} deep` });
+      if (x.start < 0 || x.end > x.body.length || x.start > x.end || !isUtf8(x.body.subarray(x.start, x.end))) v.push({ path, problem: 'bytes that are not well-formed UTF-8 of the body' });
+      else str(path, x.toString(), MAX_VALUE_CHARS);
+    } else if (Array.isArray(x)) {
       if (x.length > OTLP_LIMITS.maxAttributesPerItem) v.push({ path, problem: `a list of ${x.length}` });
       x.forEach((y, k) => value(`${path}[${k}]`, y, depth + 1));
     } else if (x instanceof Map) attrs(path, x, depth + 1);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MalformedRequestError } from '../../src/ingest/otlp/convert.ts';
 import { decodeJsonExport } from '../../src/ingest/otlp/decode-json.ts';
+import { KEYS_READ_AT_INGEST } from '../../src/ingest/conventions.ts';
 import { decodeProtobufExport } from '../../src/ingest/otlp/decode-protobuf.ts';
 import { OTLP_LIMITS } from '../../src/ingest/otlp/limits.ts';
 import type { DecodedExport } from '../../src/domain/span.ts';
@@ -159,6 +160,14 @@ describe('decoding mutated OTLP/protobuf export requests', () => {
     // Both outcomes are exercised: the mutations are neither all fatal nor all harmless.
     expect(s.decoded).toBeGreaterThan(MUTATIONS / 20);
     expect(s.refused).toBeGreaterThan(MUTATIONS / 20);
+  });
+
+  it(`as the writer decodes them (long values kept as bytes), for each of ${MUTATIONS} mutations`, () => {
+    const s = fuzz((b) => decodeProtobufExport(b, undefined, KEYS_READ_AT_INGEST), protobufCase, SEED, MUTATIONS);
+    report('protobuf (as the writer decodes)', s);
+    expect(s.failures, describeFailures(s)).toEqual([]);
+    expect(s.decoded + s.refused).toBe(MUTATIONS);
+    expect(s.decoded).toBeGreaterThan(MUTATIONS / 20);
   });
 
   it('refuses or bounds an AnyValue nested 100,000 levels deep', () => {
