@@ -678,8 +678,8 @@ ${table(['spans', 'generated in', 'parts', 'on disk', 'provenance (API) p50 / p9
   is left there is the engine's calls (each a hand-off to the libuv pool), the scan, the spool's checksum, and the fsync on a disk
   shared with the engine's part writes; and both cores are busy, so the event loop waits for a core at times.${ingest.latency.drainMs > 3000 || ingest.latency.drainMs < 0 ? ` At 20,000 spans/s the writer does not keep up on this machine (it needed ${r1(ingest.latency.drainMs / 1000)} s to drain after the window): the spool absorbed the difference.` : ''}
 - **Memory (RSS max ${k(maxRss)} MiB):** at its peak (measured at 10,000 spans/s, "What takes the memory" below) about 200 MiB is
-  the engine's code, ~350 MiB V8's two heaps (most of it the preparation thread's: a batch of decoded spans, every attribute value a
-  string, and the lineage resolver's cache, with room to grow to twice its live size), 300-500 MiB the engine's working memory for
+  the engine's code, ~320 MiB V8's two heaps (most of it the preparation thread's: a batch of decoded spans, whose long values
+  stay bytes of their requests, and the lineage resolver's cache, with room to grow to three times its live size), 300-500 MiB the engine's working memory for
   writing a batch's parts (a buffer per column and index of six tables, which its allocator keeps for a while), and the rest
   malloc's: Node's buffers (request bodies, the writer's rows), mapped one by one and given back when freed since \`bin/promptline\`
   fixes glibc's threshold for that. It grows with the batch: a process that only inserts these spans reaches ~0.9 GiB with

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { attrToString, TextBytes, type AttrMap, type AttrValue } from '../domain/span.ts';
 
 // Where each field of the canonical lineage record is read from, in the order of the README's
-// table: the first attribute present wins. One list per field, so adding a convention is one line.
+// table: the first attribute present wins. One list per field, so adding a convention is one line
+// (a new list also goes into KEYS_READ_AT_INGEST at the end; test/unit/conventions-keys.test.ts checks).
 
 export const PROMPT_NAME_KEYS = [
   'gen_ai.prompt.name',
