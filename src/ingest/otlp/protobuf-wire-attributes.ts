@@ -13,11 +13,10 @@ const KEY_MAX = OTLP_LIMITS.maxAttributeKeyChars;
 const VALUE_MAX = OTLP_LIMITS.maxAttributeValueChars;
 const MAX_ITEMS = OTLP_LIMITS.maxAttributesPerItem;
 /**
- * The shortest string value kept as TextBytes. Below it a string costs less than the check and the
- * escaped copy; above it the string, its escaped copy and its row are the decoder's and the row
- * encoder's largest garbage.
+ * The shortest string value kept as TextBytes: ids, names and short arguments stay strings, which
+ * are cheap; message content and tool results, most of a GenAI span's bytes, do not.
  */
-export const TEXT_BYTES_MIN = 128;
+const TEXT_BYTES_MIN = 128;
 
 /** The members of one AnyValue's oneof as read so far (protobufjs keeps each, and merges a repeated message). */
 interface AnyState {
@@ -52,9 +51,9 @@ function resetState(st: AnyState): AnyState {
 }
 
 /**
- * A string value's bytes as TextBytes, when `textBytes` allows it and they are long enough, within
- * the value limit (so never cut) and well-formed UTF-8 (so their text is what the string would be);
- * else undefined, the reader where it was.
+ * A string value's bytes as TextBytes, when they are long enough, within the value limit (so never
+ * cut) and well-formed UTF-8 (so their text is what the string would be); else undefined, the
+ * reader where it was.
  */
 function textBytesAt(w: WireReader, end: number): TextBytes | undefined {
   const at = w.pos;
