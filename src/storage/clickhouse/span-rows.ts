@@ -120,6 +120,16 @@ function writeStrings(w: RowWriter, xs: readonly string[]): void {
 
 const TAB = 0x09;
 
+/** An Array(Map(String, String)) literal into `w`: the attributes of each event or link. */
+function writeMaps(w: RowWriter, items: ReadonlyArray<{ attributes: AttrMap }>): void {
+  w.byte(0x5b);
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) w.byte(0x2c);
+    writeMap(w, items[i]!.attributes);
+  }
+  w.byte(0x5d);
+}
+
 /**
  * One row into `w`, columns as SPAN_COLUMNS, each value escaped as it is written: no string of the
  * row is made, and a TextBytes value is copied as its bytes.
@@ -169,12 +179,8 @@ function writeSpanRow(w: RowWriter, projectId: string, r: ResolvedSpan): void {
     }
     w.ascii(']\t');
     writeStrings(w, s.events.map((e) => e.name));
-    w.ascii('\t[');
-    for (let i = 0; i < s.events.length; i++) {
-      if (i > 0) w.byte(0x2c);
-      writeMap(w, s.events[i]!.attributes);
-    }
-    w.byte(0x5d);
+    w.byte(TAB);
+    writeMaps(w, s.events);
   } else w.ascii('[]\t[]\t[]');
   w.byte(TAB);
   if (s.links.length > 0) {
@@ -183,12 +189,8 @@ function writeSpanRow(w: RowWriter, projectId: string, r: ResolvedSpan): void {
     writeStrings(w, s.links.map((x) => x.spanId));
     w.byte(TAB);
     writeStrings(w, s.links.map((x) => x.traceState));
-    w.ascii('\t[');
-    for (let i = 0; i < s.links.length; i++) {
-      if (i > 0) w.byte(0x2c);
-      writeMap(w, s.links[i]!.attributes);
-    }
-    w.byte(0x5d);
+    w.byte(TAB);
+    writeMaps(w, s.links);
   } else w.ascii('[]\t[]\t[]\t[]');
   w.byte(TAB);
   w.escaped(projectId);
